@@ -1,0 +1,49 @@
+#include "cli/app.hpp"
+
+#include <CLI/CLI.hpp>
+#include <ostream>
+
+#include "cli/split_command.hpp"
+#include "io/text.hpp"
+
+namespace tlb::cli {
+
+int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err, const Environment& env) {
+  CLI::App app{
+      "tlb: a test load balancer for CMake/CTest.\n"
+      "Splits a CTest suite over CI jobs so that every test runs exactly once and all jobs finish together.",
+      "tlb"};
+  app.set_version_flag("--version", std::string("tlb ") + TLB_VERSION);
+  app.require_subcommand(1);
+  app.footer(
+      "Run 'tlb <command> --help' for a command's options. Settings and their variables: see README.md.");
+  auto split = add_split_command(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 reports --help and --version as "errors" with status 0; help goes to the chosen subcommand's
+    // page.
+    if (e.get_exit_code() == 0) return app.exit(e, out, err);
+    err << "tlb: error: " << e.what() << "\n";
+    if (!app.get_subcommands().empty()) {
+      err << "Run 'tlb " << app.get_subcommands().front()->get_name() << " --help' for usage.\n";
+    } else {
+      err << "Run 'tlb --help' for usage.\n";
+    }
+    return kUsageError;
+  }
+
+  try {
+    if (app.got_subcommand("split")) split(out, err, env);
+  } catch (const UsageError& e) {
+    err << "tlb: error: " << e.what() << "\n";
+    return kUsageError;
+  } catch (const io::InputError& e) {
+    err << "tlb: error: " << e.what() << "\n";
+    return kInputError;
+  }
+  return kSuccess;
+}
+
+}  // namespace tlb::cli

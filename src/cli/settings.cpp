@@ -1,0 +1,237 @@
+#include "cli/settings.hpp"
+
+#include <cstdlib>
+
+#include "io/text.hpp"
+
+namespace tlb::cli {
+
+Environment process_environment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return std::string(value);
+  };
+}
+
+std::optional<Setting> pick(const std::optional<std::string>& flag, std::string_view flag_name,
+                            const Environment& env, std::string_view variable) {
+  if (flag) return Setting{*flag, std::string(flag_name)};
+  if (auto value = env(variable)) return Setting{*value, std::string(variable)};
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr int kMaxPartitions = 100'000;
+
+std::string quoted(const Setting& s) {
+  return s.name + "=" + s.value;
+}
+
+int whole_number(const Setting& s) {
+  auto n = io::parse_int(io::trim(s.value));
+  if (!n) throw UsageError(quoted(s) + ": not a whole number");
+  return *n;
+}
+
+std::vector<std::string> split_list(std::string_view text, std::string_view separators) {
+  std::vector<std::string> items;
+  while (true) {
+    auto end = text.find_first_of(separators);
+    items.emplace_back(io::trim(text.substr(0, end)));
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+  return items;
+}
+
+// Validates and builds a choice. `base` is 1 for 1-based indices, 0 for 0-based ones.
+PartitionChoice checked(const Setting& index, const Setting& total, int base, std::string source) {
+  const int n = whole_number(total);
+  if (n < 1) throw UsageError(quoted(total) + ": the number of partitions must be at least 1");
+  if (n > kMaxPartitions)
+    throw UsageError(quoted(total) + ": more than " + std::to_string(kMaxPartitions) + " partitions");
+  const int k = whole_number(index);
+  if (k < base || k > n - 1 + base) {
+    const std::string range = std::to_string(base) + " to " + std::to_string(n - 1 + base);
+    throw UsageError(quoted(index) + ": out of range for " + quoted(total) + " (partitions are numbered " +
+                     range + (base == 0 ? ", counting from 0 as this CI does)" : ")"));
+  }
+  return PartitionChoice{k - base + 1, n, std::move(source)};
+}
+
+// "k/N" in one value.
+PartitionChoice from_fraction(const Setting& s) {
+  auto slash = s.value.find('/');
+  if (slash == std::string::npos) throw UsageError(quoted(s) + ": expected k/N, for example 2/4");
+  return checked(Setting{s.value.substr(0, slash), s.name + " (k)"},
+                 Setting{s.value.substr(slash + 1), s.name + " (N)"}, 1, s.name);
+}
+
+struct CiVariables {
+  std::string_view ci, index, total;
+  int base;
+};
+constexpr CiVariables kCiVariables[] = {
+    {"GitLab", "CI_NODE_INDEX", "CI_NODE_TOTAL", 1},
+    {"CircleCI", "CIRCLE_NODE_INDEX", "CIRCLE_NODE_TOTAL", 0},
+    {"Buildkite", "BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT", 0},
+};
+
+}  // namespace
+
+std::optional<PartitionChoice> resolve_partition(const std::optional<std::string>& partition_flag,
+                                                 const std::optional<std::string>& total_flag,
+                                                 const Environment& env, std::vector<std::string>& warnings) {
+  for (std::string_view gtest : {"GTEST_SHARD_INDEX", "GTEST_TOTAL_SHARDS"}) {
+    if (auto value = env(gtest)) {
+      warnings.push_back(
+          std::string(gtest) + "=" + *value +
+          " is set: every GoogleTest binary would shard itself again inside this partition. TLB never "
+          "uses it; unset it and use TLB_PARTITION_NUMBER and TLB_TOTAL_PARTITIONS.");
+    }
+  }
+
+  if (partition_flag || total_flag) {
+    if (partition_flag && partition_flag->find('/') != std::string::npos) {
+      if (total_flag)
+        throw UsageError("--partition " + *partition_flag + " already gives the total; drop --total");
+      return from_fraction(Setting{*partition_flag, "--partition"});
+    }
+    if (!partition_flag)
+      throw UsageError("--total " + *total_flag + " needs --partition (or write --partition k/N)");
+    if (!total_flag)
+      throw UsageError("--partition " + *partition_flag + " needs --total (or write --partition k/N)");
+    return checked(Setting{*partition_flag, "--partition"}, Setting{*total_flag, "--total"}, 1,
+                   "--partition");
+  }
+
+  auto fraction = env("TLB_PARTITION");
+  auto number = env("TLB_PARTITION_NUMBER");
+  auto total = env("TLB_TOTAL_PARTITIONS");
+  if (number || total) {
+    if (!number)
+      throw UsageError("TLB_TOTAL_PARTITIONS=" + *total + " is set but TLB_PARTITION_NUMBER is not");
+    if (!total)
+      throw UsageError("TLB_PARTITION_NUMBER=" + *number + " is set but TLB_TOTAL_PARTITIONS is not");
+    PartitionChoice choice = checked(Setting{*number, "TLB_PARTITION_NUMBER"},
+                                     Setting{*total, "TLB_TOTAL_PARTITIONS"}, 1, "TLB_PARTITION_NUMBER");
+    if (fraction) {
+      PartitionChoice other = from_fraction(Setting{*fraction, "TLB_PARTITION"});
+      if (other.number != choice.number || other.total != choice.total) {
+        throw UsageError("TLB_PARTITION=" + *fraction + " disagrees with TLB_PARTITION_NUMBER=" + *number +
+                         " and TLB_TOTAL_PARTITIONS=" + *total + "; set one or the other");
+      }
+    }
+    return choice;
+  }
+  if (fraction) return from_fraction(Setting{*fraction, "TLB_PARTITION"});
+
+  for (const CiVariables& ci : kCiVariables) {
+    auto index = env(ci.index);
+    auto count = env(ci.total);
+    if (!index && !count) continue;
+    // GitLab sets CI_NODE_TOTAL=1 on every job that is not parallel, with no index.
+    if (!index && count && io::parse_int(*count) == 1) continue;
+    if (!index || !count) {
+      throw UsageError(std::string(ci.ci) + ": " + std::string(index ? ci.index : ci.total) + " is set but " +
+                       std::string(index ? ci.total : ci.index) + " is not");
+    }
+    return checked(Setting{*index, std::string(ci.index)}, Setting{*count, std::string(ci.total)}, ci.base,
+                   std::string(ci.ci) + " (" + std::string(ci.index) + ")");
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// The original TLB named splitters and orderers by Java class; those names keep working.
+std::optional<Splitter> splitter_named(std::string_view name) {
+  if (auto s = parse_splitter(name)) return s;
+  if (name == "tlb.splitter.TimeBasedTestSplitter") return Splitter::time;
+  if (name == "tlb.splitter.CountBasedTestSplitter") return Splitter::count;
+  if (name == "round_robin" || name == "roundrobin") return Splitter::round_robin;
+  return std::nullopt;
+}
+
+std::vector<Splitter> splitter_list(const Setting& s) {
+  std::vector<Splitter> chain;
+  for (const std::string& name : split_list(s.value, ":,")) {
+    auto splitter = splitter_named(name);
+    if (!splitter) {
+      throw UsageError(quoted(s) + ": unknown splitter '" + name + "' (known: time, count, round-robin)");
+    }
+    chain.push_back(*splitter);
+  }
+  return chain;
+}
+
+}  // namespace
+
+std::vector<Splitter> resolve_splitters(const std::optional<std::string>& splitter_flag,
+                                        const std::optional<std::string>& preferred_flag,
+                                        const Environment& env) {
+  auto splitter = pick(splitter_flag, "--splitter", env, "TLB_SPLITTER");
+  if (splitter && splitter->value != "default" && splitter->value != "tlb.splitter.DefaultingTestSplitter") {
+    auto chosen = splitter_named(io::trim(splitter->value));
+    if (!chosen) {
+      throw UsageError(quoted(*splitter) + ": unknown splitter (known: time, count, round-robin, default)");
+    }
+    return {*chosen};
+  }
+  auto preferred = pick(preferred_flag, "--preferred-splitters", env, "TLB_PREFERRED_SPLITTERS");
+  if (!preferred) return {Splitter::time, Splitter::count};
+  return splitter_list(*preferred);
+}
+
+std::vector<Orderer> resolve_orderers(const std::optional<std::string>& flag, const Environment& env) {
+  auto setting = pick(flag, "--orderer", env, "TLB_ORDERER");
+  if (!setting) return kDefaultOrderers;
+  std::vector<Orderer> orderers;
+  for (const std::string& name : split_list(setting->value, ":,")) {
+    if (name == "none" || name == "tlb.orderer.TestOrderer.NO_OP") continue;
+    auto orderer = name == "tlb.orderer.FailedFirstOrderer" ? Orderer::failed_first : parse_orderer(name);
+    if (!orderer) {
+      throw UsageError(quoted(*setting) + ": unknown orderer '" + name +
+                       "' (known: failed-first, longest-first, none)");
+    }
+    orderers.push_back(*orderer);
+  }
+  return orderers;
+}
+
+std::vector<double> resolve_weights(const std::optional<std::string>& flag, int total,
+                                    const Environment& env) {
+  auto setting = pick(flag, "--weights", env, "TLB_PARTITION_WEIGHTS");
+  if (!setting) return {};
+  std::vector<double> weights;
+  for (const std::string& item : split_list(setting->value, ",")) {
+    auto weight = io::parse_number(item);
+    if (!weight || *weight < 0.001 || *weight > 1e6) {
+      throw UsageError(quoted(*setting) + ": '" + item +
+                       "' is not a weight (a number from 0.001 to 1000000)");
+    }
+    weights.push_back(*weight);
+  }
+  if (weights.size() != static_cast<std::size_t>(total)) {
+    throw UsageError(quoted(*setting) + ": " + std::to_string(weights.size()) + " weights for " +
+                     std::to_string(total) + " partitions");
+  }
+  return weights;
+}
+
+bool resolve_strict(bool flag, const Environment& env) {
+  if (flag) return true;
+  auto value = env("TLB_STRICT");
+  if (!value) return false;
+  for (std::string_view yes : {"1", "true", "TRUE", "yes", "YES", "on", "ON"}) {
+    if (*value == yes) return true;
+  }
+  for (std::string_view no : {"0", "false", "FALSE", "no", "NO", "off", "OFF"}) {
+    if (*value == no) return false;
+  }
+  throw UsageError("TLB_STRICT=" + *value + ": expected 1 or 0");
+}
+
+}  // namespace tlb::cli

@@ -1,0 +1,64 @@
+// Settings of the `tlb` command, resolved from flags and the environment (a flag wins over its variable).
+// A bad value is a UsageError whose message names the flag or variable and the value.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlb/order.hpp"
+#include "tlb/split.hpp"
+
+namespace tlb::cli {
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads one environment variable; unset and empty are both "not set".
+using Environment = std::function<std::optional<std::string>(std::string_view)>;
+Environment process_environment();
+
+struct PartitionChoice {
+  int number = 1;  // 1-based.
+  int total = 1;
+  std::string source;  // Where it came from, for messages: "--partition", "TLB_PARTITION", "GitLab
+                       // (CI_NODE_INDEX)"...
+};
+
+// The partition from `--partition k` + `--total N` (or `--partition k/N`), else TLB_PARTITION=k/N or
+// TLB_PARTITION_NUMBER + TLB_TOTAL_PARTITIONS, else the CI-native variables of GitLab, CircleCI and
+// Buildkite. nullopt when nothing is set. Appends a warning when GTEST_SHARD_INDEX or GTEST_TOTAL_SHARDS is
+// set.
+std::optional<PartitionChoice> resolve_partition(const std::optional<std::string>& partition_flag,
+                                                 const std::optional<std::string>& total_flag,
+                                                 const Environment& env, std::vector<std::string>& warnings);
+
+// TLB_SPLITTER names one splitter, or "default" for the TLB_PREFERRED_SPLITTERS chain (default "time:count").
+std::vector<Splitter> resolve_splitters(const std::optional<std::string>& splitter_flag,
+                                        const std::optional<std::string>& preferred_flag,
+                                        const Environment& env);
+
+// TLB_ORDERER: orderers separated by ':' or ',', or "none"; default "failed-first:longest-first".
+std::vector<Orderer> resolve_orderers(const std::optional<std::string>& flag, const Environment& env);
+
+// TLB_PARTITION_WEIGHTS: `total` positive numbers separated by ','; empty when unset.
+std::vector<double> resolve_weights(const std::optional<std::string>& flag, int total,
+                                    const Environment& env);
+
+// TLB_STRICT: 1/true/yes/on or 0/false/no/off.
+bool resolve_strict(bool flag, const Environment& env);
+
+// A value from its flag, else its variable: with the name to use in messages.
+struct Setting {
+  std::string value;
+  std::string name;
+};
+std::optional<Setting> pick(const std::optional<std::string>& flag, std::string_view flag_name,
+                            const Environment& env, std::string_view variable);
+
+}  // namespace tlb::cli

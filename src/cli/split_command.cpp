@@ -1,0 +1,273 @@
+#include "cli/split_command.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iomanip>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <sstream>
+
+#include "io/durations.hpp"
+#include "io/test_list.hpp"
+#include "io/text.hpp"
+#include "tlb/order.hpp"
+#include "tlb/split.hpp"
+
+namespace tlb::cli {
+namespace {
+
+struct SplitArgs {
+  std::string tests;
+  std::string durations;
+  std::string partition;
+  std::string total;
+  std::string weights;
+  std::string splitter;
+  std::string preferred;
+  std::string orderer;
+  bool all = false;
+  bool json = false;
+  bool explain = false;
+  bool strict = false;
+  CLI::App* command = nullptr;
+
+  std::optional<std::string> flag(const std::string& name, const std::string& value) const {
+    if (command->count(name) == 0) return std::nullopt;
+    return value;
+  }
+};
+
+std::string seconds_text(double seconds) {
+  std::ostringstream text;
+  text.imbue(std::locale::classic());
+  if (seconds >= 3600) {
+    text << std::fixed << std::setprecision(1) << seconds / 3600 << " h";
+  } else if (seconds >= 60) {
+    text << std::fixed << std::setprecision(1) << seconds / 60 << " min";
+  } else {
+    text << std::fixed << std::setprecision(seconds < 10 ? 2 : 1) << seconds << " s";
+  }
+  return text.str();
+}
+
+double rounded(double seconds) {
+  return std::round(seconds * 1e6) / 1e6;
+}
+
+std::string dump(const nlohmann::ordered_json& document) {
+  return document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+nlohmann::ordered_json partition_json(const Partition& partition, const History& history,
+                                      const std::vector<Orderer>& orderers) {
+  nlohmann::ordered_json names = nlohmann::ordered_json::array();
+  for (const PlannedTest& test : order_tests(partition.tests, history, orderers))
+    names.push_back(test.name);
+  return {{"number", partition.number},
+          {"weight", partition.weight},
+          {"predicted_seconds", rounded(partition.predicted_seconds)},
+          {"tests", std::move(names)}};
+}
+
+void print_json(std::ostream& out, const Plan& plan, const PartitionChoice& choice, bool all,
+                const History& history, const std::vector<Orderer>& orderers) {
+  nlohmann::ordered_json document;
+  document["total"] = choice.total;
+  if (!all) document["partition"] = choice.number;
+  document["splitter"] = std::string(to_string(plan.splitter));
+  document["lower_bound_seconds"] = rounded(plan.lower_bound_seconds);
+  document["predicted_makespan_seconds"] = rounded(plan.predicted_makespan_seconds);
+  document["tests_without_history"] = plan.tests_without_history;
+  document["partitions"] = nlohmann::ordered_json::array();
+  for (const Partition& partition : plan.partitions) {
+    if (all || partition.number == choice.number) {
+      document["partitions"].push_back(partition_json(partition, history, orderers));
+    }
+  }
+  out << dump(document) << "\n";
+}
+
+void print_explain(std::ostream& out, const Plan& plan, const PartitionChoice& choice) {
+  std::size_t tests = 0, fixtures = 0;
+  for (const Partition& p : plan.partitions) {
+    for (const PlannedTest& t : p.tests)
+      (t.fixture ? fixtures : tests)++;
+  }
+  // Fixture tests are counted once per partition that carries them; the headline counts tests, not
+  // placements.
+  out << "Split with the " << to_string(plan.splitter) << " splitter into " << choice.total << " partition"
+      << (choice.total == 1 ? "" : "s") << " (this is partition " << choice.number << ").\n";
+  for (const std::string& reason : plan.declined)
+    out << "  declined: " << reason << "\n";
+  if (plan.tests_without_history > 0) {
+    out << "  " << plan.tests_without_history << " test" << (plan.tests_without_history == 1 ? "" : "s")
+        << " without history, estimated from COST or as " << seconds_text(plan.fallback_seconds)
+        << " each.\n";
+  }
+  out << "\n";
+
+  const bool weighted = std::any_of(plan.partitions.begin(), plan.partitions.end(),
+                                    [](const Partition& p) { return p.weight != 1.0; });
+  double longest = 0;
+  for (const Partition& p : plan.partitions)
+    longest = std::max(longest, p.predicted_seconds / p.weight);
+  constexpr int kBarWidth = 30;
+
+  out << "  partition  tests  " << (weighted ? "weight  " : "") << "predicted\n";
+  for (const Partition& p : plan.partitions) {
+    std::ostringstream row;
+    row.imbue(std::locale::classic());
+    row << (p.number == choice.number ? "* " : "  ") << std::setw(9) << std::left
+        << (std::to_string(p.number) + "/" + std::to_string(choice.total)) << std::right << std::setw(7)
+        << p.tests.size() << "  ";
+    if (weighted) row << std::setw(6) << std::setprecision(3) << p.weight << "  ";
+    row << std::setw(9) << seconds_text(p.predicted_seconds) << "  ";
+    const int bar =
+        longest > 0 ? static_cast<int>(std::lround(kBarWidth * (p.predicted_seconds / p.weight) / longest))
+                    : 0;
+    row << std::string(static_cast<std::size_t>(bar), '#');
+    out << row.str() << "\n";
+  }
+  out << "\n";
+  const double ratio =
+      plan.lower_bound_seconds > 0 ? plan.predicted_makespan_seconds / plan.lower_bound_seconds : 1;
+  std::ostringstream summary;
+  summary.imbue(std::locale::classic());
+  summary << "Predicted makespan " << seconds_text(plan.predicted_makespan_seconds)
+          << "; no split can finish before " << seconds_text(plan.lower_bound_seconds) << " (" << std::fixed
+          << std::setprecision(3) << ratio << "x the bound).\n";
+  out << summary.str();
+  if (fixtures > 0) out << fixtures << " fixture setup/cleanup placement(s) included above.\n";
+}
+
+bool stdin_is_terminal() {
+  return isatty(STDIN_FILENO) != 0;
+}
+
+void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
+  std::vector<std::string> warnings;
+  auto warn_all = [&] {
+    for (const std::string& w : warnings)
+      err << "tlb: warning: " << w << "\n";
+    warnings.clear();
+  };
+
+  auto partition_flag = args.flag("--partition", args.partition);
+  auto total_flag = args.flag("--total", args.total);
+  // With --all only the total matters.
+  if (args.all && total_flag && !partition_flag) partition_flag = "1";
+  std::optional<PartitionChoice> resolved = resolve_partition(partition_flag, total_flag, env, warnings);
+  const PartitionChoice choice = resolved.value_or(PartitionChoice{1, 1, "default"});
+
+  SplitOptions options;
+  options.total = choice.total;
+  options.weights = resolve_weights(args.flag("--weights", args.weights), choice.total, env);
+  options.splitters = resolve_splitters(args.flag("--splitter", args.splitter),
+                                        args.flag("--preferred-splitters", args.preferred), env);
+  const std::vector<Orderer> orderers = resolve_orderers(args.flag("--orderer", args.orderer), env);
+  const bool strict = resolve_strict(args.strict, env);
+
+  std::string tests_path = args.command->count("--tests") ? args.tests : "-";
+  if (tests_path == "-" && stdin_is_terminal()) {
+    throw UsageError(
+        "no test list: pass --tests FILE, or pipe one in: ctest --show-only=json-v1 | tlb split ...");
+  }
+  std::vector<Test> tests = io::read_test_list(tests_path);
+
+  History history;
+  const bool durations_given = args.command->count("--durations") > 0;
+  if (durations_given) {
+    if (args.durations != "-" && !std::filesystem::exists(args.durations)) {
+      if (strict) throw io::InputError(args.durations, 0, "no such durations file (TLB_STRICT is set)");
+      warnings.push_back(args.durations + ": no such durations file yet; splitting without history");
+    } else {
+      history = io::read_durations(args.durations).history;
+    }
+  }
+
+  Plan plan = split(std::move(tests), history, options);
+  if (durations_given && !plan.declined.empty()) {
+    warnings.push_back("no test in the list has a recorded duration; split by " +
+                       std::string(to_string(plan.splitter)));
+  }
+  warn_all();
+
+  if (args.explain) {
+    print_explain(out, plan, choice);
+  } else if (args.json) {
+    print_json(out, plan, choice, args.all, history, orderers);
+  } else if (args.all) {
+    for (const Partition& partition : plan.partitions) {
+      for (const PlannedTest& test : order_tests(partition.tests, history, orderers)) {
+        out << partition.number << '\t' << test.name << '\n';
+      }
+    }
+  } else {
+    const Partition& mine = plan.partitions[static_cast<std::size_t>(choice.number - 1)];
+    for (const PlannedTest& test : order_tests(mine.tests, history, orderers))
+      out << test.name << '\n';
+  }
+}
+
+}  // namespace
+
+std::function<void(std::ostream&, std::ostream&, const Environment&)> add_split_command(CLI::App& app) {
+  auto args = std::make_shared<SplitArgs>();
+  CLI::App* cmd = app.add_subcommand("split", "Print the tests of this partition, one name a line.");
+  args->command = cmd;
+  cmd->description(
+      "Print the tests of this partition, one name a line, in the order to run them.\n\n"
+      "Every partition computes the same split from the same inputs, so N CI jobs each run `tlb split` and\n"
+      "together run every test exactly once. The partition comes from --partition/--total, else from\n"
+      "TLB_PARTITION_NUMBER and TLB_TOTAL_PARTITIONS (or TLB_PARTITION=k/N), else from GitLab's "
+      "CI_NODE_INDEX/\n"
+      "CI_NODE_TOTAL, CircleCI's CIRCLE_NODE_INDEX/CIRCLE_NODE_TOTAL or Buildkite's BUILDKITE_PARALLEL_JOB/\n"
+      "BUILDKITE_PARALLEL_JOB_COUNT. With none set, the one partition holds every test.\n\n"
+      "Example:\n"
+      "  ctest --test-dir build --show-only=json-v1 > tests.json\n"
+      "  tlb split --tests tests.json --durations CTestCostData.txt --partition 2/4");
+  cmd->add_option(
+         "--tests", args->tests,
+         "Test list: the output of `ctest --show-only=json-v1`, or one name a line. '-' or absent: stdin")
+      ->type_name("FILE");
+  cmd->add_option(
+         "--durations", args->durations,
+         "Known durations: a JSON object of name to seconds (pytest-split, knapsack), '<name> <seconds>' "
+         "lines, LLVM lit's '<seconds> <name>' lines, or CTest's CTestCostData.txt. Detected from the "
+         "content. A missing file means no history yet (a warning; an error with TLB_STRICT=1)")
+      ->type_name("FILE");
+  cmd->add_option("--partition", args->partition,
+                  "This partition, 1-based: k, or k/N [env: TLB_PARTITION_NUMBER]")
+      ->type_name("K");
+  cmd->add_option("--total", args->total, "Number of partitions [env: TLB_TOTAL_PARTITIONS]")->type_name("N");
+  cmd->add_option("--weights", args->weights,
+                  "Relative work per partition, e.g. 1,1,2 [env: TLB_PARTITION_WEIGHTS; default: equal]")
+      ->type_name("W,...");
+  cmd->add_option(
+         "--splitter", args->splitter,
+         "time, count, round-robin, or default (the --preferred-splitters chain) [env: TLB_SPLITTER]")
+      ->type_name("NAME");
+  cmd->add_option(
+         "--preferred-splitters", args->preferred,
+         "Splitters tried in order until one can split [env: TLB_PREFERRED_SPLITTERS; default: time:count]")
+      ->type_name("A:B");
+  cmd->add_option("--orderer", args->orderer,
+                  "Order within the partition: failed-first, longest-first, none; several with ':' "
+                  "[env: TLB_ORDERER; default: failed-first:longest-first]")
+      ->type_name("A:B");
+  cmd->add_flag("--all", args->all, "Every partition: 'k<TAB>name' lines, or with --json all partitions");
+  cmd->add_flag("--json", args->json,
+                "JSON: {\"partitions\": [{\"number\", \"weight\", \"predicted_seconds\", \"tests\"}], ...}");
+  cmd->add_flag("--explain", args->explain, "A table of predicted time per partition instead of names");
+  cmd->add_flag("--strict", args->strict, "Fail instead of splitting without history [env: TLB_STRICT]");
+
+  return [args](std::ostream& out, std::ostream& err, const Environment& env) {
+    run_split(*args, out, err, env);
+  };
+}
+
+}  // namespace tlb::cli
