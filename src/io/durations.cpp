@@ -167,7 +167,7 @@ Durations parse_durations(std::string_view text, const std::string& source) {
   text = strip_bom(text);
   std::string_view body = trim(text);
   if (body.empty()) return Durations{};
-  if (body.front() == '{') return parse_json(text, source);
+  if (body.front() == '{' || body.front() == '[') return parse_json(text, source);
   std::vector<Line> lines = content_lines(text);
   const bool cost_data =
       std::any_of(lines.begin(), lines.end(), [](const Line& l) { return l.text == "---"; }) ||

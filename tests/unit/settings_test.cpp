@@ -1,0 +1,176 @@
+// Where the partition and the other settings come from, and the messages for every bad value.
+#include "cli/settings.hpp"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace tlb::cli {
+namespace {
+
+Environment env_of(std::map<std::string, std::string> variables) {
+  return [variables = std::move(variables)](std::string_view name) -> std::optional<std::string> {
+    auto it = variables.find(std::string(name));
+    if (it == variables.end() || it->second.empty()) return std::nullopt;
+    return it->second;
+  };
+}
+
+std::optional<PartitionChoice> partition(std::map<std::string, std::string> variables,
+                                         std::optional<std::string> flag_k = {},
+                                         std::optional<std::string> flag_n = {}) {
+  std::vector<std::string> warnings;
+  return resolve_partition(flag_k, flag_n, env_of(std::move(variables)), warnings);
+}
+
+std::string usage_error(std::map<std::string, std::string> variables, std::optional<std::string> flag_k = {},
+                        std::optional<std::string> flag_n = {}) {
+  try {
+    partition(std::move(variables), flag_k, flag_n);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void expect_partition(const std::optional<PartitionChoice>& choice, int k, int n) {
+  ASSERT_TRUE(choice.has_value());
+  EXPECT_EQ(choice->number, k);
+  EXPECT_EQ(choice->total, n);
+}
+
+TEST(Partition, NothingSetMeansNoPartition) {
+  EXPECT_FALSE(partition({}).has_value());
+}
+
+TEST(Partition, FromTlbVariables) {
+  expect_partition(partition({{"TLB_PARTITION_NUMBER", "2"}, {"TLB_TOTAL_PARTITIONS", "4"}}), 2, 4);
+  expect_partition(partition({{"TLB_PARTITION", "3/5"}}), 3, 5);
+  expect_partition(
+      partition({{"TLB_PARTITION", "3/5"}, {"TLB_PARTITION_NUMBER", "3"}, {"TLB_TOTAL_PARTITIONS", "5"}}), 3,
+      5);
+}
+
+TEST(Partition, FlagsWinOverTheEnvironment) {
+  expect_partition(partition({{"TLB_PARTITION_NUMBER", "2"}, {"TLB_TOTAL_PARTITIONS", "4"}}, "1", "3"), 1, 3);
+  expect_partition(partition({}, "2/7"), 2, 7);
+}
+
+TEST(Partition, FromCiNativeVariables) {
+  expect_partition(partition({{"CI_NODE_INDEX", "1"}, {"CI_NODE_TOTAL", "3"}}), 1, 3);          // 1-based
+  expect_partition(partition({{"CIRCLE_NODE_INDEX", "0"}, {"CIRCLE_NODE_TOTAL", "3"}}), 1, 3);  // 0-based
+  expect_partition(partition({{"BUILDKITE_PARALLEL_JOB", "2"}, {"BUILDKITE_PARALLEL_JOB_COUNT", "3"}}), 3, 3);
+  // GitLab sets CI_NODE_TOTAL=1 on every job that is not parallel.
+  EXPECT_FALSE(partition({{"CI_NODE_TOTAL", "1"}}).has_value());
+  // TLB's own variables come first.
+  expect_partition(partition({{"TLB_PARTITION", "2/2"}, {"CI_NODE_INDEX", "1"}, {"CI_NODE_TOTAL", "3"}}), 2,
+                   2);
+}
+
+TEST(Partition, BadValuesNameTheVariableAndValue) {
+  EXPECT_EQ(
+      usage_error({{"TLB_PARTITION_NUMBER", "0"}, {"TLB_TOTAL_PARTITIONS", "4"}}),
+      "TLB_PARTITION_NUMBER=0: out of range for TLB_TOTAL_PARTITIONS=4 (partitions are numbered 1 to 4)");
+  EXPECT_EQ(
+      usage_error({{"TLB_PARTITION_NUMBER", "5"}, {"TLB_TOTAL_PARTITIONS", "4"}}),
+      "TLB_PARTITION_NUMBER=5: out of range for TLB_TOTAL_PARTITIONS=4 (partitions are numbered 1 to 4)");
+  EXPECT_EQ(usage_error({{"TLB_PARTITION_NUMBER", "1"}, {"TLB_TOTAL_PARTITIONS", "0"}}),
+            "TLB_TOTAL_PARTITIONS=0: the number of partitions must be at least 1");
+  EXPECT_EQ(usage_error({{"TLB_PARTITION_NUMBER", "abc"}, {"TLB_TOTAL_PARTITIONS", "4"}}),
+            "TLB_PARTITION_NUMBER=abc: not a whole number");
+  EXPECT_EQ(usage_error({{"TLB_PARTITION_NUMBER", "1"}, {"TLB_TOTAL_PARTITIONS", "-2"}}),
+            "TLB_TOTAL_PARTITIONS=-2: not a whole number");
+  EXPECT_EQ(usage_error({{"TLB_PARTITION_NUMBER", "2"}}),
+            "TLB_PARTITION_NUMBER=2 is set but TLB_TOTAL_PARTITIONS is not");
+  EXPECT_EQ(usage_error({{"TLB_TOTAL_PARTITIONS", "2"}}),
+            "TLB_TOTAL_PARTITIONS=2 is set but TLB_PARTITION_NUMBER is not");
+  EXPECT_EQ(usage_error({{"TLB_PARTITION", "2"}}), "TLB_PARTITION=2: expected k/N, for example 2/4");
+  EXPECT_EQ(usage_error({{"TLB_PARTITION", "5/4"}}),
+            "TLB_PARTITION (k)=5: out of range for TLB_PARTITION (N)=4 (partitions are numbered 1 to 4)");
+  EXPECT_EQ(
+      usage_error({{"TLB_PARTITION", "1/4"}, {"TLB_PARTITION_NUMBER", "2"}, {"TLB_TOTAL_PARTITIONS", "4"}}),
+      "TLB_PARTITION=1/4 disagrees with TLB_PARTITION_NUMBER=2 and TLB_TOTAL_PARTITIONS=4; set one or the "
+      "other");
+  EXPECT_EQ(
+      usage_error({{"CIRCLE_NODE_INDEX", "3"}, {"CIRCLE_NODE_TOTAL", "3"}}),
+      "CIRCLE_NODE_INDEX=3: out of range for CIRCLE_NODE_TOTAL=3 (partitions are numbered 0 to 2, counting "
+      "from 0 as this CI does)");
+  EXPECT_EQ(usage_error({{"CI_NODE_INDEX", "2"}}), "GitLab: CI_NODE_INDEX is set but CI_NODE_TOTAL is not");
+  EXPECT_EQ(usage_error({}, "0", "4"),
+            "--partition=0: out of range for --total=4 (partitions are numbered 1 to 4)");
+  EXPECT_EQ(usage_error({}, "2"), "--partition 2 needs --total (or write --partition k/N)");
+  EXPECT_EQ(usage_error({}, "1/2", "2"), "--partition 1/2 already gives the total; drop --total");
+}
+
+TEST(Partition, WarnsWhenGoogleTestShardingVariablesLeakIn) {
+  std::vector<std::string> warnings;
+  resolve_partition({}, {}, env_of({{"GTEST_TOTAL_SHARDS", "4"}, {"GTEST_SHARD_INDEX", "1"}}), warnings);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("GTEST_SHARD_INDEX=1 is set"), std::string::npos);
+  EXPECT_NE(warnings[1].find("GTEST_TOTAL_SHARDS=4 is set"), std::string::npos);
+}
+
+TEST(Splitters, DefaultIsTheTimeThenCountChain) {
+  EXPECT_EQ(resolve_splitters({}, {}, env_of({})), (std::vector<Splitter>{Splitter::time, Splitter::count}));
+  EXPECT_EQ(resolve_splitters(
+                {}, {}, env_of({{"TLB_SPLITTER", "default"}, {"TLB_PREFERRED_SPLITTERS", "count:time"}})),
+            (std::vector<Splitter>{Splitter::count, Splitter::time}));
+  EXPECT_EQ(resolve_splitters({}, {}, env_of({{"TLB_SPLITTER", "round-robin"}})),
+            std::vector<Splitter>{Splitter::round_robin});
+  EXPECT_EQ(resolve_splitters("count", {}, env_of({{"TLB_SPLITTER", "time"}})),
+            std::vector<Splitter>{Splitter::count});
+  // The original TLB's class names keep working.
+  EXPECT_EQ(
+      resolve_splitters({}, {},
+                        env_of({{"TLB_PREFERRED_SPLITTERS",
+                                 "tlb.splitter.TimeBasedTestSplitter:tlb.splitter.CountBasedTestSplitter"}})),
+      (std::vector<Splitter>{Splitter::time, Splitter::count}));
+}
+
+TEST(Splitters, UnknownNamesAreRejected) {
+  EXPECT_THROW(resolve_splitters({}, {}, env_of({{"TLB_SPLITTER", "fastest"}})), UsageError);
+  try {
+    resolve_splitters({}, {}, env_of({{"TLB_PREFERRED_SPLITTERS", "time:magic"}}));
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(
+        e.what(),
+        "TLB_PREFERRED_SPLITTERS=time:magic: unknown splitter 'magic' (known: time, count, round-robin)");
+  }
+}
+
+TEST(Orderers, DefaultListAndNone) {
+  EXPECT_EQ(resolve_orderers({}, env_of({})), kDefaultOrderers);
+  EXPECT_TRUE(resolve_orderers({}, env_of({{"TLB_ORDERER", "none"}})).empty());
+  EXPECT_EQ(resolve_orderers("longest-first", env_of({})), std::vector<Orderer>{Orderer::longest_first});
+  EXPECT_THROW(resolve_orderers({}, env_of({{"TLB_ORDERER", "shuffle"}})), UsageError);
+}
+
+TEST(Weights, ParsedAndChecked) {
+  EXPECT_EQ(resolve_weights({}, 3, env_of({{"TLB_PARTITION_WEIGHTS", "1, 1,2.5"}})),
+            (std::vector<double>{1, 1, 2.5}));
+  EXPECT_TRUE(resolve_weights({}, 3, env_of({})).empty());
+  try {
+    resolve_weights({}, 3, env_of({{"TLB_PARTITION_WEIGHTS", "1,1"}}));
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "TLB_PARTITION_WEIGHTS=1,1: 2 weights for 3 partitions");
+  }
+  try {
+    resolve_weights({}, 2, env_of({{"TLB_PARTITION_WEIGHTS", "1,0"}}));
+    FAIL();
+  } catch (const UsageError& e) {
+    EXPECT_STREQ(e.what(), "TLB_PARTITION_WEIGHTS=1,0: '0' is not a weight (a number from 0.001 to 1000000)");
+  }
+}
+
+TEST(Strict, OnOffAndRejected) {
+  EXPECT_FALSE(resolve_strict(false, env_of({})));
+  EXPECT_TRUE(resolve_strict(false, env_of({{"TLB_STRICT", "1"}})));
+  EXPECT_FALSE(resolve_strict(false, env_of({{"TLB_STRICT", "off"}})));
+  EXPECT_TRUE(resolve_strict(true, env_of({{"TLB_STRICT", "0"}})));
+  EXPECT_THROW(resolve_strict(false, env_of({{"TLB_STRICT", "maybe"}})), UsageError);
+}
+
+}  // namespace
+}  // namespace tlb::cli

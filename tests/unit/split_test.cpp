@@ -1,0 +1,271 @@
+// Examples of each splitter, with results worked out by hand.
+#include "tlb/split.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+
+namespace tlb {
+namespace {
+
+std::vector<tlb::Test> named(int n, const std::string& prefix = "t") {
+  std::vector<tlb::Test> tests;
+  for (int i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%s%03d", prefix.c_str(), i);
+    tests.push_back(tlb::Test::named(name));
+  }
+  return tests;
+}
+
+std::vector<std::size_t> sizes(const Plan& plan) {
+  std::vector<std::size_t> result;
+  for (const Partition& p : plan.partitions)
+    result.push_back(p.tests.size());
+  return result;
+}
+
+std::vector<std::string> names(const Partition& p) {
+  std::vector<std::string> result;
+  for (const PlannedTest& t : p.tests)
+    result.push_back(t.name);
+  return result;
+}
+
+History durations(const std::map<std::string, double>& seconds) {
+  History history;
+  for (const auto& [name, s] : seconds)
+    history.set(name, TestRecord{s, 1, Outcome::passed});
+  return history;
+}
+
+SplitOptions options(int total, std::vector<Splitter> splitters = {Splitter::time, Splitter::count}) {
+  SplitOptions o;
+  o.total = total;
+  o.splitters = std::move(splitters);
+  return o;
+}
+
+TEST(CountSplitter, ReproducesTheOriginalFormula) {
+  // research/tlb-original.md section 3: 37 files over 7 partitions, and 39 over 6.
+  EXPECT_EQ(sizes(split(named(37), {}, options(7, {Splitter::count}))),
+            (std::vector<std::size_t>{5, 5, 5, 6, 5, 5, 6}));
+  EXPECT_EQ(sizes(split(named(39), {}, options(6, {Splitter::count}))),
+            (std::vector<std::size_t>{6, 7, 6, 7, 6, 7}));
+}
+
+TEST(CountSplitter, SlicesTheNameSortedListContiguously) {
+  std::vector<tlb::Test> tests = named(10);
+  std::reverse(tests.begin(), tests.end());
+  Plan plan = split(tests, {}, options(3, {Splitter::count}));
+  EXPECT_EQ(names(plan.partitions[0]), (std::vector<std::string>{"t000", "t001", "t002"}));
+  EXPECT_EQ(names(plan.partitions[1]), (std::vector<std::string>{"t003", "t004", "t005"}));
+  EXPECT_EQ(names(plan.partitions[2]), (std::vector<std::string>{"t006", "t007", "t008", "t009"}));
+}
+
+TEST(CountSplitter, LeavesPartitionsEmptyWhenThereAreFewerTestsThanPartitions) {
+  Plan plan = split(named(2), {}, options(4, {Splitter::count}));
+  EXPECT_EQ(sizes(plan), (std::vector<std::size_t>{0, 1, 0, 1}));
+}
+
+TEST(CountSplitter, WeightsSizeTheSlices) {
+  SplitOptions o = options(3, {Splitter::count});
+  o.weights = {1, 1, 2};
+  EXPECT_EQ(sizes(split(named(40), {}, o)), (std::vector<std::size_t>{10, 10, 20}));
+}
+
+TEST(RoundRobinSplitter, DealsTheNameSortedListInTurn) {
+  Plan plan = split(named(7), {}, options(3, {Splitter::round_robin}));
+  EXPECT_EQ(names(plan.partitions[0]), (std::vector<std::string>{"t000", "t003", "t006"}));
+  EXPECT_EQ(names(plan.partitions[1]), (std::vector<std::string>{"t001", "t004"}));
+  EXPECT_EQ(names(plan.partitions[2]), (std::vector<std::string>{"t002", "t005"}));
+}
+
+TEST(RoundRobinSplitter, HonoursWeights) {
+  SplitOptions o = options(2, {Splitter::round_robin});
+  o.weights = {1, 3};
+  EXPECT_EQ(sizes(split(named(40), {}, o)), (std::vector<std::size_t>{10, 30}));
+}
+
+TEST(TimeSplitter, IsolatesTheOutlier) {
+  // CircleCI's example: 5, 2, 1, 1, 1 minutes over 3 nodes; nothing beats the 5-minute test.
+  History h = durations({{"a", 300}, {"b", 120}, {"c", 60}, {"d", 60}, {"e", 60}});
+  Plan plan = split({tlb::Test::named("a"), tlb::Test::named("b"), tlb::Test::named("c"),
+                     tlb::Test::named("d"), tlb::Test::named("e")},
+                    h, options(3));
+  EXPECT_EQ(plan.splitter, Splitter::time);
+  EXPECT_DOUBLE_EQ(plan.predicted_makespan_seconds, 300);
+  EXPECT_DOUBLE_EQ(plan.lower_bound_seconds, 300);
+  EXPECT_EQ(names(plan.partitions[0]), (std::vector<std::string>{"a"}));
+}
+
+TEST(TimeSplitter, ImprovesOnLongestProcessingTimeFirst) {
+  // LPT puts 3+2+2 | 3+2 (makespan 7); the best split is 3+3 | 2+2+2 (makespan 6).
+  History h = durations({{"a", 3}, {"b", 3}, {"c", 2}, {"d", 2}, {"e", 2}});
+  Plan plan = split({tlb::Test::named("a"), tlb::Test::named("b"), tlb::Test::named("c"),
+                     tlb::Test::named("d"), tlb::Test::named("e")},
+                    h, options(2));
+  EXPECT_DOUBLE_EQ(plan.predicted_makespan_seconds, 6);
+  EXPECT_DOUBLE_EQ(plan.partitions[0].predicted_seconds, 6);
+  EXPECT_DOUBLE_EQ(plan.partitions[1].predicted_seconds, 6);
+}
+
+TEST(TimeSplitter, GivesAHeavierPartitionMoreWork) {
+  std::vector<tlb::Test> tests = named(400);
+  History h;
+  for (const tlb::Test& t : tests)
+    h.set(t.name, TestRecord{1.0, 1, Outcome::passed});
+  SplitOptions o = options(3);
+  o.weights = {1, 1, 2};
+  Plan plan = split(tests, h, o);
+  EXPECT_DOUBLE_EQ(plan.partitions[0].predicted_seconds, 100);
+  EXPECT_DOUBLE_EQ(plan.partitions[1].predicted_seconds, 100);
+  EXPECT_DOUBLE_EQ(plan.partitions[2].predicted_seconds, 200);
+  EXPECT_DOUBLE_EQ(plan.lower_bound_seconds, 100);
+}
+
+TEST(TimeSplitter, DeclinesWithoutAnyDurationAndTheChainFallsBackToCount) {
+  Plan plan = split(named(9), {}, options(3));
+  EXPECT_EQ(plan.splitter, Splitter::count);
+  ASSERT_EQ(plan.declined.size(), 1u);
+  EXPECT_NE(plan.declined[0].find("time"), std::string::npos);
+  EXPECT_EQ(sizes(plan), (std::vector<std::size_t>{3, 3, 3}));
+}
+
+TEST(TimeSplitter, AloneStillSplitsByCountWhenItDeclines) {
+  Plan plan = split(named(4), {}, options(2, {Splitter::time}));
+  EXPECT_EQ(plan.splitter, Splitter::count);
+}
+
+TEST(Estimates, UseHistoryThenCostThenTheMeanOfKnownTests) {
+  std::vector<tlb::Test> tests{tlb::Test::named("known1"), tlb::Test::named("known2"),
+                               tlb::Test::named("costed"), tlb::Test::named("new"), tlb::Test::named("off")};
+  tests[2].cost = 7;
+  tests[4].disabled = true;
+  History h = durations({{"known1", 2}, {"known2", 4}, {"gone", 1000}});
+  Plan plan = split(tests, h, options(1));
+  std::map<std::string, PlannedTest> by_name;
+  for (const PlannedTest& t : plan.partitions[0].tests)
+    by_name[t.name] = t;
+  EXPECT_EQ(by_name["known1"].estimate, Estimate::history);
+  EXPECT_DOUBLE_EQ(by_name["known1"].seconds, 2);
+  EXPECT_EQ(by_name["costed"].estimate, Estimate::cost);
+  EXPECT_DOUBLE_EQ(by_name["costed"].seconds, 7);
+  // The mean of the known tests of this list: a deleted test's history ("gone") does not count.
+  EXPECT_EQ(by_name["new"].estimate, Estimate::fallback);
+  EXPECT_DOUBLE_EQ(by_name["new"].seconds, 3);
+  EXPECT_EQ(by_name["off"].estimate, Estimate::disabled);
+  EXPECT_DOUBLE_EQ(by_name["off"].seconds, 0);
+  EXPECT_EQ(plan.tests_without_history, 2u);
+  EXPECT_DOUBLE_EQ(plan.fallback_seconds, 3);
+}
+
+TEST(Fixtures, SetupAndCleanupGoWithEveryPartitionThatNeedsThem) {
+  tlb::Test setup = tlb::Test::named("db.setup");
+  setup.fixtures_setup = {"db"};
+  tlb::Test cleanup = tlb::Test::named("db.cleanup");
+  cleanup.fixtures_cleanup = {"db"};
+  std::vector<tlb::Test> tests{setup, cleanup};
+  History h = durations({{"db.setup", 1}, {"db.cleanup", 0.5}});
+  for (int i = 0; i < 6; ++i) {
+    tlb::Test t = tlb::Test::named("uses_db" + std::to_string(i));
+    t.fixtures_required = {"db"};
+    tests.push_back(t);
+    h.set(t.name, TestRecord{10, 1, Outcome::passed});
+  }
+  tests.push_back(tlb::Test::named("plain"));
+  h.set("plain", TestRecord{10, 1, Outcome::passed});
+
+  Plan plan = split(tests, h, options(3));
+  for (const Partition& p : plan.partitions) {
+    auto n = names(p);
+    const bool needs_db =
+        std::any_of(n.begin(), n.end(), [](const std::string& s) { return s.starts_with("uses_db"); });
+    EXPECT_EQ(std::count(n.begin(), n.end(), "db.setup"), needs_db ? 1 : 0) << "partition " << p.number;
+    EXPECT_EQ(std::count(n.begin(), n.end(), "db.cleanup"), needs_db ? 1 : 0) << "partition " << p.number;
+    // Their cost counts in each partition that carries them.
+    double sum = 0;
+    for (const PlannedTest& t : p.tests)
+      sum += t.seconds;
+    EXPECT_DOUBLE_EQ(p.predicted_seconds, sum);
+    for (const PlannedTest& t : p.tests)
+      EXPECT_EQ(t.fixture, t.name.starts_with("db."));
+  }
+}
+
+TEST(Fixtures, ASetupTestNobodyRequiresIsAnOrdinaryTest) {
+  tlb::Test setup = tlb::Test::named("orphan.setup");
+  setup.fixtures_setup = {"orphan"};
+  Plan plan = split({setup, tlb::Test::named("a"), tlb::Test::named("b")}, {}, options(3));
+  int placements = 0;
+  for (const Partition& p : plan.partitions) {
+    for (const PlannedTest& t : p.tests) {
+      placements += t.name == "orphan.setup";
+      if (t.name == "orphan.setup") {
+        EXPECT_FALSE(t.fixture);
+      }
+    }
+  }
+  EXPECT_EQ(placements, 1);
+}
+
+TEST(Fixtures, RequirementsOfASetupTestAreFollowed) {
+  tlb::Test net = tlb::Test::named("net.setup");
+  net.fixtures_setup = {"net"};
+  tlb::Test db = tlb::Test::named("db.setup");
+  db.fixtures_setup = {"db"};
+  db.fixtures_required = {"net"};
+  tlb::Test user = tlb::Test::named("query");
+  user.fixtures_required = {"db"};
+  Plan plan = split({net, db, user, tlb::Test::named("other")}, {}, options(2, {Splitter::count}));
+  for (const Partition& p : plan.partitions) {
+    auto n = names(p);
+    if (std::count(n.begin(), n.end(), "query")) {
+      EXPECT_EQ(n, (std::vector<std::string>{"db.setup", "net.setup", "query"}));
+    }
+  }
+}
+
+TEST(Depends, KeepsDependentTestsTogether) {
+  std::vector<tlb::Test> tests = named(12);
+  tests[3].depends = {"t010"};
+  tests[10].depends = {"t007"};
+  History h;
+  for (const tlb::Test& t : tests)
+    h.set(t.name, TestRecord{1, 1, Outcome::passed});
+  for (Splitter s : {Splitter::time, Splitter::count, Splitter::round_robin}) {
+    Plan plan = split(tests, h, options(4, {s}));
+    for (const Partition& p : plan.partitions) {
+      auto n = names(p);
+      const auto has = [&](const char* name) { return std::count(n.begin(), n.end(), name) == 1; };
+      EXPECT_EQ(has("t003"), has("t010")) << to_string(s);
+      EXPECT_EQ(has("t007"), has("t010")) << to_string(s);
+    }
+  }
+}
+
+TEST(Split, DuplicateNamesCountOnce) {
+  std::vector<tlb::Test> tests{tlb::Test::named("a"), tlb::Test::named("a"), tlb::Test::named("b")};
+  Plan plan = split(tests, {}, options(2));
+  EXPECT_EQ(plan.partitions[0].tests.size() + plan.partitions[1].tests.size(), 2u);
+}
+
+TEST(Split, RejectsInconsistentOptions) {
+  EXPECT_THROW(split(named(3), {}, options(0)), std::invalid_argument);
+  SplitOptions o = options(2);
+  o.weights = {1, 1, 1};
+  EXPECT_THROW(split(named(3), {}, o), std::invalid_argument);
+  o.weights = {1, 0};
+  EXPECT_THROW(split(named(3), {}, o), std::invalid_argument);
+}
+
+TEST(SplitterNames, RoundTrip) {
+  for (Splitter s : {Splitter::count, Splitter::round_robin, Splitter::time}) {
+    EXPECT_EQ(parse_splitter(to_string(s)), s);
+  }
+  EXPECT_EQ(parse_splitter("fastest"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace tlb

@@ -1,0 +1,82 @@
+// Reading test lists: ctest's json-v1 document and one name a line.
+#include "io/test_list.hpp"
+
+#include <gtest/gtest.h>
+
+#include "io/text.hpp"
+
+namespace tlb::io {
+namespace {
+
+// Trimmed from what `ctest --show-only=json-v1` printed for a project with a fixture (CMake 3.25).
+constexpr std::string_view kCtestJson = R"({
+  "backtraceGraph": {"commands": ["add_test"], "files": ["/p/CMakeLists.txt"], "nodes": [{"file": 0}]},
+  "kind": "ctestInfo",
+  "tests": [
+    {"backtrace": 0, "command": ["/usr/bin/cmake", "-E", "sleep", "0.1"], "name": "a b;c",
+     "properties": [{"name": "WORKING_DIRECTORY", "value": "/p/b"}]},
+    {"backtrace": 0, "command": ["/usr/bin/cmake", "-E", "true"], "name": "setup",
+     "properties": [{"name": "FIXTURES_SETUP", "value": ["db"]}]},
+    {"backtrace": 0, "command": ["/usr/bin/cmake", "-E", "true"], "name": "t2",
+     "properties": [{"name": "COST", "value": 3.5}, {"name": "DEPENDS", "value": ["setup"]},
+                    {"name": "FIXTURES_REQUIRED", "value": ["db", "x"]}, {"name": "LABELS", "value": ["l1", "l2"]},
+                    {"name": "PROCESSORS", "value": 2}, {"name": "RESOURCE_LOCK", "value": ["r"]},
+                    {"name": "RUN_SERIAL", "value": true}, {"name": "DISABLED", "value": false},
+                    {"name": "FIXTURES_CLEANUP", "value": ["y"]}]}
+  ],
+  "version": {"major": 1, "minor": 0}
+})";
+
+TEST(TestList, ReadsCtestJsonWithProperties) {
+  auto tests = parse_test_list(kCtestJson, "tests.json");
+  ASSERT_EQ(tests.size(), 3u);
+  EXPECT_EQ(tests[0].name, "a b;c");
+  EXPECT_EQ(tests[1].fixtures_setup, std::vector<std::string>{"db"});
+  const tlb::Test& t = tests[2];
+  EXPECT_EQ(t.cost, 3.5);
+  EXPECT_EQ(t.depends, std::vector<std::string>{"setup"});
+  EXPECT_EQ(t.fixtures_required, (std::vector<std::string>{"db", "x"}));
+  EXPECT_EQ(t.fixtures_cleanup, std::vector<std::string>{"y"});
+  EXPECT_EQ(t.labels, (std::vector<std::string>{"l1", "l2"}));
+  EXPECT_EQ(t.processors, 2);
+  EXPECT_EQ(t.resource_locks, std::vector<std::string>{"r"});
+  EXPECT_TRUE(t.run_serial);
+  EXPECT_FALSE(t.disabled);
+}
+
+TEST(TestList, ReadsOneNameALineKeepingSpacesAndNonAscii) {
+  auto tests = parse_test_list(
+      "\xEF\xBB\xBF"
+      "alpha\r\n\r\nname with spaces\nünïcode [x];\"q\"\n",
+      "list.txt");
+  ASSERT_EQ(tests.size(), 3u);
+  EXPECT_EQ(tests[0].name, "alpha");
+  EXPECT_EQ(tests[1].name, "name with spaces");
+  EXPECT_EQ(tests[2].name, "ünïcode [x];\"q\"");
+}
+
+std::string error_of(std::string_view text) {
+  try {
+    parse_test_list(text, "tests.json");
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(TestList, MalformedJsonNamesTheLine) {
+  EXPECT_EQ(error_of("{\n  \"kind\": \"ctestInfo\",\n  \"tests\": [,]\n}").substr(0, 33),
+            "tests.json:3: not valid JSON (syn");
+  EXPECT_EQ(
+      error_of("{\"kind\": \"somethingElse\"}"),
+      "tests.json:1: expected the output of 'ctest --show-only=json-v1' (kind \"ctestInfo\" with \"tests\")");
+  EXPECT_EQ(
+      error_of(
+          R"({"kind": "ctestInfo", "tests": [{"name": "x", "properties": [{"name": "COST", "value": [1]}]}]})"),
+      "tests.json: test 'x': property COST should be a number, got [1]");
+  EXPECT_EQ(error_of(R"({"kind": "ctestInfo", "version": {"major": 2}, "tests": []})"),
+            "tests.json:1: unsupported ctest JSON version {\"major\":2} (expected major 1)");
+}
+
+}  // namespace
+}  // namespace tlb::io
