@@ -34,7 +34,9 @@ Durations parse_json(std::string_view text, const std::string& source) {
   if (!document.is_object()) throw InputError(source, 1, "expected a JSON object of test name to seconds");
   Durations result;
   result.format = DurationFormat::json_object;
-  for (const auto& [name, value] : document.items()) {
+  for (auto item = document.begin(); item != document.end(); ++item) {
+    const std::string& name = item.key();
+    const nlohmann::json& value = item.value();
     // nlohmann does not keep positions; the key's first appearance in the text is where a person would look.
     auto where = [&] { return line_at(text, text.find(nlohmann::json(name).dump())); };
     if (!value.is_number()) {
