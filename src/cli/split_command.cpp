@@ -230,40 +230,35 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_split_
       "Example:\n"
       "  ctest --test-dir build --show-only=json-v1 > tests.json\n"
       "  tlb split --tests tests.json --durations CTestCostData.txt --partition 2/4");
-  cmd->add_option(
-         "--tests", args->tests,
-         "Test list: the output of `ctest --show-only=json-v1`, or one name a line. '-' or absent: stdin")
+  cmd->add_option("--tests", args->tests,
+                  "Test list: `ctest --show-only=json-v1` output or one name a line [stdin]")
       ->type_name("FILE");
-  cmd->add_option(
-         "--durations", args->durations,
-         "Known durations: a JSON object of name to seconds (pytest-split, knapsack), '<name> <seconds>' "
-         "lines, LLVM lit's '<seconds> <name>' lines, or CTest's CTestCostData.txt. Detected from the "
-         "content. A missing file means no history yet (a warning; an error with TLB_STRICT=1)")
+  cmd->add_option("--durations", args->durations,
+                  "Known durations; the format is detected (see below). A missing file: no history yet")
       ->type_name("FILE");
-  cmd->add_option("--partition", args->partition,
-                  "This partition, 1-based: k, or k/N [env: TLB_PARTITION_NUMBER]")
+  cmd->add_option("--partition", args->partition, "This partition, 1-based: k or k/N [TLB_PARTITION_NUMBER]")
       ->type_name("K");
-  cmd->add_option("--total", args->total, "Number of partitions [env: TLB_TOTAL_PARTITIONS]")->type_name("N");
+  cmd->add_option("--total", args->total, "Number of partitions [TLB_TOTAL_PARTITIONS]")->type_name("N");
   cmd->add_option("--weights", args->weights,
-                  "Relative work per partition, e.g. 1,1,2 [env: TLB_PARTITION_WEIGHTS; default: equal]")
+                  "Relative work per partition, e.g. 1,1,2 [TLB_PARTITION_WEIGHTS]")
       ->type_name("W,...");
-  cmd->add_option(
-         "--splitter", args->splitter,
-         "time, count, round-robin, or default (the --preferred-splitters chain) [env: TLB_SPLITTER]")
+  cmd->add_option("--splitter", args->splitter, "time, count, round-robin, or default [TLB_SPLITTER]")
       ->type_name("NAME");
-  cmd->add_option(
-         "--preferred-splitters", args->preferred,
-         "Splitters tried in order until one can split [env: TLB_PREFERRED_SPLITTERS; default: time:count]")
+  cmd->add_option("--preferred-splitters", args->preferred,
+                  "Chain tried in order by 'default' [TLB_PREFERRED_SPLITTERS: time:count]")
       ->type_name("A:B");
   cmd->add_option("--orderer", args->orderer,
-                  "Order within the partition: failed-first, longest-first, none; several with ':' "
-                  "[env: TLB_ORDERER; default: failed-first:longest-first]")
+                  "failed-first, longest-first or none [TLB_ORDERER: failed-first:longest-first]")
       ->type_name("A:B");
-  cmd->add_flag("--all", args->all, "Every partition: 'k<TAB>name' lines, or with --json all partitions");
-  cmd->add_flag("--json", args->json,
-                "JSON: {\"partitions\": [{\"number\", \"weight\", \"predicted_seconds\", \"tests\"}], ...}");
+  cmd->add_flag("--all", args->all, "Every partition: 'k<TAB>name' lines, or all partitions with --json");
+  cmd->add_flag("--json", args->json, "JSON: {\"partitions\": [{number, weight, predicted_seconds, tests}]}");
   cmd->add_flag("--explain", args->explain, "A table of predicted time per partition instead of names");
-  cmd->add_flag("--strict", args->strict, "Fail instead of splitting without history [env: TLB_STRICT]");
+  cmd->add_flag("--strict", args->strict, "Fail instead of splitting without history [TLB_STRICT]");
+  cmd->footer(
+      "Durations files: a JSON object of name to seconds (pytest-split's .test_durations, knapsack's "
+      "report),\n"
+      "'<name> <seconds>' lines, LLVM lit's '<seconds> <name>' lines, or CTest's CTestCostData.txt.\n"
+      "Exit status: 0 success, 1 bad input file, 2 bad flag or variable. Every variable: README.md.");
 
   return [args](std::ostream& out, std::ostream& err, const Environment& env) {
     run_split(*args, out, err, env);

@@ -277,3 +277,31 @@ TEST_F(Cli, NoPartitionMeansEveryTest) {
 }
 
 }  // namespace
+
+// The splits of a fixed suite (hostile names, a fixture, DEPENDS, partial history, COST, a disabled test) as
+// checked in under tests/data/golden: every machine and compiler must produce exactly these. regenerate.sh
+// there rewrites them when a splitter change is meant to move tests.
+TEST(Golden, EveryMachineSplitsTheCheckedInSuiteTheSameWay) {
+  const fs::path dir = TLB_GOLDEN_DIR;
+  std::ifstream cases(dir / "cases.txt");
+  ASSERT_TRUE(cases) << "cannot read " << dir / "cases.txt";
+  int checked = 0;
+  for (std::string line; std::getline(cases, line);) {
+    std::istringstream words(line);
+    std::string name;
+    words >> name;
+    std::vector<std::string> args{TLB_EXECUTABLE, "split",
+                                  "--tests",      (dir / "tests.json").string(),
+                                  "--durations",  (dir / "durations.json").string(),
+                                  "--all"};
+    for (std::string word; words >> word;)
+      args.push_back(word);
+    ProcessResult r = run_process(args);
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    std::ifstream expected_file(dir / ("expected-" + name + ".txt"), std::ios::binary);
+    const std::string expected{std::istreambuf_iterator<char>(expected_file), {}};
+    EXPECT_EQ(r.out, expected) << "the split for case '" << name << "' differs from tests/data/golden";
+    ++checked;
+  }
+  EXPECT_EQ(checked, 5);
+}
