@@ -72,7 +72,7 @@ while read -r name _ mean; do seconds_of[$name]=$mean; done < <(sed '/^---$/q' "
 is_fixture() { local f; for f in "${fixtures[@]}"; do [ "$f" = "$1" ] && return 0; done; return 1; }
 
 split=("$tlb" split --tests "$demo/tests.json" --durations "$durations")
-"${split[@]}" --total "$total" --all --explain
+"${split[@]}" --total "$total" --explain
 
 heading "3. Run each partition, as $total CI jobs would (one after another here)"
 predicted=() actual=() counts=()
@@ -90,7 +90,9 @@ for k in $(seq "$total"); do
   for name in "${names[@]}"; do
     [ -n "${number_of[$name]:-}" ] || die "tlb split named '$name', which is not in tests.json"
     numbers+=("${number_of[$name]}")
-    printf '  %-28s %5.2f s%s\n' "$name" "${seconds_of[$name]:-0}" "$(is_fixture "$name" && echo '  (fixture)' || true)"
+    note=""
+    if is_fixture "$name"; then note="  (fixture)"; fi
+    printf '  %-28s %5.2f s%s\n' "$name" "${seconds_of[$name]:-0}" "$note"
   done
   # ctest -I Start,End,Stride,n1,n2,...: with 0,0,0 only the listed test numbers run.
   start=$(now)
@@ -121,7 +123,7 @@ if [ "${#problems[@]}" -gt 0 ]; then
 fi
 echo "every test ran exactly once (${#all_tests[@]} tests in the JUnit files of the $total partitions)"
 for f in "${fixtures[@]}"; do
-  echo "  fixture test $f ran with each of the $(grep -l "<testcase name=\"$f\"" "$demo"/partition-*.xml | wc -l) partitions that needed it"
+  echo "  fixture test $f ran in $(grep -l "<testcase name=\"$f\"" "$demo"/partition-*.xml | wc -l) of the $total partitions, with the tests that need it"
 done
 
 heading "Summary"
@@ -130,5 +132,6 @@ for k in $(seq "$total"); do
   printf '  %-9s  %5d  %7.2f s  %4.2f s\n' "$k/$total" "${counts[k]}" "${predicted[k]}" "${actual[k]}"
 done
 slowest=$(printf '%s\n' "${actual[@]}" | sort -g | tail -n 1)
-echo "With $total jobs in parallel the suite would take about $slowest s, the slowest partition."
+serial=$(printf '%s\n' "${seconds_of[@]}" | awk '{ sum += $1 } END { printf "%.1f", sum }')
+echo "One after another the tests take $serial s; split $total ways, the slowest job takes $slowest s."
 echo "Outputs in $demo: tests.json, CTestCostData.txt, partition-<k>.xml (JUnit) and partition-<k>.log."

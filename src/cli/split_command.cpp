@@ -91,7 +91,8 @@ void print_json(std::ostream& out, const Plan& plan, const PartitionChoice& choi
   out << dump(document) << "\n";
 }
 
-void print_explain(std::ostream& out, const Plan& plan, const PartitionChoice& choice) {
+// `mine` is this job's partition number, or 0 for an overview that marks none.
+void print_explain(std::ostream& out, const Plan& plan, int total, int mine) {
   std::size_t tests = 0, fixtures = 0;
   for (const Partition& p : plan.partitions) {
     for (const PlannedTest& t : p.tests)
@@ -99,8 +100,9 @@ void print_explain(std::ostream& out, const Plan& plan, const PartitionChoice& c
   }
   // Fixture tests are counted once per partition that carries them; the headline counts tests, not
   // placements.
-  out << "Split with the " << to_string(plan.splitter) << " splitter into " << choice.total << " partition"
-      << (choice.total == 1 ? "" : "s") << " (this is partition " << choice.number << ").\n";
+  out << "Split with the " << to_string(plan.splitter) << " splitter into " << total << " partition"
+      << (total == 1 ? "" : "s")
+      << (mine > 0 ? " (this is partition " + std::to_string(mine) + ")" : std::string()) << ".\n";
   for (const std::string& reason : plan.declined)
     out << "  declined: " << reason << "\n";
   if (plan.tests_without_history > 0) {
@@ -121,8 +123,8 @@ void print_explain(std::ostream& out, const Plan& plan, const PartitionChoice& c
   for (const Partition& p : plan.partitions) {
     std::ostringstream row;
     row.imbue(std::locale::classic());
-    row << (p.number == choice.number ? "* " : "  ") << std::setw(9) << std::left
-        << (std::to_string(p.number) + "/" + std::to_string(choice.total)) << std::right << std::setw(7)
+    row << (p.number == mine ? "* " : "  ") << std::setw(9) << std::left
+        << (std::to_string(p.number) + "/" + std::to_string(total)) << std::right << std::setw(7)
         << p.tests.size() << "  ";
     if (weighted) row << std::setw(6) << std::setprecision(3) << p.weight << "  ";
     row << std::setw(9) << seconds_text(p.predicted_seconds) << "  ";
@@ -158,8 +160,9 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
 
   auto partition_flag = args.flag("--partition", args.partition);
   auto total_flag = args.flag("--total", args.total);
-  // With --all only the total matters.
-  if (args.all && total_flag && !partition_flag) partition_flag = "1";
+  // An overview (--all, --explain) needs only the total; it then marks no partition as this job's.
+  const bool overview_without_partition = (args.all || args.explain) && total_flag && !partition_flag;
+  if (overview_without_partition) partition_flag = "1";
   std::optional<PartitionChoice> resolved = resolve_partition(partition_flag, total_flag, env, warnings);
   const PartitionChoice choice = resolved.value_or(PartitionChoice{1, 1, "default"});
 
@@ -197,7 +200,7 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   warn_all();
 
   if (args.explain) {
-    print_explain(out, plan, choice);
+    print_explain(out, plan, choice.total, overview_without_partition || !resolved ? 0 : choice.number);
   } else if (args.json) {
     print_json(out, plan, choice, args.all, history, orderers);
   } else if (args.all) {

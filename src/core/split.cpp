@@ -146,6 +146,28 @@ class Assignment {
   std::vector<int> partition_of_;
 };
 
+// What no plan can beat: all work done once (each needed fixture test at least once), and no unit finishing
+// before itself and its fixture tests.
+struct BoundInputs {
+  Micros total = 0;
+  Micros longest = 0;
+};
+
+BoundInputs bound_inputs(const Suite& suite) {
+  BoundInputs bound;
+  for (const Unit& u : suite.units) {
+    bound.total += u.micros;
+    Micros with_fixtures = u.micros;
+    for (int attachment : u.attached)
+      with_fixtures += suite.attachment_micros(attachment);
+    bound.longest = std::max(bound.longest, with_fixtures);
+  }
+  for (std::size_t k = 0; k < suite.attachments.size(); ++k) {
+    bound.total += suite.attachment_micros(static_cast<int>(k));
+  }
+  return bound;
+}
+
 Micros total_weight(const Assignment& a) {
   Micros sum = 0;
   for (int p = 0; p < a.size(); ++p)
@@ -233,9 +255,7 @@ bool finishes_earlier(const PairFinish& x, const PairFinish& y) {
 void improve(const Suite& suite, Assignment& a) {
   const int n = a.size();
   if (n < 2) return;
-  Micros total_micros = 0;
-  for (const Unit& u : suite.units)
-    total_micros += u.micros;
+  const Micros total_micros = bound_inputs(suite).total;
   const Micros weight_sum = total_weight(a);
 
   // Units without fixture tests can be swapped with simple arithmetic; kept per partition sorted by duration.
@@ -338,11 +358,8 @@ Plan make_plan(const Suite& suite, const Assignment& a, Splitter splitter,
   plan.fallback_seconds = detail::to_seconds(suite.fallback);
   plan.tests_without_history = suite.without_history;
 
-  Micros total_micros = 0, longest = 0, max_weight = 0;
-  for (const Unit& u : suite.units) {
-    total_micros += u.micros;
-    longest = std::max(longest, u.micros);
-  }
+  const auto [total_micros, longest] = bound_inputs(suite);
+  Micros max_weight = 0;
   for (int p = 0; p < a.size(); ++p)
     max_weight = std::max(max_weight, a.weight(p));
   const Micros weight_sum = total_weight(a);

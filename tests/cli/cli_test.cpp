@@ -170,6 +170,15 @@ TEST_F(Cli, ExplainPrintsATableOfPredictedTime) {
   EXPECT_NE(r.out.find("1.000x the bound"), std::string::npos) << r.out;
 }
 
+TEST_F(Cli, ExplainWithOnlyATotalIsAnOverview) {
+  make_suite(12);
+  ProcessResult r = tlb({"split", "--tests", tests_json_, "--durations", durations_, "--total", "3", "--explain"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("into 3 partitions."), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("this is partition"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("* "), std::string::npos) << r.out;
+}
+
 TEST_F(Cli, WeightsGiveAPartitionMoreWork) {
   make_suite(40);
   ProcessResult r =

@@ -178,6 +178,8 @@ TEST(Fixtures, SetupAndCleanupGoWithEveryPartitionThatNeedsThem) {
   h.set("plain", TestRecord{10, 1, Outcome::passed});
 
   Plan plan = split(tests, h, options(3));
+  // The bound counts the fixture tests once: (6 * 10 + 10 + 1.5) / 3.
+  EXPECT_NEAR(plan.lower_bound_seconds, 71.5 / 3, 1e-9);
   for (const Partition& p : plan.partitions) {
     auto n = names(p);
     const bool needs_db =
