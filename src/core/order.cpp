@@ -23,23 +23,32 @@ std::optional<Orderer> parse_orderer(std::string_view name) {
 
 std::vector<PlannedTest> order_tests(std::vector<PlannedTest> tests, const History& history,
                                      const std::vector<Orderer>& orderers) {
-  auto failed = [&](const PlannedTest& t) {
-    const TestRecord* record = history.find(t.name);
-    return record != nullptr && record->last == Outcome::failed;
+  // Look each test's history up once, not on every comparison.
+  struct Keyed {
+    bool failed;
+    PlannedTest test;
   };
-  std::sort(tests.begin(), tests.end(), [&](const PlannedTest& a, const PlannedTest& b) {
+  std::vector<Keyed> keyed;
+  keyed.reserve(tests.size());
+  for (PlannedTest& t : tests) {
+    const TestRecord* record = history.find(t.name);
+    keyed.push_back({record != nullptr && record->last == Outcome::failed, std::move(t)});
+  }
+  std::sort(keyed.begin(), keyed.end(), [&](const Keyed& a, const Keyed& b) {
     for (Orderer o : orderers) {
       switch (o) {
         case Orderer::failed_first:
-          if (failed(a) != failed(b)) return failed(a);
+          if (a.failed != b.failed) return a.failed;
           break;
         case Orderer::longest_first:
-          if (a.seconds != b.seconds) return a.seconds > b.seconds;
+          if (a.test.seconds != b.test.seconds) return a.test.seconds > b.test.seconds;
           break;
       }
     }
-    return a.name < b.name;
+    return a.test.name < b.test.name;
   });
+  for (std::size_t i = 0; i < keyed.size(); ++i)
+    tests[i] = std::move(keyed[i].test);
   return tests;
 }
 

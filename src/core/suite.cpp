@@ -31,11 +31,23 @@ auto key(const Test& t) {
 
 // Sorts by name and keeps one test per name. When duplicates differ, the one that sorts first on all
 // properties is kept, so the choice does not depend on input order.
-void canonicalize(std::vector<Test>& tests) {
-  std::sort(tests.begin(), tests.end(), [](const Test& a, const Test& b) { return key(a) < key(b); });
-  auto last =
-      std::unique(tests.begin(), tests.end(), [](const Test& a, const Test& b) { return a.name == b.name; });
-  tests.erase(last, tests.end());
+// Sorts (name, index) pairs rather than tests: a Test is large to move and comparing through it touches a
+// cache line per test. All properties are compared only between tests that share a name.
+std::vector<Test> canonicalize(std::vector<Test> tests) {
+  std::vector<std::pair<std::string_view, std::size_t>> order;
+  order.reserve(tests.size());
+  for (std::size_t i = 0; i < tests.size(); ++i)
+    order.emplace_back(tests[i].name, i);
+  std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
+    const int by_name = a.first.compare(b.first);
+    return by_name != 0 ? by_name < 0 : key(tests[a.second]) < key(tests[b.second]);
+  });
+  std::vector<Test> sorted;
+  sorted.reserve(tests.size());
+  for (const auto& [name, i] : order) {
+    if (sorted.empty() || sorted.back().name != name) sorted.push_back(std::move(tests[i]));
+  }
+  return sorted;
 }
 
 int find_index(const std::vector<Test>& tests, std::string_view name) {
@@ -75,11 +87,18 @@ void estimate(Suite& suite, const History& history) {
 
   Micros history_sum = 0, cost_sum = 0;
   std::int64_t history_count = 0, cost_count = 0;
+  // Tests and history are both in name order: walk them together instead of looking each test up.
+  auto next_record = history.records().begin();
+  const auto end_of_history = history.records().end();
   for (std::size_t i = 0; i < n; ++i) {
     const Test& test = suite.tests[i];
+    while (next_record != end_of_history && next_record->first < test.name)
+      ++next_record;
+    const TestRecord* record =
+        next_record != end_of_history && next_record->first == test.name ? &next_record->second : nullptr;
     if (test.disabled) {
       suite.estimates[i] = Estimate::disabled;
-    } else if (const TestRecord* record = history.find(test.name); record && record->runs > 0) {
+    } else if (record && record->runs > 0) {
       suite.estimates[i] = Estimate::history;
       suite.micros[i] = to_micros(record->seconds);
       history_sum += suite.micros[i];
@@ -196,8 +215,7 @@ void group_units(Suite& suite, const std::vector<std::vector<int>>& needs) {
 
 Suite prepare(std::vector<Test> tests, const History& history) {
   Suite suite;
-  canonicalize(tests);
-  suite.tests = std::move(tests);
+  suite.tests = canonicalize(std::move(tests));
   estimate(suite, history);
   auto needs = attach_fixtures(suite);
   group_units(suite, needs);

@@ -22,33 +22,73 @@ std::string_view to_string(DurationFormat format) {
 
 namespace {
 
+// Streams a flat JSON object of name to seconds straight into history, without building a tree of it.
+class DurationsJsonReader : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  DurationsJsonReader(std::string_view text, const std::string& source) : text_(text), source_(source) {}
+
+  bool null() override { return reject("null"); }
+  bool boolean(bool v) override { return reject(v ? "true" : "false"); }
+  bool number_integer(number_integer_t v) override {
+    return duration(static_cast<double>(v), std::to_string(v));
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    return duration(static_cast<double>(v), std::to_string(v));
+  }
+  bool number_float(number_float_t v, const string_t& text) override { return duration(v, text); }
+  bool string(string_t& v) override { return reject(nlohmann::json(v).dump()); }
+  bool binary(binary_t&) override { return reject("binary data"); }
+  bool start_object(std::size_t) override {
+    if (depth_++ == 0) return true;
+    return reject("an object");
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override { return reject("an array"); }
+  bool end_array() override { return true; }
+  bool key(string_t& k) override {
+    key_ = std::move(k);
+    return true;
+  }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
+    const std::string what = e.what();
+    throw InputError(source_, line_at(text_, position > 0 ? position - 1 : 0),
+                     "not valid JSON (" + what.substr(what.find(':') + 2) + ")");
+  }
+
+  History take() { return std::move(history_); }
+
+ private:
+  // nlohmann does not report where a value is; the key's first appearance in the text is where a person
+  // looks.
+  std::size_t line_of_key() const { return line_at(text_, text_.find(nlohmann::json(key_).dump())); }
+
+  bool reject(const std::string& what) {
+    if (depth_ == 0) throw InputError(source_, 1, "expected a JSON object of test name to seconds");
+    throw InputError(source_, line_of_key(), "duration of '" + key_ + "' is not a number: " + what);
+  }
+
+  bool duration(double seconds, const std::string& text) {
+    if (depth_ == 0) return reject(text);
+    if (seconds < 0)
+      throw InputError(source_, line_of_key(), "duration of '" + key_ + "' is negative: " + text);
+    history_.set(key_, TestRecord{seconds, 1, Outcome::unknown});
+    return true;
+  }
+
+  std::string_view text_;
+  const std::string& source_;
+  int depth_ = 0;
+  std::string key_;
+  History history_;
+};
+
 Durations parse_json(std::string_view text, const std::string& source) {
-  nlohmann::json document;
-  try {
-    document = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    throw InputError(
-        source, line_at(text, e.byte > 0 ? e.byte - 1 : 0),
-        "not valid JSON (" + std::string(e.what()).substr(std::string(e.what()).find(':') + 2) + ")");
-  }
-  if (!document.is_object()) throw InputError(source, 1, "expected a JSON object of test name to seconds");
-  Durations result;
-  result.format = DurationFormat::json_object;
-  for (auto item = document.begin(); item != document.end(); ++item) {
-    const std::string& name = item.key();
-    const nlohmann::json& value = item.value();
-    // nlohmann does not keep positions; the key's first appearance in the text is where a person would look.
-    auto where = [&] { return line_at(text, text.find(nlohmann::json(name).dump())); };
-    if (!value.is_number()) {
-      throw InputError(source, where(), "duration of '" + name + "' is not a number: " + value.dump());
-    }
-    const double seconds = value.get<double>();
-    if (seconds < 0) {
-      throw InputError(source, where(), "duration of '" + name + "' is negative: " + value.dump());
-    }
-    result.history.set(name, TestRecord{seconds, 1, Outcome::unknown});
-  }
-  return result;
+  DurationsJsonReader reader(text, source);
+  nlohmann::json::sax_parse(text, &reader);
+  return Durations{reader.take(), DurationFormat::json_object};
 }
 
 struct Line {

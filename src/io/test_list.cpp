@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/json_reader.hpp"
 #include "io/text.hpp"
 
 namespace tlb::io {
@@ -51,64 +52,133 @@ class PropertyReader {
   const std::string& test_;
 };
 
-Test read_test(const json& item, std::size_t index, const std::string& source) {
-  if (!item.is_object() || !item.contains("name") || !item["name"].is_string()) {
-    throw InputError(source, 0, "test #" + std::to_string(index + 1) + " has no name");
+void apply_property(Test& test, const std::string& name, const json& value, const PropertyReader& read) {
+  if (name == "LABELS")
+    test.labels = read.strings(value, name);
+  else if (name == "COST")
+    test.cost = read.number(value, name);
+  else if (name == "PROCESSORS")
+    test.processors = std::max(1, static_cast<int>(read.number(value, name)));
+  else if (name == "RUN_SERIAL")
+    test.run_serial = read.boolean(value, name);
+  else if (name == "DISABLED")
+    test.disabled = read.boolean(value, name);
+  else if (name == "RESOURCE_LOCK")
+    test.resource_locks = read.strings(value, name);
+  else if (name == "FIXTURES_SETUP")
+    test.fixtures_setup = read.strings(value, name);
+  else if (name == "FIXTURES_CLEANUP")
+    test.fixtures_cleanup = read.strings(value, name);
+  else if (name == "FIXTURES_REQUIRED")
+    test.fixtures_required = read.strings(value, name);
+  else if (name == "DEPENDS")
+    test.depends = read.strings(value, name);
+}
+
+std::string format_number(double value) {
+  return value == static_cast<double>(static_cast<long long>(value))
+             ? std::to_string(static_cast<long long>(value))
+             : json(value).dump();
+}
+
+bool splitting_reads(std::string_view property) {
+  for (std::string_view name : {"LABELS", "COST", "PROCESSORS", "RUN_SERIAL", "DISABLED", "RESOURCE_LOCK",
+                                "FIXTURES_SETUP", "FIXTURES_CLEANUP", "FIXTURES_REQUIRED", "DEPENDS"}) {
+    if (property == name) return true;
   }
-  Test test = Test::named(item["name"].get<std::string>());
-  if (!item.contains("properties")) return test;
-  PropertyReader read(source, test.name);
-  for (const json& property : item["properties"]) {
-    if (!property.is_object() || !property.contains("name") || !property.contains("value")) continue;
-    const std::string name = property["name"].get<std::string>();
-    const json& value = property["value"];
-    if (name == "LABELS")
-      test.labels = read.strings(value, name);
-    else if (name == "COST")
-      test.cost = read.number(value, name);
-    else if (name == "PROCESSORS")
-      test.processors = std::max(1, static_cast<int>(read.number(value, name)));
-    else if (name == "RUN_SERIAL")
-      test.run_serial = read.boolean(value, name);
-    else if (name == "DISABLED")
-      test.disabled = read.boolean(value, name);
-    else if (name == "RESOURCE_LOCK")
-      test.resource_locks = read.strings(value, name);
-    else if (name == "FIXTURES_SETUP")
-      test.fixtures_setup = read.strings(value, name);
-    else if (name == "FIXTURES_CLEANUP")
-      test.fixtures_cleanup = read.strings(value, name);
-    else if (name == "FIXTURES_REQUIRED")
-      test.fixtures_required = read.strings(value, name);
-    else if (name == "DEPENDS")
-      test.depends = read.strings(value, name);
+  return false;
+}
+
+void read_properties(JsonReader& reader, Test& test, const std::string& source) {
+  const PropertyReader read(source, test.name);
+  std::string key;
+  reader.begin_array();
+  while (reader.next_element()) {
+    if (reader.peek() != JsonReader::Kind::object) {
+      reader.skip();
+      continue;
+    }
+    // Values are small; the ones splitting reads are handed to nlohmann-json as text.
+    std::string name;
+    std::string_view value;
+    reader.begin_object();
+    while (reader.next_key(key)) {
+      if (key == "name" && reader.peek() == JsonReader::Kind::string) {
+        name = reader.read_string();
+      } else if (key == "value") {
+        value = reader.raw_value();
+      } else {
+        reader.skip();
+      }
+    }
+    if (!value.empty() && splitting_reads(name)) apply_property(test, name, json::parse(value), read);
+  }
+}
+
+Test read_test(JsonReader& reader, std::size_t index, const std::string& source) {
+  Test test;
+  bool named = false;
+  std::string_view properties;
+  std::string key;
+  reader.begin_object();
+  while (reader.next_key(key)) {
+    if (key == "name" && reader.peek() == JsonReader::Kind::string) {
+      test.name = reader.read_string();
+      named = true;
+    } else if (key == "properties" && reader.peek() == JsonReader::Kind::array) {
+      properties = reader.raw_value();  // Read once the name is known, for messages about it.
+    } else {
+      reader.skip();
+    }
+  }
+  if (!named) throw InputError(source, 0, "test #" + std::to_string(index + 1) + " has no name");
+  if (!properties.empty()) {
+    JsonReader property_reader(properties, source);
+    read_properties(property_reader, test, source);
   }
   return test;
 }
 
+// ctest's json-v1 document, read without building a tree of it: commands, working directories and the
+// backtrace graph are most of a big document and splitting needs none of them.
 std::vector<Test> parse_ctest_json(std::string_view text, const std::string& source) {
-  json document;
-  try {
-    document = json::parse(text);
-  } catch (const json::parse_error& e) {
-    const std::string what = e.what();
-    throw InputError(source, line_at(text, e.byte > 0 ? e.byte - 1 : 0),
-                     "not valid JSON (" + what.substr(what.find(':') + 2) + ")");
+  JsonReader reader(text, source);
+  std::vector<Test> tests;
+  std::string kind, key;
+  bool saw_tests = false;
+  std::optional<double> major_version;
+  if (reader.peek() != JsonReader::Kind::object) reader.fail("expected an object");
+  reader.begin_object();
+  while (reader.next_key(key)) {
+    if (key == "kind" && reader.peek() == JsonReader::Kind::string) {
+      kind = reader.read_string();
+    } else if (key == "version" && reader.peek() == JsonReader::Kind::object) {
+      reader.begin_object();
+      while (reader.next_key(key)) {
+        if (key == "major" && reader.peek() == JsonReader::Kind::number) {
+          major_version = reader.read_number();
+        } else {
+          reader.skip();
+        }
+      }
+    } else if (key == "tests" && reader.peek() == JsonReader::Kind::array) {
+      saw_tests = true;
+      reader.begin_array();
+      while (reader.next_element())
+        tests.push_back(read_test(reader, tests.size(), source));
+    } else {
+      reader.skip();
+    }
   }
-  if (!document.is_object() || document.value("kind", "") != "ctestInfo" || !document.contains("tests") ||
-      !document["tests"].is_array()) {
+  reader.expect_end();
+  if (kind != "ctestInfo" || !saw_tests) {
     throw InputError(
         source, 1, "expected the output of 'ctest --show-only=json-v1' (kind \"ctestInfo\" with \"tests\")");
   }
-  if (document.contains("version") && document["version"].value("major", 1) != 1) {
-    throw InputError(source, 1,
-                     "unsupported ctest JSON version " + document["version"].dump() + " (expected major 1)");
+  if (major_version && *major_version != 1) {
+    throw InputError(
+        source, 1, "unsupported ctest JSON version " + format_number(*major_version) + " (expected major 1)");
   }
-  std::vector<Test> tests;
-  const json& items = document["tests"];
-  tests.reserve(items.size());
-  for (std::size_t i = 0; i < items.size(); ++i)
-    tests.push_back(read_test(items[i], i, source));
   return tests;
 }
 

@@ -10,10 +10,18 @@
 
 namespace tlb::io {
 
+namespace {
+
+std::string located(const std::string& source, std::size_t line, const std::string& message) {
+  std::string text = source;
+  if (line > 0) text.append(":").append(std::to_string(line));
+  return text.append(": ").append(message);
+}
+
+}  // namespace
+
 InputError::InputError(std::string source, std::size_t line, const std::string& message)
-    : std::runtime_error(source + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + message),
-      source_(std::move(source)),
-      line_(line) {}
+    : std::runtime_error(located(source, line, message)), source_(std::move(source)), line_(line) {}
 
 std::optional<double> parse_number(std::string_view text) {
   if (text.empty() || text.front() == '+') return std::nullopt;

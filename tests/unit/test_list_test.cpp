@@ -65,8 +65,8 @@ std::string error_of(std::string_view text) {
 }
 
 TEST(TestList, MalformedJsonNamesTheLine) {
-  EXPECT_EQ(error_of("{\n  \"kind\": \"ctestInfo\",\n  \"tests\": [,]\n}").substr(0, 33),
-            "tests.json:3: not valid JSON (syn");
+  EXPECT_EQ(error_of("{\n  \"kind\": \"ctestInfo\",\n  \"tests\": [,]\n}"),
+            "tests.json:3: not valid JSON (expected '{', got ',')");
   EXPECT_EQ(
       error_of("{\"kind\": \"somethingElse\"}"),
       "tests.json:1: expected the output of 'ctest --show-only=json-v1' (kind \"ctestInfo\" with \"tests\")");
@@ -75,7 +75,7 @@ TEST(TestList, MalformedJsonNamesTheLine) {
           R"({"kind": "ctestInfo", "tests": [{"name": "x", "properties": [{"name": "COST", "value": [1]}]}]})"),
       "tests.json: test 'x': property COST should be a number, got [1]");
   EXPECT_EQ(error_of(R"({"kind": "ctestInfo", "version": {"major": 2}, "tests": []})"),
-            "tests.json:1: unsupported ctest JSON version {\"major\":2} (expected major 1)");
+            "tests.json:1: unsupported ctest JSON version 2 (expected major 1)");
 }
 
 }  // namespace
