@@ -117,8 +117,7 @@ struct RunResult {
 RunResult run(const std::vector<std::string>& argv, const fs::path& stdout_path,
               const fs::path& stderr_path) {
   std::vector<char*> args;
-  for (const std::string& arg : argv)
-    args.push_back(const_cast<char*>(arg.c_str()));
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
 
   posix_spawn_file_actions_t actions;

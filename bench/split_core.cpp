@@ -89,8 +89,7 @@ void BM_SplitTime(benchmark::State& state) {
 // Sizes in ascending order, both partition counts for each, so each suite is built once (see suite_of_size).
 void suite_sizes_and_partitions(benchmark::internal::Benchmark* benchmark) {
   for (std::int64_t tests : {1'000, 10'000, 100'000, 1'000'000}) {
-    for (std::int64_t partitions : {8, 64})
-      benchmark->Args({tests, partitions});
+    for (std::int64_t partitions : {8, 64}) benchmark->Args({tests, partitions});
   }
 }
 

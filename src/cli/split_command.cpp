@@ -65,8 +65,7 @@ std::string dump(const nlohmann::ordered_json& document) {
 nlohmann::ordered_json partition_json(const Partition& partition, const History& history,
                                       const std::vector<Orderer>& orderers) {
   nlohmann::ordered_json names = nlohmann::ordered_json::array();
-  for (const PlannedTest& test : order_tests(partition.tests, history, orderers))
-    names.push_back(test.name);
+  for (const PlannedTest& test : order_tests(partition.tests, history, orderers)) names.push_back(test.name);
   return {{"number", partition.number},
           {"weight", partition.weight},
           {"predicted_seconds", rounded(partition.predicted_seconds)},
@@ -95,16 +94,14 @@ void print_json(std::ostream& out, const Plan& plan, const PartitionChoice& choi
 void print_explain(std::ostream& out, const Plan& plan, int total, int mine) {
   std::size_t tests = 0, fixtures = 0;
   for (const Partition& p : plan.partitions) {
-    for (const PlannedTest& t : p.tests)
-      (t.fixture ? fixtures : tests)++;
+    for (const PlannedTest& t : p.tests) (t.fixture ? fixtures : tests)++;
   }
   // Fixture tests are counted once per partition that carries them; the headline counts tests, not
   // placements.
   out << "Split with the " << to_string(plan.splitter) << " splitter into " << total << " partition"
       << (total == 1 ? "" : "s")
       << (mine > 0 ? " (this is partition " + std::to_string(mine) + ")" : std::string()) << ".\n";
-  for (const std::string& reason : plan.declined)
-    out << "  declined: " << reason << "\n";
+  for (const std::string& reason : plan.declined) out << "  declined: " << reason << "\n";
   if (plan.tests_without_history > 0) {
     out << "  " << plan.tests_without_history << " test" << (plan.tests_without_history == 1 ? "" : "s")
         << " without history, estimated from COST or as " << seconds_text(plan.fallback_seconds)
@@ -115,8 +112,7 @@ void print_explain(std::ostream& out, const Plan& plan, int total, int mine) {
   const bool weighted = std::any_of(plan.partitions.begin(), plan.partitions.end(),
                                     [](const Partition& p) { return p.weight != 1.0; });
   double longest = 0;
-  for (const Partition& p : plan.partitions)
-    longest = std::max(longest, p.predicted_seconds / p.weight);
+  for (const Partition& p : plan.partitions) longest = std::max(longest, p.predicted_seconds / p.weight);
   constexpr int kBarWidth = 30;
 
   out << "  partition  tests  " << (weighted ? "weight  " : "") << "predicted\n";
@@ -153,8 +149,7 @@ bool stdin_is_terminal() {
 void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
   std::vector<std::string> warnings;
   auto warn_all = [&] {
-    for (const std::string& w : warnings)
-      err << "tlb: warning: " << w << "\n";
+    for (const std::string& w : warnings) err << "tlb: warning: " << w << "\n";
     warnings.clear();
   };
 
@@ -211,8 +206,7 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
     }
   } else {
     const Partition& mine = plan.partitions[static_cast<std::size_t>(choice.number - 1)];
-    for (const PlannedTest& test : order_tests(mine.tests, history, orderers))
-      out << test.name << '\n';
+    for (const PlannedTest& test : order_tests(mine.tests, history, orderers)) out << test.name << '\n';
   }
 }
 

@@ -47,8 +47,7 @@ std::vector<PlannedTest> order_tests(std::vector<PlannedTest> tests, const Histo
     }
     return a.test.name < b.test.name;
   });
-  for (std::size_t i = 0; i < keyed.size(); ++i)
-    tests[i] = std::move(keyed[i].test);
+  for (std::size_t i = 0; i < keyed.size(); ++i) tests[i] = std::move(keyed[i].test);
   return tests;
 }
 

@@ -1,6 +1,7 @@
 #include "tlb/split.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -114,8 +115,7 @@ class Assignment {
   void add(int p, int unit) {
     const Unit& u = suite_.units[idx(unit)];
     loads_[idx(p)] = load_with(p, unit);
-    for (int a : u.attached)
-      ++ref(p, a);
+    for (int a : u.attached) ++ref(p, a);
     auto& list = units_[idx(p)];
     // Appending keeps placement linear; ascending order, which the improvement passes iterate in, is restored
     // by sort_units() before they start and kept by inserting in place after.
@@ -130,8 +130,7 @@ class Assignment {
   void remove(int p, int unit) {
     const Unit& u = suite_.units[idx(unit)];
     loads_[idx(p)] = load_without(p, unit);
-    for (int a : u.attached)
-      --ref(p, a);
+    for (int a : u.attached) --ref(p, a);
     auto& list = units_[idx(p)];
     list.erase(sorted_ ? std::lower_bound(list.begin(), list.end(), unit)
                        : std::find(list.begin(), list.end(), unit));
@@ -142,8 +141,7 @@ class Assignment {
 
   // Puts each partition's units in ascending order and keeps them so from now on.
   void sort_units() {
-    for (auto& list : units_)
-      std::sort(list.begin(), list.end());
+    for (auto& list : units_) std::sort(list.begin(), list.end());
     sorted_ = true;
   }
 
@@ -173,8 +171,7 @@ BoundInputs bound_inputs(const Suite& suite) {
   for (const Unit& u : suite.units) {
     bound.total += u.micros;
     Micros with_fixtures = u.micros;
-    for (int attachment : u.attached)
-      with_fixtures += suite.attachment_micros(attachment);
+    for (int attachment : u.attached) with_fixtures += suite.attachment_micros(attachment);
     bound.longest = std::max(bound.longest, with_fixtures);
   }
   for (std::size_t k = 0; k < suite.attachments.size(); ++k) {
@@ -185,8 +182,7 @@ BoundInputs bound_inputs(const Suite& suite) {
 
 Micros total_weight(const Assignment& a) {
   Micros sum = 0;
-  for (int p = 0; p < a.size(); ++p)
-    sum += a.weight(p);
+  for (int p = 0; p < a.size(); ++p) sum += a.weight(p);
   return sum;
 }
 
@@ -200,8 +196,7 @@ void split_by_count(const Suite& suite, Assignment& a) {
   for (int p = 0; p < a.size(); ++p) {
     cumulative += a.weight(p);
     const auto end = static_cast<std::size_t>(n * cumulative / total);
-    for (std::size_t u = begin; u < end; ++u)
-      a.add(p, static_cast<int>(u));
+    for (std::size_t u = begin; u < end; ++u) a.add(p, static_cast<int>(u));
     begin = end;
   }
 }
@@ -226,8 +221,7 @@ void split_round_robin(const Suite& suite, Assignment& a) {
 // Longest processing time first: each unit, longest first, goes where it would finish earliest.
 void place_longest_first(const Suite& suite, Assignment& a) {
   std::vector<int> order(suite.units.size());
-  for (std::size_t i = 0; i < order.size(); ++i)
-    order[i] = static_cast<int>(i);
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
   std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
     return suite.units[static_cast<std::size_t>(x)].micros > suite.units[static_cast<std::size_t>(y)].micros;
   });
@@ -262,18 +256,31 @@ bool finishes_earlier(const PairFinish& x, const PairFinish& y) {
   return less_ratio(xl, xw, yl, yw);
 }
 
-// Improvement passes after LPT. Repeatedly takes the partition that finishes last and applies the best single
-// move of one of its units to another partition, or swap of one of its units with a shorter one elsewhere,
-// that makes both partitions involved finish before it did. Each step lowers the sorted vector of finishing
-// times, so the loop ends; a budget on evaluated candidates bounds its time on huge suites
-// (deterministically: it counts work, not seconds).
-void improve(const Suite& suite, Assignment& a) {
-  const int n = a.size();
-  if (n < 2) return;
-  a.sort_units();
-  const Micros total_micros = bound_inputs(suite).total;
-  const Micros weight_sum = total_weight(a);
+int last_to_finish(const Assignment& a) {
+  int p = 0;
+  for (int q = 1; q < a.size(); ++q) {
+    if (less_ratio(a.load(p), a.weight(p), a.load(q), a.weight(q))) p = q;
+  }
+  return p;
+}
 
+// Whether the last partition to finish is within a hundred-thousandth of the bound, or of the mean finishing
+// time of the current plan (which fixture tests carried by several partitions keep above the bound): then
+// nothing worth having is left to gain.
+bool near_bound(const Suite& suite, const Assignment& a) {
+  const int p = last_to_finish(a);
+  Micros current_total = 0;
+  for (int q = 0; q < a.size(); ++q) current_total += a.load(q);
+  const Micros reachable = std::max(bound_inputs(suite).total, current_total);
+  return Wide{a.load(p)} * total_weight(a) * 100'000 <= Wide{reachable} * a.weight(p) * 100'001;
+}
+
+// Repeatedly takes the partition that finishes last and applies the best single move of one of its units to
+// another partition, or swap of one of its units with a shorter one elsewhere, that makes both partitions
+// involved finish before it did. Returns when no such step exists or `budget` (candidate evaluations) is
+// spent.
+void move_and_swap(const Suite& suite, Assignment& a, std::int64_t& budget) {
+  const int n = a.size();
   // Units without fixture tests can be swapped with simple arithmetic; kept per partition sorted by duration.
   auto swappable = [&](int unit) { return suite.units[static_cast<std::size_t>(unit)].attached.empty(); };
   std::vector<std::vector<std::pair<Micros, int>>> by_duration(static_cast<std::size_t>(n));
@@ -293,22 +300,9 @@ void improve(const Suite& suite, Assignment& a) {
     list.insert(std::lower_bound(list.begin(), list.end(), item), item);
   };
 
-  // Candidate evaluations. On big suites LPT is already within a hair of the bound and the passes shave
-  // microseconds; the budget keeps that from costing more than the split itself.
-  std::int64_t budget = 10'000'000;
   for (int round = 0; round < 100'000 && budget > 0; ++round) {
-    int p = 0;
-    for (int q = 1; q < n; ++q) {
-      if (less_ratio(a.load(p), a.weight(p), a.load(q), a.weight(q))) p = q;
-    }
-    // Within a hundred-thousandth of the bound, or of the mean finishing time of the current plan (which
-    // fixture tests carried by several partitions keep above the bound), nothing worth having is left to
-    // gain.
-    Micros current_total = 0;
-    for (int q = 0; q < n; ++q)
-      current_total += a.load(q);
-    const Micros reachable = std::max(total_micros, current_total);
-    if (Wide{a.load(p)} * weight_sum * 100'000 <= Wide{reachable} * a.weight(p) * 100'001) break;
+    const int p = last_to_finish(a);
+    if (near_bound(suite, a)) break;
 
     const PairFinish current{a.load(p), a.weight(p), a.load(p), a.weight(p)};
     PairFinish best = current;
@@ -374,6 +368,189 @@ void improve(const Suite& suite, Assignment& a) {
   }
 }
 
+// The best division of the units of two partitions between them, by trying every one: 2^m divisions of m
+// units, walked in Gray-code order so each step moves one unit and updates both loads (fixture tests
+// included) in place. Used where moves and swaps get stuck: few units per partition, where a better plan may
+// need several units to change sides at once. Returns whether it made the last partition to finish finish
+// earlier.
+bool repartition_pair(const Suite& suite, Assignment& a, std::int64_t& budget) {
+  constexpr std::size_t kMaxUnits = 16;
+  const int p = last_to_finish(a);
+  const PairFinish current{a.load(p), a.weight(p), a.load(p), a.weight(p)};
+  PairFinish best = current;
+  int best_q = -1;
+  std::uint32_t best_sides = 0;
+  std::vector<int> units;
+
+  for (int q = 0; q < a.size() && budget > 0; ++q) {
+    if (q == p) continue;
+    if (a.units(p).size() + a.units(q).size() > kMaxUnits) continue;
+    units = a.units(p);
+    units.insert(units.end(), a.units(q).begin(), a.units(q).end());
+    if (units.size() < 2) continue;
+    const std::size_t m = units.size();
+    budget -= static_cast<std::int64_t>(1) << m;
+
+    // Fixture tests these units need, numbered locally, with how many units on each side need them.
+    std::vector<int> fixtures;
+    for (int u : units) {
+      const auto& attached = suite.units[static_cast<std::size_t>(u)].attached;
+      fixtures.insert(fixtures.end(), attached.begin(), attached.end());
+    }
+    std::sort(fixtures.begin(), fixtures.end());
+    fixtures.erase(std::unique(fixtures.begin(), fixtures.end()), fixtures.end());
+    std::vector<int> on_p(fixtures.size(), 0), on_q(fixtures.size(), 0);
+
+    // Start with every unit on p's side (bit 0 = p, 1 = q).
+    Micros load_p = 0, load_q = 0;
+    for (int u : units) {
+      load_p += suite.units[static_cast<std::size_t>(u)].micros;
+      for (int f : suite.units[static_cast<std::size_t>(u)].attached) {
+        const auto k = static_cast<std::size_t>(std::lower_bound(fixtures.begin(), fixtures.end(), f) -
+                                                fixtures.begin());
+        if (on_p[k]++ == 0) load_p += suite.attachment_micros(f);
+      }
+    }
+    std::uint32_t sides = 0;
+    for (std::uint32_t step = 1; step < (1u << m); ++step) {
+      const int i = std::countr_zero(step);
+      const Unit& unit = suite.units[static_cast<std::size_t>(units[static_cast<std::size_t>(i)])];
+      const bool to_q = ((sides >> i) & 1u) == 0;
+      sides ^= 1u << i;
+      Micros& from = to_q ? load_p : load_q;
+      Micros& to = to_q ? load_q : load_p;
+      from -= unit.micros;
+      to += unit.micros;
+      for (int f : unit.attached) {
+        const auto k = static_cast<std::size_t>(std::lower_bound(fixtures.begin(), fixtures.end(), f) -
+                                                fixtures.begin());
+        int& leaving = to_q ? on_p[k] : on_q[k];
+        int& joining = to_q ? on_q[k] : on_p[k];
+        if (--leaving == 0) from -= suite.attachment_micros(f);
+        if (joining++ == 0) to += suite.attachment_micros(f);
+      }
+      const PairFinish candidate{load_p, a.weight(p), load_q, a.weight(q)};
+      if (finishes_earlier(candidate, best)) {
+        best = candidate;
+        best_q = q;
+        best_sides = sides;
+      }
+    }
+  }
+  if (best_q < 0) return false;
+
+  units = a.units(p);
+  units.insert(units.end(), a.units(best_q).begin(), a.units(best_q).end());
+  for (std::size_t i = 0; i < units.size(); ++i) a.remove(a.partition_of(units[i]), units[i]);
+  for (std::size_t i = 0; i < units.size(); ++i) a.add(((best_sides >> i) & 1u) ? best_q : p, units[i]);
+  return true;
+}
+
+// Depth-first branch and bound over where each unit goes, longest first, for suites small enough that the
+// best plan is within reach; starts from the plan the passes found, so it can only improve on it. A branch is
+// cut when the partition a unit would join finishes no earlier than the best plan so far, or when all work
+// left, spread perfectly, could not beat it; of partitions that are empty and of equal weight only the first
+// is tried.
+class ExactSearch {
+ public:
+  ExactSearch(const Suite& suite, Assignment& a, std::int64_t budget)
+      : suite_(suite), a_(a), budget_(budget) {
+    order_.resize(suite.units.size());
+    for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<int>(i);
+    std::stable_sort(order_.begin(), order_.end(), [&](int x, int y) { return micros(x) > micros(y); });
+    remaining_.assign(order_.size() + 1, 0);
+    for (std::size_t i = order_.size(); i-- > 0;) remaining_[i] = remaining_[i + 1] + micros(order_[i]);
+    for (int p = 0; p < a.size(); ++p) weight_sum_ += a.weight(p);
+    const int last = last_to_finish(a);
+    best_load_ = a.load(last);
+    best_weight_ = a.weight(last);
+    for (std::size_t u = 0; u < order_.size(); ++u) best_.push_back(a.partition_of(static_cast<int>(u)));
+  }
+
+  // Returns whether a better plan was found; `a` then holds it.
+  bool run() {
+    const std::vector<int> start = best_;
+    for (std::size_t u = 0; u < start.size(); ++u) a_.remove(start[u], static_cast<int>(u));
+    search(0);
+    for (std::size_t u = 0; u < best_.size(); ++u) a_.add(best_[u], static_cast<int>(u));
+    return improved_;
+  }
+
+ private:
+  Micros micros(int unit) const { return suite_.units[static_cast<std::size_t>(unit)].micros; }
+
+  // Whether finishing at load / weight would beat the best plan by more than a ten-thousandth: smaller gains
+  // are not worth the search they cost.
+  bool worth_it(Micros load, Micros weight) const {
+    return Wide{load} * 10'000 * best_weight_ < Wide{best_load_} * 9'999 * weight;
+  }
+
+  void search(std::size_t depth) {
+    if (--budget_ < 0) return;
+    if (depth == order_.size()) {
+      const int last = last_to_finish(a_);
+      best_load_ = a_.load(last);
+      best_weight_ = a_.weight(last);
+      for (std::size_t u = 0; u < best_.size(); ++u) best_[u] = a_.partition_of(static_cast<int>(u));
+      improved_ = true;
+      return;
+    }
+    // All loads so far plus all work left, spread perfectly, must still beat the best plan.
+    Micros all = remaining_[depth];
+    for (int p = 0; p < a_.size(); ++p) all += a_.load(p);
+    if (!worth_it(all, weight_sum_)) return;
+
+    const int unit = order_[depth];
+    for (int p = 0; p < a_.size(); ++p) {
+      if (a_.units(p).empty() && first_empty_twin(p) != p) continue;
+      const Micros load = a_.load_with(p, unit);
+      if (!worth_it(load, a_.weight(p))) continue;
+      a_.add(p, unit);
+      search(depth + 1);
+      a_.remove(p, unit);
+      if (budget_ < 0) return;
+    }
+  }
+
+  // The first empty partition with the same weight as empty partition p: trying one of them is trying them
+  // all.
+  int first_empty_twin(int p) const {
+    for (int q = 0; q < p; ++q) {
+      if (a_.units(q).empty() && a_.weight(q) == a_.weight(p)) return q;
+    }
+    return p;
+  }
+
+  const Suite& suite_;
+  Assignment& a_;
+  std::int64_t budget_;
+  std::vector<int> order_;
+  std::vector<Micros> remaining_;
+  Micros weight_sum_ = 0;
+  Micros best_load_ = 0, best_weight_ = 1;
+  std::vector<int> best_;
+  bool improved_ = false;
+};
+
+// Improvement passes after LPT: moves and swaps, then, when they are stuck, an exact re-division of the last
+// partition to finish with another, and again. Every step makes the last partition finish earlier without any
+// other finishing later than it did, so the sorted vector of finishing times decreases and the loop ends.
+// Budgets count work, not seconds, so the result never depends on the machine's speed.
+void improve(const Suite& suite, Assignment& a) {
+  if (a.size() < 2) return;
+  a.sort_units();
+  // On big suites LPT is already within a hair of the bound and the passes shave microseconds; the budgets
+  // keep that from costing more than the split itself.
+  std::int64_t move_budget = 10'000'000;
+  std::int64_t pair_budget = 20'000'000;
+  do {
+    move_and_swap(suite, a, move_budget);
+  } while (move_budget > 0 && pair_budget > 0 && repartition_pair(suite, a, pair_budget));
+  // Small suites, where one test more or less on a partition matters most, get a search for the best plan.
+  constexpr std::size_t kExactSearchUnits = 64;
+  if (suite.units.size() <= kExactSearchUnits && !near_bound(suite, a)) ExactSearch(suite, a, 500'000).run();
+}
+
 Plan make_plan(const Suite& suite, const Assignment& a, Splitter splitter,
                const std::vector<double>& weights) {
   Plan plan;
@@ -383,8 +560,7 @@ Plan make_plan(const Suite& suite, const Assignment& a, Splitter splitter,
 
   const auto [total_micros, longest] = bound_inputs(suite);
   Micros max_weight = 0;
-  for (int p = 0; p < a.size(); ++p)
-    max_weight = std::max(max_weight, a.weight(p));
+  for (int p = 0; p < a.size(); ++p) max_weight = std::max(max_weight, a.weight(p));
   const Micros weight_sum = total_weight(a);
   plan.lower_bound_seconds =
       std::max(detail::to_seconds(total_micros) * 1000 / static_cast<double>(weight_sum),

@@ -36,8 +36,7 @@ auto key(const Test& t) {
 std::vector<Test> canonicalize(std::vector<Test> tests) {
   std::vector<std::pair<std::string_view, std::size_t>> order;
   order.reserve(tests.size());
-  for (std::size_t i = 0; i < tests.size(); ++i)
-    order.emplace_back(tests[i].name, i);
+  for (std::size_t i = 0; i < tests.size(); ++i) order.emplace_back(tests[i].name, i);
   std::sort(order.begin(), order.end(), [&](const auto& a, const auto& b) {
     const int by_name = a.first.compare(b.first);
     return by_name != 0 ? by_name < 0 : key(tests[a.second]) < key(tests[b.second]);
@@ -92,8 +91,7 @@ void estimate(Suite& suite, const History& history) {
   const auto end_of_history = history.records().end();
   for (std::size_t i = 0; i < n; ++i) {
     const Test& test = suite.tests[i];
-    while (next_record != end_of_history && next_record->first < test.name)
-      ++next_record;
+    while (next_record != end_of_history && next_record->first < test.name) ++next_record;
     const TestRecord* record =
         next_record != end_of_history && next_record->first == test.name ? &next_record->second : nullptr;
     if (test.disabled) {
@@ -134,12 +132,9 @@ std::vector<std::vector<int>> attach_fixtures(Suite& suite) {
   std::map<std::string_view, std::vector<int>> providers;  // fixture -> its setup and cleanup tests
   std::set<std::string_view> required;
   for (std::size_t i = 0; i < tests.size(); ++i) {
-    for (const auto& f : tests[i].fixtures_setup)
-      providers[f].push_back(static_cast<int>(i));
-    for (const auto& f : tests[i].fixtures_cleanup)
-      providers[f].push_back(static_cast<int>(i));
-    for (const auto& f : tests[i].fixtures_required)
-      required.insert(f);
+    for (const auto& f : tests[i].fixtures_setup) providers[f].push_back(static_cast<int>(i));
+    for (const auto& f : tests[i].fixtures_cleanup) providers[f].push_back(static_cast<int>(i));
+    for (const auto& f : tests[i].fixtures_required) required.insert(f);
   }
 
   suite.attachment_of.assign(tests.size(), -1);

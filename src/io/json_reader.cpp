@@ -42,8 +42,7 @@ void JsonReader::fail(const std::string& message) const {
 }
 
 void JsonReader::skip_space() {
-  while (pos_ < text_.size() && is_space(text_[pos_]))
-    ++pos_;
+  while (pos_ < text_.size() && is_space(text_[pos_])) ++pos_;
 }
 
 char JsonReader::next_char() {
@@ -220,8 +219,7 @@ void JsonReader::skip_number() {
   skip_space();
   auto digits = [&] {
     const std::size_t start = pos_;
-    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9')
-      ++pos_;
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
     if (pos_ == start) fail("malformed number");
   };
   if (pos_ < text_.size() && text_[pos_] == '-') ++pos_;
@@ -265,14 +263,12 @@ void JsonReader::skip_value(int depth) {
     case Kind::object: {
       std::string key;
       begin_object();
-      while (next_key(key))
-        skip_value(depth + 1);
+      while (next_key(key)) skip_value(depth + 1);
       break;
     }
     case Kind::array:
       begin_array();
-      while (next_element())
-        skip_value(depth + 1);
+      while (next_element()) skip_value(depth + 1);
       break;
     case Kind::string:
       skip_string();

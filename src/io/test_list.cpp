@@ -164,8 +164,7 @@ std::vector<Test> parse_ctest_json(std::string_view text, const std::string& sou
     } else if (key == "tests" && reader.peek() == JsonReader::Kind::array) {
       saw_tests = true;
       reader.begin_array();
-      while (reader.next_element())
-        tests.push_back(read_test(reader, tests.size(), source));
+      while (reader.next_element()) tests.push_back(read_test(reader, tests.size(), source));
     } else {
       reader.skip();
     }

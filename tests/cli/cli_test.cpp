@@ -46,8 +46,7 @@ class Cli : public ::testing::Test {
     for (int i = 0; i < n; ++i)
       names.push_back("suite " + std::to_string(i % 7) + ";case[" + std::to_string(i) + "] \"ü\"");
     nlohmann::json durations = nlohmann::json::object();
-    for (int i = 0; i < n; ++i)
-      durations[names[static_cast<std::size_t>(i)]] = 1.0 + i;
+    for (int i = 0; i < n; ++i) durations[names[static_cast<std::size_t>(i)]] = 1.0 + i;
     if (shuffle_seed != 0) {
       std::mt19937 engine(shuffle_seed);
       std::shuffle(names.begin(), names.end(), engine);
@@ -74,8 +73,7 @@ class Cli : public ::testing::Test {
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    lines.push_back(line);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
 }
 
@@ -103,8 +101,7 @@ TEST_F(Cli, PartitionsTogetherHoldEveryTestExactlyOnce) {
                           {{"TLB_PARTITION_NUMBER", std::to_string(k)}, {"TLB_TOTAL_PARTITIONS", "4"}});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(r.err, "");
-    for (const std::string& name : lines_of(r.out))
-      seen.insert(name);
+    for (const std::string& name : lines_of(r.out)) seen.insert(name);
   }
   EXPECT_EQ(seen.size(), all_names_.size());
   EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), all_names_);
@@ -142,8 +139,7 @@ TEST_F(Cli, AllJsonDescribesEveryPartition) {
     const auto& p = doc["partitions"][static_cast<std::size_t>(k)];
     EXPECT_EQ(p["number"], k + 1);
     total += p["predicted_seconds"].get<double>();
-    for (const auto& name : p["tests"])
-      names.insert(name.get<std::string>());
+    for (const auto& name : p["tests"]) names.insert(name.get<std::string>());
   }
   EXPECT_EQ(names, all_names_);
   EXPECT_DOUBLE_EQ(total, 20 * 21 / 2.0);  // durations 1..20
@@ -154,8 +150,7 @@ TEST_F(Cli, AllJsonDescribesEveryPartition) {
   ProcessResult mine =
       tlb({"split", "--tests", tests_json_, "--durations", durations_, "--partition", "1/3"});
   std::vector<std::string> expected;
-  for (const auto& name : first)
-    expected.push_back(name.get<std::string>());
+  for (const auto& name : first) expected.push_back(name.get<std::string>());
   EXPECT_EQ(lines_of(mine.out), expected);
 }
 
@@ -172,7 +167,8 @@ TEST_F(Cli, ExplainPrintsATableOfPredictedTime) {
 
 TEST_F(Cli, ExplainWithOnlyATotalIsAnOverview) {
   make_suite(12);
-  ProcessResult r = tlb({"split", "--tests", tests_json_, "--durations", durations_, "--total", "3", "--explain"});
+  ProcessResult r =
+      tlb({"split", "--tests", tests_json_, "--durations", durations_, "--total", "3", "--explain"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("into 3 partitions."), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("this is partition"), std::string::npos) << r.out;
@@ -303,8 +299,7 @@ TEST(Golden, EveryMachineSplitsTheCheckedInSuiteTheSameWay) {
                                   "--tests",      (dir / "tests.json").string(),
                                   "--durations",  (dir / "durations.json").string(),
                                   "--all"};
-    for (std::string word; words >> word;)
-      args.push_back(word);
+    for (std::string word; words >> word;) args.push_back(word);
     ProcessResult r = run_process(args);
     ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
     std::ifstream expected_file(dir / ("expected-" + name + ".txt"), std::ios::binary);

@@ -44,8 +44,7 @@ TEST_F(Datasets, RealSuitesSplitExactlyOnceAndCloseToTheBound) {
       options.total = n;
       Plan plan = split(tests, durations.history, options);
       std::size_t placed = 0;
-      for (const Partition& p : plan.partitions)
-        placed += p.tests.size();
+      for (const Partition& p : plan.partitions) placed += p.tests.size();
       EXPECT_EQ(placed, tests.size()) << file << " N=" << n;
       EXPECT_EQ(plan.splitter, Splitter::time);
       // Where the bound is the average load with room to spare, the split must be within 1% of it.

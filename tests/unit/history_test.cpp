@@ -30,11 +30,9 @@ TEST(History, AnOutcomeWithoutADurationKeepsTheDuration) {
 
 TEST(History, IteratesInNameOrder) {
   History history;
-  for (const char* name : {"b", "a", "c"})
-    history.set(name, TestRecord{});
+  for (const char* name : {"b", "a", "c"}) history.set(name, TestRecord{});
   std::string order;
-  for (const auto& [name, record] : history.records())
-    order += name;
+  for (const auto& [name, record] : history.records()) order += name;
   EXPECT_EQ(order, "abc");
   EXPECT_EQ(history.find("missing"), nullptr);
 }

@@ -21,15 +21,13 @@ json rebuild(JsonReader& reader) {
       json object = json::object();
       std::string key;
       reader.begin_object();
-      while (reader.next_key(key))
-        object[key] = rebuild(reader);
+      while (reader.next_key(key)) object[key] = rebuild(reader);
       return object;
     }
     case JsonReader::Kind::array: {
       json array = json::array();
       reader.begin_array();
-      while (reader.next_element())
-        array.push_back(rebuild(reader));
+      while (reader.next_element()) array.push_back(rebuild(reader));
       return array;
     }
     case JsonReader::Kind::string:
@@ -57,14 +55,12 @@ json numbers_as_doubles(const json& value) {
   if (value.is_number()) return value.get<double>();
   if (value.is_object()) {
     json out = json::object();
-    for (auto it = value.begin(); it != value.end(); ++it)
-      out[it.key()] = numbers_as_doubles(it.value());
+    for (auto it = value.begin(); it != value.end(); ++it) out[it.key()] = numbers_as_doubles(it.value());
     return out;
   }
   if (value.is_array()) {
     json out = json::array();
-    for (const json& item : value)
-      out.push_back(numbers_as_doubles(item));
+    for (const json& item : value) out.push_back(numbers_as_doubles(item));
     return out;
   }
   return value;
@@ -105,8 +101,7 @@ TEST(JsonReader, ReadsRandomDocumentsLikeNlohmann) {
         return nullptr;
       case 4: {
         json array = json::array();
-        for (int i = draw.between(0, 4); i > 0; --i)
-          array.push_back(random_value(depth + 1));
+        for (int i = draw.between(0, 4); i > 0; --i) array.push_back(random_value(depth + 1));
         return array;
       }
       default: {

@@ -7,8 +7,7 @@ namespace {
 
 std::vector<std::string> names(const std::vector<PlannedTest>& tests) {
   std::vector<std::string> result;
-  for (const PlannedTest& t : tests)
-    result.push_back(t.name);
+  for (const PlannedTest& t : tests) result.push_back(t.name);
   return result;
 }
 
@@ -48,8 +47,7 @@ TEST(Order, OnlyPermutes) {
 }
 
 TEST(OrdererNames, RoundTrip) {
-  for (Orderer o : {Orderer::failed_first, Orderer::longest_first})
-    EXPECT_EQ(parse_orderer(to_string(o)), o);
+  for (Orderer o : {Orderer::failed_first, Orderer::longest_first}) EXPECT_EQ(parse_orderer(to_string(o)), o);
   EXPECT_EQ(parse_orderer("random"), std::nullopt);
 }
 

@@ -35,8 +35,7 @@ Case random_case(std::uint64_t seed, Splitter splitter) {
   c.options.total = draw.between(1, 24);
   c.options.splitters = {splitter};
   if (draw.chance(0.3)) {
-    for (int i = 0; i < c.options.total; ++i)
-      c.options.weights.push_back(draw.between(1, 8) * 0.5);
+    for (int i = 0; i < c.options.total; ++i) c.options.weights.push_back(draw.between(1, 8) * 0.5);
   }
   return c;
 }
@@ -50,18 +49,14 @@ std::set<std::string> fixture_tests_needed_by(const std::vector<std::string>& na
   std::set<std::string> required_anywhere;
   for (const tlb::Test& t : all) {
     by_name[t.name] = &t;
-    for (const auto& f : t.fixtures_setup)
-      providers[f].push_back(&t);
-    for (const auto& f : t.fixtures_cleanup)
-      providers[f].push_back(&t);
-    for (const auto& f : t.fixtures_required)
-      required_anywhere.insert(f);
+    for (const auto& f : t.fixtures_setup) providers[f].push_back(&t);
+    for (const auto& f : t.fixtures_cleanup) providers[f].push_back(&t);
+    for (const auto& f : t.fixtures_required) required_anywhere.insert(f);
   }
   std::set<std::string> needed;
   std::vector<std::string> pending;
   for (const std::string& n : names) {
-    for (const auto& f : by_name.at(n)->fixtures_required)
-      pending.push_back(f);
+    for (const auto& f : by_name.at(n)->fixtures_required) pending.push_back(f);
   }
   std::set<std::string> seen;
   while (!pending.empty()) {
@@ -70,8 +65,7 @@ std::set<std::string> fixture_tests_needed_by(const std::vector<std::string>& na
     if (!seen.insert(f).second) continue;
     for (const Test* p : providers[f]) {
       needed.insert(p->name);
-      for (const auto& g : p->fixtures_required)
-        pending.push_back(g);
+      for (const auto& g : p->fixtures_required) pending.push_back(g);
     }
   }
   return needed;
@@ -123,8 +117,7 @@ std::vector<std::vector<std::string>> partition_names(const Plan& plan) {
   std::vector<std::vector<std::string>> result;
   for (const Partition& p : plan.partitions) {
     result.emplace_back();
-    for (const PlannedTest& t : p.tests)
-      result.back().push_back(t.name);
+    for (const PlannedTest& t : p.tests) result.back().push_back(t.name);
   }
   return result;
 }
@@ -164,8 +157,7 @@ TEST_P(SplitProperties, PredictedTimesAddUp) {
     Plan plan = split(suite.tests, suite.history, c.options);
     for (const Partition& p : plan.partitions) {
       double sum = 0;
-      for (const PlannedTest& t : p.tests)
-        sum += t.seconds;
+      for (const PlannedTest& t : p.tests) sum += t.seconds;
       EXPECT_NEAR(p.predicted_seconds, sum, 1e-6 * static_cast<double>(p.tests.size() + 1));
     }
     EXPECT_GE(plan.predicted_makespan_seconds + 1e-9, plan.lower_bound_seconds) << "seed " << seed;
@@ -194,8 +186,7 @@ double lpt_makespan(const std::vector<double>& durations, const std::vector<doub
     loads[best] += d;
   }
   double makespan = 0;
-  for (std::size_t p = 0; p < loads.size(); ++p)
-    makespan = std::max(makespan, loads[p] / weights[p]);
+  for (std::size_t p = 0; p < loads.size(); ++p) makespan = std::max(makespan, loads[p] / weights[p]);
   return makespan;
 }
 
@@ -208,14 +199,12 @@ TEST(TimeSplitterQuality, NeverWorseThanPlainLptAndWithinItsGuarantee) {
     c.shape.disabled_share = 0;
     if (c.shape.size == 0) continue;
     auto suite = random_suite(seed, c.shape);
-    for (tlb::Test& t : suite.tests)
-      t.cost.reset();
+    for (tlb::Test& t : suite.tests) t.cost.reset();
     Plan plan = split(suite.tests, suite.history, c.options);
 
     std::vector<double> durations, weights = c.options.weights;
     if (weights.empty()) weights.assign(static_cast<std::size_t>(c.options.total), 1.0);
-    for (const tlb::Test& t : suite.tests)
-      durations.push_back(suite.history.find(t.name)->seconds);
+    for (const tlb::Test& t : suite.tests) durations.push_back(suite.history.find(t.name)->seconds);
     const double total = std::accumulate(durations.begin(), durations.end(), 0.0);
     const double longest = *std::max_element(durations.begin(), durations.end());
     const double weight_sum = std::accumulate(weights.begin(), weights.end(), 0.0);
@@ -239,8 +228,7 @@ TEST(TimeSplitterQuality, WeightsAreHonoured) {
     Draw draw(seed);
     const int total = draw.between(2, 8);
     std::vector<double> weights;
-    for (int i = 0; i < total; ++i)
-      weights.push_back(draw.between(1, 4));
+    for (int i = 0; i < total; ++i) weights.push_back(draw.between(1, 4));
     std::vector<tlb::Test> tests;
     History history;
     for (int i = 0; i < 2000; ++i) {
@@ -252,8 +240,7 @@ TEST(TimeSplitterQuality, WeightsAreHonoured) {
     o.weights = weights;
     Plan plan = split(tests, history, o);
     double sum = 0;
-    for (const Partition& p : plan.partitions)
-      sum += p.predicted_seconds;
+    for (const Partition& p : plan.partitions) sum += p.predicted_seconds;
     const double weight_sum = std::accumulate(weights.begin(), weights.end(), 0.0);
     for (const Partition& p : plan.partitions) {
       EXPECT_NEAR(p.predicted_seconds / p.weight, sum / weight_sum, 1.01 / p.weight)

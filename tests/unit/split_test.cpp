@@ -21,22 +21,19 @@ std::vector<tlb::Test> named(int n, const std::string& prefix = "t") {
 
 std::vector<std::size_t> sizes(const Plan& plan) {
   std::vector<std::size_t> result;
-  for (const Partition& p : plan.partitions)
-    result.push_back(p.tests.size());
+  for (const Partition& p : plan.partitions) result.push_back(p.tests.size());
   return result;
 }
 
 std::vector<std::string> names(const Partition& p) {
   std::vector<std::string> result;
-  for (const PlannedTest& t : p.tests)
-    result.push_back(t.name);
+  for (const PlannedTest& t : p.tests) result.push_back(t.name);
   return result;
 }
 
 History durations(const std::map<std::string, double>& seconds) {
   History history;
-  for (const auto& [name, s] : seconds)
-    history.set(name, TestRecord{s, 1, Outcome::passed});
+  for (const auto& [name, s] : seconds) history.set(name, TestRecord{s, 1, Outcome::passed});
   return history;
 }
 
@@ -111,11 +108,28 @@ TEST(TimeSplitter, ImprovesOnLongestProcessingTimeFirst) {
   EXPECT_DOUBLE_EQ(plan.partitions[1].predicted_seconds, 6);
 }
 
+TEST(TimeSplitter, FindsTheBestPlanOfASmallSuiteWithAFixture) {
+  // The demo suite's measured durations. An exhaustive search finds no plan faster than 4.35 s; LPT with single
+  // moves and swaps stops at 4.54 s.
+  History h = durations({{"compaction", 3.01}, {"large", 2.41}, {"retry", 2.11}, {"pool", 1.71}, {"ttl", 1.51},
+                         {"tls", 1.31}, {"config", 1.21}, {"wal", 1.11}, {"lru", 1.01}, {"unicode", 0.51},
+                         {"open", 0.21}, {"empty", 0.12}, {"db.setup", 0.31}, {"db.cleanup", 0.11}});
+  std::vector<tlb::Test> tests;
+  for (const auto& [name, record] : h.records()) {
+    tlb::Test t = tlb::Test::named(name);
+    if (name == "db.setup") t.fixtures_setup = {"db"};
+    if (name == "db.cleanup") t.fixtures_cleanup = {"db"};
+    if (name == "compaction" || name == "wal" || name == "open") t.fixtures_required = {"db"};
+    tests.push_back(t);
+  }
+  Plan plan = split(tests, h, options(4));
+  EXPECT_NEAR(plan.predicted_makespan_seconds, 4.35, 1e-9);
+}
+
 TEST(TimeSplitter, GivesAHeavierPartitionMoreWork) {
   std::vector<tlb::Test> tests = named(400);
   History h;
-  for (const tlb::Test& t : tests)
-    h.set(t.name, TestRecord{1.0, 1, Outcome::passed});
+  for (const tlb::Test& t : tests) h.set(t.name, TestRecord{1.0, 1, Outcome::passed});
   SplitOptions o = options(3);
   o.weights = {1, 1, 2};
   Plan plan = split(tests, h, o);
@@ -146,8 +160,7 @@ TEST(Estimates, UseHistoryThenCostThenTheMeanOfKnownTests) {
   History h = durations({{"known1", 2}, {"known2", 4}, {"gone", 1000}});
   Plan plan = split(tests, h, options(1));
   std::map<std::string, PlannedTest> by_name;
-  for (const PlannedTest& t : plan.partitions[0].tests)
-    by_name[t.name] = t;
+  for (const PlannedTest& t : plan.partitions[0].tests) by_name[t.name] = t;
   EXPECT_EQ(by_name["known1"].estimate, Estimate::history);
   EXPECT_DOUBLE_EQ(by_name["known1"].seconds, 2);
   EXPECT_EQ(by_name["costed"].estimate, Estimate::cost);
@@ -188,11 +201,9 @@ TEST(Fixtures, SetupAndCleanupGoWithEveryPartitionThatNeedsThem) {
     EXPECT_EQ(std::count(n.begin(), n.end(), "db.cleanup"), needs_db ? 1 : 0) << "partition " << p.number;
     // Their cost counts in each partition that carries them.
     double sum = 0;
-    for (const PlannedTest& t : p.tests)
-      sum += t.seconds;
+    for (const PlannedTest& t : p.tests) sum += t.seconds;
     EXPECT_DOUBLE_EQ(p.predicted_seconds, sum);
-    for (const PlannedTest& t : p.tests)
-      EXPECT_EQ(t.fixture, t.name.starts_with("db."));
+    for (const PlannedTest& t : p.tests) EXPECT_EQ(t.fixture, t.name.starts_with("db."));
   }
 }
 
@@ -234,8 +245,7 @@ TEST(Depends, KeepsDependentTestsTogether) {
   tests[3].depends = {"t010"};
   tests[10].depends = {"t007"};
   History h;
-  for (const tlb::Test& t : tests)
-    h.set(t.name, TestRecord{1, 1, Outcome::passed});
+  for (const tlb::Test& t : tests) h.set(t.name, TestRecord{1, 1, Outcome::passed});
   for (Splitter s : {Splitter::time, Splitter::count, Splitter::round_robin}) {
     Plan plan = split(tests, h, options(4, {s}));
     for (const Partition& p : plan.partitions) {
