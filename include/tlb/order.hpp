@@ -19,7 +19,8 @@ enum class Orderer {
 std::string_view to_string(Orderer orderer);
 std::optional<Orderer> parse_orderer(std::string_view name);
 
-inline const std::vector<Orderer> kDefaultOrderers = {Orderer::failed_first, Orderer::longest_first};
+// Failed last time first, then longest first: what TLB_ORDERER defaults to.
+inline std::vector<Orderer> default_orderers() { return {Orderer::failed_first, Orderer::longest_first}; }
 
 // Returns the tests sorted by the orderers in turn (the first orderer decides first), then by name. An empty
 // list of orderers gives name order.

@@ -187,7 +187,7 @@ std::vector<Splitter> resolve_splitters(const std::optional<std::string>& splitt
 
 std::vector<Orderer> resolve_orderers(const std::optional<std::string>& flag, const Environment& env) {
   auto setting = pick(flag, "--orderer", env, "TLB_ORDERER");
-  if (!setting) return kDefaultOrderers;
+  if (!setting) return default_orderers();
   std::vector<Orderer> orderers;
   for (const std::string& name : split_list(setting->value, ":,")) {
     if (name == "none" || name == "tlb.orderer.TestOrderer.NO_OP") continue;

@@ -175,6 +175,7 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
         "no test list: pass --tests FILE, or pipe one in: ctest --show-only=json-v1 | tlb split ...");
   }
   std::vector<Test> tests = io::read_test_list(tests_path);
+  if (tests.empty()) warnings.push_back(io::display_name(tests_path) + ": the test list is empty");
 
   History history;
   const bool durations_given = args.command->count("--durations") > 0;

@@ -273,6 +273,13 @@ TEST_F(Cli, CiNativeVariablesAndTheGoogleTestWarning) {
   EXPECT_NE(circle.err.find("tlb: warning: GTEST_TOTAL_SHARDS=3 is set"), std::string::npos) << circle.err;
 }
 
+TEST_F(Cli, AnEmptyTestListIsAWarning) {
+  ProcessResult r = tlb({"split", "--partition", "1/2"}, {}, "");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("tlb: warning: <stdin>: the test list is empty"), std::string::npos) << r.err;
+}
+
 TEST_F(Cli, NoPartitionMeansEveryTest) {
   make_suite(6);
   ProcessResult r = tlb({"split", "--tests", tests_txt_});

@@ -26,7 +26,7 @@ History failures() {
 }
 
 TEST(Order, FailedFirstThenLongestFirstThenName) {
-  EXPECT_EQ(names(order_tests(kTests, failures(), kDefaultOrderers)),
+  EXPECT_EQ(names(order_tests(kTests, failures(), default_orderers())),
             (std::vector<std::string>{"a", "e", "b", "c", "d"}));
 }
 
@@ -40,7 +40,7 @@ TEST(Order, NoOrdererMeansNameOrder) {
 }
 
 TEST(Order, OnlyPermutes) {
-  auto ordered = order_tests(kTests, failures(), kDefaultOrderers);
+  auto ordered = order_tests(kTests, failures(), default_orderers());
   EXPECT_TRUE(
       std::is_permutation(ordered.begin(), ordered.end(), kTests.begin(), kTests.end(),
                           [](const PlannedTest& x, const PlannedTest& y) { return x.name == y.name; }));

@@ -140,7 +140,7 @@ TEST(Splitters, UnknownNamesAreRejected) {
 }
 
 TEST(Orderers, DefaultListAndNone) {
-  EXPECT_EQ(resolve_orderers({}, env_of({})), kDefaultOrderers);
+  EXPECT_EQ(resolve_orderers({}, env_of({})), default_orderers());
   EXPECT_TRUE(resolve_orderers({}, env_of({{"TLB_ORDERER", "none"}})).empty());
   EXPECT_EQ(resolve_orderers("longest-first", env_of({})), std::vector<Orderer>{Orderer::longest_first});
   EXPECT_THROW(resolve_orderers({}, env_of({{"TLB_ORDERER", "shuffle"}})), UsageError);
