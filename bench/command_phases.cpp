@@ -121,7 +121,7 @@ void BM_Split(benchmark::State& state) {
 void BM_OrderOnePartition(benchmark::State& state) {
   const Inputs& inputs = inputs_of_size(static_cast<std::size_t>(state.range(0)));
   time_phase(state, inputs.plan.partitions[kShownPartition].tests, [&](std::vector<tlb::PlannedTest> tests) {
-    return tlb::order_tests(std::move(tests), inputs.history, tlb::kDefaultOrderers);
+    return tlb::order_tests(std::move(tests), inputs.history, tlb::default_orderers());
   });
 }
 
@@ -129,7 +129,7 @@ void BM_OrderAllPartitions(benchmark::State& state) {
   const Inputs& inputs = inputs_of_size(static_cast<std::size_t>(state.range(0)));
   time_phase(state, inputs.plan.partitions, [&](std::vector<tlb::Partition> partitions) {
     for (tlb::Partition& partition : partitions)
-      partition.tests = tlb::order_tests(std::move(partition.tests), inputs.history, tlb::kDefaultOrderers);
+      partition.tests = tlb::order_tests(std::move(partition.tests), inputs.history, tlb::default_orderers());
     return partitions;
   });
 }

@@ -533,9 +533,10 @@ class ExactSearch {
 };
 
 // Improvement passes after LPT: moves and swaps, then, when they are stuck, an exact re-division of the last
-// partition to finish with another, and again. Every step makes the last partition finish earlier without any
-// other finishing later than it did, so the sorted vector of finishing times decreases and the loop ends.
-// Budgets count work, not seconds, so the result never depends on the machine's speed.
+// partition to finish with another, and again; last, for small suites, a search for the best plan. Each step
+// of the loop leaves both partitions it touches finishing before the last one did, so the sorted vector of
+// finishing times decreases and the loop ends. Budgets count work, not seconds, so the result never depends
+// on the machine's speed.
 void improve(const Suite& suite, Assignment& a) {
   if (a.size() < 2) return;
   a.sort_units();
