@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds TLB and runs its whole test suite: the release build with warnings as errors, then the same tests under
-# AddressSanitizer and UndefinedBehaviorSanitizer. Installs what it needs first (scripts/setup.sh).
+# AddressSanitizer and UndefinedBehaviorSanitizer, then a short seeded libFuzzer run on the readers of user files.
+# Installs what it needs first (scripts/setup.sh).
 #
-#   scripts/test.sh            both builds
+#   scripts/test.sh            all three
 #   scripts/test.sh --quick    the release build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,3 +29,15 @@ for preset in "${presets[@]}"; do
   echo "== $preset: test"
   ctest --preset "$preset" -j "$jobs"
 done
+
+if ((!quick)); then
+  echo "== fuzz: the readers of test lists and durations, 20000 seeded runs"
+  cmake --preset fuzz >/dev/null
+  cmake --build --preset fuzz -j "$jobs"
+  corpus=$(mktemp -d)
+  trap 'rm -rf "$corpus"' EXIT
+  cp tests/fuzz/corpus/* "$corpus"/
+  # Crash reproducers land in build/fuzz, not in the source tree.
+  build/fuzz/tests/fuzz/tlb_readers_fuzzer -seed=1 -runs=20000 -timeout=10 -rss_limit_mb=2048 \
+    -artifact_prefix=build/fuzz/ "$corpus" 2>&1 | tail -n 1
+fi

@@ -42,6 +42,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   } catch (const io::InputError& e) {
     err << "tlb: error: " << e.what() << "\n";
     return kInputError;
+  } catch (const std::exception& e) {
+    // Not expected: every failure the readers foresee is an InputError. Still a message, never an abort.
+    err << "tlb: error: " << e.what() << "\n";
+    return kInputError;
   }
   return kSuccess;
 }

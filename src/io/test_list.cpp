@@ -1,5 +1,6 @@
 #include "io/test_list.hpp"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "io/json_reader.hpp"
@@ -46,7 +47,8 @@ class PropertyReader {
   [[noreturn]] void fail(std::string_view property, std::string_view expected, const json& value) const {
     throw InputError(source_, 0,
                      "test '" + test_ + "': property " + std::string(property) + " should be " +
-                         std::string(expected) + ", got " + value.dump());
+                         std::string(expected) + ", got " +
+                         value.dump(-1, ' ', false, json::error_handler_t::replace));
   }
   const std::string& source_;
   const std::string& test_;
@@ -89,6 +91,40 @@ bool splitting_reads(std::string_view property) {
   return false;
 }
 
+// A property's value as a small JSON value (a string, number, boolean or list of them), read by the same
+// reader: values come from the user's CMake files and may hold any bytes.
+json read_value(JsonReader& reader, int depth = 0) {
+  switch (reader.peek()) {
+    case JsonReader::Kind::string:
+      return reader.read_string();
+    case JsonReader::Kind::number: {
+      // Whole numbers stay whole, so messages show a value as it was written.
+      const double number = reader.read_number();
+      if (std::abs(number) < 1e15 && number == std::trunc(number)) return static_cast<long long>(number);
+      return number;
+    }
+    case JsonReader::Kind::boolean:
+      return reader.read_boolean();
+    case JsonReader::Kind::array: {
+      json items = json::array();
+      reader.begin_array();
+      while (reader.next_element()) {
+        if (depth > 0) {
+          reader.skip();  // Lists of lists mean nothing to splitting.
+        } else {
+          items.push_back(read_value(reader, depth + 1));
+        }
+      }
+      return items;
+    }
+    case JsonReader::Kind::object:
+    case JsonReader::Kind::null:
+      reader.skip();
+      return nullptr;
+  }
+  return nullptr;
+}
+
 void read_properties(JsonReader& reader, Test& test, const std::string& source) {
   const PropertyReader read(source, test.name);
   std::string key;
@@ -98,20 +134,19 @@ void read_properties(JsonReader& reader, Test& test, const std::string& source) 
       reader.skip();
       continue;
     }
-    // Values are small; the ones splitting reads are handed to nlohmann-json as text.
     std::string name;
-    std::string_view value;
+    std::optional<json> value;
     reader.begin_object();
     while (reader.next_key(key)) {
       if (key == "name" && reader.peek() == JsonReader::Kind::string) {
         name = reader.read_string();
       } else if (key == "value") {
-        value = reader.raw_value();
+        value = read_value(reader);
       } else {
         reader.skip();
       }
     }
-    if (!value.empty() && splitting_reads(name)) apply_property(test, name, json::parse(value), read);
+    if (value && splitting_reads(name)) apply_property(test, name, *value, read);
   }
 }
 

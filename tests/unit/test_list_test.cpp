@@ -78,5 +78,18 @@ TEST(TestList, MalformedJsonNamesTheLine) {
             "tests.json:1: unsupported ctest JSON version 2 (expected major 1)");
 }
 
+TEST(TestList, PropertyValuesWithInvalidUtf8AreReadOrReportedNeverThrownRaw) {
+  // Found by the fuzzer: such a value used to reach nlohmann-json's parser, whose exception escaped.
+  auto tests = parse_test_list(
+      "{\"kind\": \"ctestInfo\", \"tests\": [{\"name\": \"t\", \"properties\": "
+      "[{\"name\": \"LABELS\", \"value\": [\"ok\", \"bad\xff\"]}]}]}",
+      "tests.json");
+  ASSERT_EQ(tests.size(), 1u);
+  EXPECT_EQ(tests[0].labels, (std::vector<std::string>{"ok", "bad\xff"}));
+  EXPECT_EQ(error_of("{\"kind\": \"ctestInfo\", \"tests\": [{\"name\": \"t\", \"properties\": "
+                     "[{\"name\": \"COST\", \"value\": \"x\xff\"}]}]}"),
+            "tests.json: test 't': property COST should be a number, got \"x\xEF\xBF\xBD\"");
+}
+
 }  // namespace
 }  // namespace tlb::io
