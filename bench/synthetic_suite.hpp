@@ -72,8 +72,7 @@ inline std::string test_name(std::size_t index) {
 // bijection when stride and n are coprime, and needs no table, so the list can be written as it is generated.
 inline std::uint64_t scrambled_stride(std::uint64_t n) {
   std::uint64_t stride = 7'919;  // A prime well below the sizes benchmarked, so the order is well mixed.
-  while (std::gcd(stride, n) != 1)
-    stride += 2;
+  while (std::gcd(stride, n) != 1) stride += 2;
   return stride;
 }
 

@@ -20,7 +20,9 @@ std::string_view to_string(Orderer orderer);
 std::optional<Orderer> parse_orderer(std::string_view name);
 
 // Failed last time first, then longest first: what TLB_ORDERER defaults to.
-inline std::vector<Orderer> default_orderers() { return {Orderer::failed_first, Orderer::longest_first}; }
+inline std::vector<Orderer> default_orderers() {
+  return {Orderer::failed_first, Orderer::longest_first};
+}
 
 // Returns the tests sorted by the orderers in turn (the first orderer decides first), then by name. An empty
 // list of orderers gives name order.

@@ -1,6 +1,6 @@
-// libFuzzer target for everything that reads user files: the test-list and durations readers must either read the
-// input or throw InputError, never crash, hang or leak; and the streaming JSON reader must read every document
-// nlohmann-json accepts, to the same values.
+// libFuzzer target for everything that reads user files: the test-list and durations readers must either read
+// the input or throw InputError, never crash, hang or leak; and the streaming JSON reader must read every
+// document nlohmann-json accepts, to the same values.
 //
 //   cmake --preset fuzz && cmake --build --preset fuzz
 //   build/fuzz/tests/fuzz/tlb_readers_fuzzer -max_total_time=120 tests/fuzz/corpus
@@ -34,10 +34,15 @@ json rebuild(tlb::io::JsonReader& reader, int depth) {
       while (reader.next_element()) array.push_back(rebuild(reader, depth + 1));
       return array;
     }
-    case tlb::io::JsonReader::Kind::string: return reader.read_string();
-    case tlb::io::JsonReader::Kind::number: return reader.read_number();
-    case tlb::io::JsonReader::Kind::boolean: return reader.read_boolean();
-    case tlb::io::JsonReader::Kind::null: reader.skip(); return nullptr;
+    case tlb::io::JsonReader::Kind::string:
+      return reader.read_string();
+    case tlb::io::JsonReader::Kind::number:
+      return reader.read_number();
+    case tlb::io::JsonReader::Kind::boolean:
+      return reader.read_boolean();
+    case tlb::io::JsonReader::Kind::null:
+      reader.skip();
+      return nullptr;
   }
   return nullptr;
 }
@@ -69,8 +74,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const tlb::io::InputError&) {
   }
 
-  // Differential: what nlohmann accepts (within the reader's nesting limit) the reader reads the same. nlohmann
-  // takes a NUL byte for the end of input and accepts "0\0garbage"; the reader rejects it, rightly.
+  // Differential: what nlohmann accepts (within the reader's nesting limit) the reader reads the same.
+  // nlohmann takes a NUL byte for the end of input and accepts "0\0garbage"; the reader rejects it, rightly.
   if (text.find('\0') != std::string_view::npos) return 0;
   json expected;
   try {
@@ -78,7 +83,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   } catch (const json::exception&) {
     return 0;
   }
-  if (text.find(std::string(100, '[')) != std::string_view::npos || text.find(std::string(100, '{')) != std::string_view::npos) {
+  if (text.find(std::string(100, '[')) != std::string_view::npos ||
+      text.find(std::string(100, '{')) != std::string_view::npos) {
     return 0;
   }
   std::string source = "fuzz";

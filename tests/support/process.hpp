@@ -38,15 +38,12 @@ inline ProcessResult run_process(const std::vector<std::string>& argv,
   }
 
   std::vector<std::string> env_strings{"PATH=/usr/bin:/bin"};
-  for (const auto& [name, value] : env)
-    env_strings.push_back(name + "=" + value);
+  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
   std::vector<char*> c_env, c_argv;
-  for (auto& s : env_strings)
-    c_env.push_back(s.data());
+  for (auto& s : env_strings) c_env.push_back(s.data());
   c_env.push_back(nullptr);
   std::vector<std::string> args = argv;
-  for (auto& s : args)
-    c_argv.push_back(s.data());
+  for (auto& s : args) c_argv.push_back(s.data());
   c_argv.push_back(nullptr);
 
   pid_t pid = 0;
