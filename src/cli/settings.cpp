@@ -139,7 +139,7 @@ std::optional<PartitionChoice> resolve_partition(const std::optional<std::string
                        std::string(index ? ci.total : ci.index) + " is not");
     }
     return checked(Setting{*index, std::string(ci.index)}, Setting{*count, std::string(ci.total)}, ci.base,
-                   std::string(ci.ci) + " (" + std::string(ci.index) + ")");
+                   std::string(ci.ci) + "'s " + std::string(ci.index));
   }
   return std::nullopt;
 }

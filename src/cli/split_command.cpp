@@ -90,17 +90,18 @@ void print_json(std::ostream& out, const Plan& plan, const PartitionChoice& choi
   out << dump(document) << "\n";
 }
 
-// `mine` is this job's partition number, or 0 for an overview that marks none.
-void print_explain(std::ostream& out, const Plan& plan, int total, int mine) {
-  std::size_t tests = 0, fixtures = 0;
+// `mine` is this job's partition number, or 0 for an overview that marks none; `source` says where it came
+// from.
+void print_explain(std::ostream& out, const Plan& plan, int total, int mine, const std::string& source) {
+  std::size_t fixture_placements = 0;
   for (const Partition& p : plan.partitions) {
-    for (const PlannedTest& t : p.tests) (t.fixture ? fixtures : tests)++;
+    fixture_placements += static_cast<std::size_t>(
+        std::count_if(p.tests.begin(), p.tests.end(), [](const PlannedTest& t) { return t.fixture; }));
   }
-  // Fixture tests are counted once per partition that carries them; the headline counts tests, not
-  // placements.
   out << "Split with the " << to_string(plan.splitter) << " splitter into " << total << " partition"
       << (total == 1 ? "" : "s")
-      << (mine > 0 ? " (this is partition " + std::to_string(mine) + ")" : std::string()) << ".\n";
+      << (mine > 0 ? " (this is partition " + std::to_string(mine) + ", from " + source + ")" : std::string())
+      << ".\n";
   for (const std::string& reason : plan.declined) out << "  declined: " << reason << "\n";
   if (plan.tests_without_history > 0) {
     out << "  " << plan.tests_without_history << " test" << (plan.tests_without_history == 1 ? "" : "s")
@@ -139,7 +140,9 @@ void print_explain(std::ostream& out, const Plan& plan, int total, int mine) {
           << "; no split can finish before " << seconds_text(plan.lower_bound_seconds) << " (" << std::fixed
           << std::setprecision(3) << ratio << "x the bound).\n";
   out << summary.str();
-  if (fixtures > 0) out << fixtures << " fixture setup/cleanup placement(s) included above.\n";
+  if (fixture_placements > 0) {
+    out << fixture_placements << " fixture setup/cleanup placement(s) included above.\n";
+  }
 }
 
 bool stdin_is_terminal() {
@@ -196,7 +199,8 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   warn_all();
 
   if (args.explain) {
-    print_explain(out, plan, choice.total, overview_without_partition || !resolved ? 0 : choice.number);
+    print_explain(out, plan, choice.total, overview_without_partition || !resolved ? 0 : choice.number,
+                  choice.source);
   } else if (args.json) {
     print_json(out, plan, choice, args.all, history, orderers);
   } else if (args.all) {

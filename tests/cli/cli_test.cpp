@@ -271,6 +271,10 @@ TEST_F(Cli, CiNativeVariablesAndTheGoogleTestWarning) {
   ASSERT_EQ(circle.exit_code, 0) << circle.err;
   EXPECT_EQ(gitlab.out, circle.out) << "GitLab counts from 1, CircleCI from 0";
   EXPECT_NE(circle.err.find("tlb: warning: GTEST_TOTAL_SHARDS=3 is set"), std::string::npos) << circle.err;
+  ProcessResult explain =
+      tlb({"split", "--tests", tests_json_, "--explain"}, {{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "3"}});
+  EXPECT_NE(explain.out.find("(this is partition 2, from GitLab's CI_NODE_INDEX)"), std::string::npos)
+      << explain.out;
 }
 
 TEST_F(Cli, AnEmptyTestListIsAWarning) {
