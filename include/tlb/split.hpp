@@ -43,8 +43,6 @@ enum class Estimate {
   disabled,  // DISABLED: it does not run, so it costs nothing.
 };
 
-std::string_view to_string(Estimate estimate);
-
 struct PlannedTest {
   std::string name;
   double seconds = 0;

@@ -90,9 +90,16 @@ void print_json(std::ostream& out, const Plan& plan, const PartitionChoice& choi
   out << dump(document) << "\n";
 }
 
-// `mine` is this job's partition number, or 0 for an overview that marks none; `source` says where it came
-// from.
-void print_explain(std::ostream& out, const Plan& plan, int total, int mine, const std::string& source) {
+// What --explain says about the inputs, besides the plan.
+struct ExplainContext {
+  int total = 1;
+  int mine = 0;                  // This job's partition, or 0 for an overview that marks none.
+  std::string partition_source;  // Where `mine` came from: "--partition", "TLB_PARTITION_NUMBER"...
+  std::string history;           // Where the durations came from, in a phrase.
+};
+
+void print_explain(std::ostream& out, const Plan& plan, const ExplainContext& context) {
+  const int total = context.total, mine = context.mine;
   std::size_t fixture_placements = 0;
   for (const Partition& p : plan.partitions) {
     fixture_placements += static_cast<std::size_t>(
@@ -100,8 +107,11 @@ void print_explain(std::ostream& out, const Plan& plan, int total, int mine, con
   }
   out << "Split with the " << to_string(plan.splitter) << " splitter into " << total << " partition"
       << (total == 1 ? "" : "s")
-      << (mine > 0 ? " (this is partition " + std::to_string(mine) + ", from " + source + ")" : std::string())
+      << (mine > 0
+              ? " (this is partition " + std::to_string(mine) + ", from " + context.partition_source + ")"
+              : std::string())
       << ".\n";
+  out << "  history: " << context.history << "\n";
   for (const std::string& reason : plan.declined) out << "  declined: " << reason << "\n";
   if (plan.tests_without_history > 0) {
     out << "  " << plan.tests_without_history << " test" << (plan.tests_without_history == 1 ? "" : "s")
@@ -181,13 +191,19 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   if (tests.empty()) warnings.push_back(io::display_name(tests_path) + ": the test list is empty");
 
   History history;
+  std::string history_origin = "none (no --durations given)";
   const bool durations_given = args.command->count("--durations") > 0;
   if (durations_given) {
     if (args.durations != "-" && !std::filesystem::exists(args.durations)) {
       if (strict) throw io::InputError(args.durations, 0, "no such durations file (TLB_STRICT is set)");
       warnings.push_back(args.durations + ": no such durations file yet; splitting without history");
+      history_origin = "none (" + args.durations + " does not exist yet)";
     } else {
-      history = io::read_durations(args.durations).history;
+      io::Durations durations = io::read_durations(args.durations);
+      history = std::move(durations.history);
+      history_origin = std::to_string(history.size()) + " test" + (history.size() == 1 ? "" : "s") +
+                       " from " + io::display_name(args.durations) + " (" +
+                       std::string(io::to_string(durations.format)) + ")";
     }
   }
 
@@ -199,8 +215,9 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   warn_all();
 
   if (args.explain) {
-    print_explain(out, plan, choice.total, overview_without_partition || !resolved ? 0 : choice.number,
-                  choice.source);
+    print_explain(out, plan,
+                  ExplainContext{choice.total, overview_without_partition || !resolved ? 0 : choice.number,
+                                 choice.source, history_origin});
   } else if (args.json) {
     print_json(out, plan, choice, args.all, history, orderers);
   } else if (args.all) {

@@ -29,20 +29,6 @@ std::optional<Splitter> parse_splitter(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view to_string(Estimate estimate) {
-  switch (estimate) {
-    case Estimate::history:
-      return "history";
-    case Estimate::cost:
-      return "cost";
-    case Estimate::fallback:
-      return "fallback";
-    case Estimate::disabled:
-      return "disabled";
-  }
-  return "history";
-}
-
 namespace {
 
 using detail::Micros;
@@ -267,11 +253,12 @@ int last_to_finish(const Assignment& a) {
 // Whether the last partition to finish is within a hundred-thousandth of the bound, or of the mean finishing
 // time of the current plan (which fixture tests carried by several partitions keep above the bound): then
 // nothing worth having is left to gain.
-bool near_bound(const Suite& suite, const Assignment& a) {
+// `bound_total` is bound_inputs(suite).total, computed once by the caller.
+bool near_bound(Micros bound_total, const Assignment& a) {
   const int p = last_to_finish(a);
   Micros current_total = 0;
   for (int q = 0; q < a.size(); ++q) current_total += a.load(q);
-  const Micros reachable = std::max(bound_inputs(suite).total, current_total);
+  const Micros reachable = std::max(bound_total, current_total);
   return Wide{a.load(p)} * total_weight(a) * 100'000 <= Wide{reachable} * a.weight(p) * 100'001;
 }
 
@@ -279,7 +266,7 @@ bool near_bound(const Suite& suite, const Assignment& a) {
 // another partition, or swap of one of its units with a shorter one elsewhere, that makes both partitions
 // involved finish before it did. Returns when no such step exists or `budget` (candidate evaluations) is
 // spent.
-void move_and_swap(const Suite& suite, Assignment& a, std::int64_t& budget) {
+void move_and_swap(const Suite& suite, Micros bound_total, Assignment& a, std::int64_t& budget) {
   const int n = a.size();
   // Units without fixture tests can be swapped with simple arithmetic; kept per partition sorted by duration.
   auto swappable = [&](int unit) { return suite.units[static_cast<std::size_t>(unit)].attached.empty(); };
@@ -302,7 +289,7 @@ void move_and_swap(const Suite& suite, Assignment& a, std::int64_t& budget) {
 
   for (int round = 0; round < 100'000 && budget > 0; ++round) {
     const int p = last_to_finish(a);
-    if (near_bound(suite, a)) break;
+    if (near_bound(bound_total, a)) break;
 
     const PairFinish current{a.load(p), a.weight(p), a.load(p), a.weight(p)};
     PairFinish best = current;
@@ -544,12 +531,14 @@ void improve(const Suite& suite, Assignment& a) {
   // keep that from costing more than the split itself.
   std::int64_t move_budget = 10'000'000;
   std::int64_t pair_budget = 20'000'000;
+  const Micros bound_total = bound_inputs(suite).total;
   do {
-    move_and_swap(suite, a, move_budget);
+    move_and_swap(suite, bound_total, a, move_budget);
   } while (move_budget > 0 && pair_budget > 0 && repartition_pair(suite, a, pair_budget));
   // Small suites, where one test more or less on a partition matters most, get a search for the best plan.
   constexpr std::size_t kExactSearchUnits = 64;
-  if (suite.units.size() <= kExactSearchUnits && !near_bound(suite, a)) ExactSearch(suite, a, 500'000).run();
+  if (suite.units.size() <= kExactSearchUnits && !near_bound(bound_total, a))
+    ExactSearch(suite, a, 500'000).run();
 }
 
 Plan make_plan(const Suite& suite, const Assignment& a, Splitter splitter,

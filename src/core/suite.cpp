@@ -30,9 +30,8 @@ auto key(const Test& t) {
 }
 
 // Sorts by name and keeps one test per name. When duplicates differ, the one that sorts first on all
-// properties is kept, so the choice does not depend on input order.
-// Sorts (name, index) pairs rather than tests: a Test is large to move and comparing through it touches a
-// cache line per test. All properties are compared only between tests that share a name.
+// properties is kept, so the choice does not depend on input order. It sorts (name, index) pairs rather than
+// tests: a Test is large to move, and properties are compared only between tests that share a name.
 std::vector<Test> canonicalize(std::vector<Test> tests) {
   std::vector<std::pair<std::string_view, std::size_t>> order;
   order.reserve(tests.size());

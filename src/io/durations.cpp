@@ -1,7 +1,9 @@
 #include "io/durations.hpp"
 
-#include <nlohmann/json.hpp>
+#include <algorithm>
+#include <optional>
 
+#include "io/json_reader.hpp"
 #include "io/text.hpp"
 
 namespace tlb::io {
@@ -22,73 +24,34 @@ std::string_view to_string(DurationFormat format) {
 
 namespace {
 
-// Streams a flat JSON object of name to seconds straight into history, without building a tree of it.
-class DurationsJsonReader : public nlohmann::json_sax<nlohmann::json> {
- public:
-  DurationsJsonReader(std::string_view text, const std::string& source) : text_(text), source_(source) {}
-
-  bool null() override { return reject("null"); }
-  bool boolean(bool v) override { return reject(v ? "true" : "false"); }
-  bool number_integer(number_integer_t v) override {
-    return duration(static_cast<double>(v), std::to_string(v));
-  }
-  bool number_unsigned(number_unsigned_t v) override {
-    return duration(static_cast<double>(v), std::to_string(v));
-  }
-  bool number_float(number_float_t v, const string_t& text) override { return duration(v, text); }
-  bool string(string_t& v) override { return reject(nlohmann::json(v).dump()); }
-  bool binary(binary_t&) override { return reject("binary data"); }
-  bool start_object(std::size_t) override {
-    if (depth_++ == 0) return true;
-    return reject("an object");
-  }
-  bool end_object() override {
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) override { return reject("an array"); }
-  bool end_array() override { return true; }
-  bool key(string_t& k) override {
-    key_ = std::move(k);
-    return true;
-  }
-  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& e) override {
-    const std::string what = e.what();
-    throw InputError(source_, line_at(text_, position > 0 ? position - 1 : 0),
-                     "not valid JSON (" + what.substr(what.find(':') + 2) + ")");
-  }
-
-  History take() { return std::move(history_); }
-
- private:
-  // nlohmann does not report where a value is; the key's first appearance in the text is where a person
-  // looks.
-  std::size_t line_of_key() const { return line_at(text_, text_.find(nlohmann::json(key_).dump())); }
-
-  bool reject(const std::string& what) {
-    if (depth_ == 0) throw InputError(source_, 1, "expected a JSON object of test name to seconds");
-    throw InputError(source_, line_of_key(), "duration of '" + key_ + "' is not a number: " + what);
-  }
-
-  bool duration(double seconds, const std::string& text) {
-    if (depth_ == 0) return reject(text);
-    if (seconds < 0)
-      throw InputError(source_, line_of_key(), "duration of '" + key_ + "' is negative: " + text);
-    history_.set(key_, TestRecord{seconds, 1, Outcome::unknown});
-    return true;
-  }
-
-  std::string_view text_;
-  const std::string& source_;
-  int depth_ = 0;
-  std::string key_;
-  History history_;
-};
-
+// A flat JSON object of name to seconds, read straight into history.
 Durations parse_json(std::string_view text, const std::string& source) {
-  DurationsJsonReader reader(text, source);
-  nlohmann::json::sax_parse(text, &reader);
-  return Durations{reader.take(), DurationFormat::json_object};
+  JsonReader reader(text, source);
+  if (reader.peek() != JsonReader::Kind::object) {
+    throw InputError(source, line_at(text, reader.offset()),
+                     "expected a JSON object of test name to seconds");
+  }
+  Durations result;
+  result.format = DurationFormat::json_object;
+  std::string name;
+  reader.begin_object();
+  while (reader.next_key(name)) {
+    const bool number = reader.peek() == JsonReader::Kind::number;
+    const std::size_t offset = reader.offset();
+    const std::string_view written = reader.raw_value();
+    const std::optional<double> seconds = number ? parse_number(written) : std::nullopt;
+    if (!seconds) {
+      throw InputError(source, line_at(text, offset),
+                       "duration of '" + name + "' is not a number: " + std::string(written));
+    }
+    if (*seconds < 0) {
+      throw InputError(source, line_at(text, offset),
+                       "duration of '" + name + "' is negative: " + std::string(written));
+    }
+    result.history.set(name, TestRecord{*seconds, 1, Outcome::unknown});
+  }
+  reader.expect_end();
+  return result;
 }
 
 struct Line {

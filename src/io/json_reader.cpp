@@ -1,5 +1,6 @@
 #include "io/json_reader.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdint>
@@ -85,15 +86,20 @@ void JsonReader::begin_object() {
   open_ += 'O';
 }
 
-bool JsonReader::next_key(std::string& key) {
-  const bool first = open_.back() == 'O';
-  if (next_char() == '}') {
+bool JsonReader::next_member(char closer) {
+  const bool first = open_.back() == 'O' || open_.back() == 'A';
+  if (next_char() == closer) {
     ++pos_;
     open_.pop_back();
     return false;
   }
   if (!first) expect(',');
-  open_.back() = 'o';
+  open_.back() = static_cast<char>(open_.back() | 0x20);  // 'O' -> 'o', 'A' -> 'a': past the first member.
+  return true;
+}
+
+bool JsonReader::next_key(std::string& key) {
+  if (!next_member('}')) return false;
   if (next_char() != '"') fail("expected a key in quotes");
   key = read_string();
   expect(':');
@@ -106,15 +112,7 @@ void JsonReader::begin_array() {
 }
 
 bool JsonReader::next_element() {
-  const bool first = open_.back() == 'A';
-  if (next_char() == ']') {
-    ++pos_;
-    open_.pop_back();
-    return false;
-  }
-  if (!first) expect(',');
-  open_.back() = 'a';
-  return true;
+  return next_member(']');
 }
 
 std::string JsonReader::read_string() {
@@ -294,6 +292,16 @@ std::string_view JsonReader::raw_value() {
   const std::size_t start = pos_;
   skip();
   return text_.substr(start, pos_ - start);
+}
+
+std::size_t JsonReader::offset() {
+  skip_space();
+  return pos_;
+}
+
+void JsonReader::seek(std::size_t offset) {
+  pos_ = std::min(offset, text_.size());
+  open_.clear();
 }
 
 void JsonReader::expect_end() {

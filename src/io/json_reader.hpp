@@ -38,6 +38,12 @@ class JsonReader {
   // Fails unless only whitespace is left.
   void expect_end();
 
+  // Where the next value starts, as an offset into the text: callers that find a value wrong after reading it
+  // take this first and turn it into a line (io::line_at) only when they report.
+  std::size_t offset();
+  // Continues reading at `offset`, outside any container: for coming back to a value skipped earlier.
+  void seek(std::size_t offset);
+
   [[noreturn]] void fail(const std::string& message) const;
 
  private:
@@ -48,6 +54,9 @@ class JsonReader {
   void skip_string();
   void skip_number();
   void skip_value(int depth);
+  // The shared part of next_key and next_element: ends the container at `closer`, or consumes the ',' due
+  // before every member but the first.
+  bool next_member(char closer);
 
   std::string_view text_;
   const std::string& source_;

@@ -11,9 +11,14 @@ namespace {
 
 using nlohmann::json;
 
+// Checks a property's value against what splitting expects of it; a mismatch names the file, line and test.
 class PropertyReader {
  public:
-  PropertyReader(const std::string& source, const std::string& test) : source_(source), test_(test) {}
+  // `offset` is where the value starts in `text`; it becomes a line only if the value is wrong, since
+  // counting lines is a scan from the start of the document.
+  PropertyReader(const std::string& source, std::string_view text, std::size_t offset,
+                 const std::string& test)
+      : source_(source), text_(text), offset_(offset), test_(test) {}
 
   std::vector<std::string> strings(const json& value, std::string_view property) const {
     std::vector<std::string> result;
@@ -45,15 +50,18 @@ class PropertyReader {
 
  private:
   [[noreturn]] void fail(std::string_view property, std::string_view expected, const json& value) const {
-    throw InputError(source_, 0,
+    throw InputError(source_, line_at(text_, offset_),
                      "test '" + test_ + "': property " + std::string(property) + " should be " +
                          std::string(expected) + ", got " +
                          value.dump(-1, ' ', false, json::error_handler_t::replace));
   }
   const std::string& source_;
+  std::string_view text_;
+  std::size_t offset_;
   const std::string& test_;
 };
 
+// Sets the properties splitting reads; others (WORKING_DIRECTORY, TIMEOUT...) are ignored.
 void apply_property(Test& test, const std::string& name, const json& value, const PropertyReader& read) {
   if (name == "LABELS")
     test.labels = read.strings(value, name);
@@ -75,20 +83,6 @@ void apply_property(Test& test, const std::string& name, const json& value, cons
     test.fixtures_required = read.strings(value, name);
   else if (name == "DEPENDS")
     test.depends = read.strings(value, name);
-}
-
-std::string format_number(double value) {
-  return value == static_cast<double>(static_cast<long long>(value))
-             ? std::to_string(static_cast<long long>(value))
-             : json(value).dump();
-}
-
-bool splitting_reads(std::string_view property) {
-  for (std::string_view name : {"LABELS", "COST", "PROCESSORS", "RUN_SERIAL", "DISABLED", "RESOURCE_LOCK",
-                                "FIXTURES_SETUP", "FIXTURES_CLEANUP", "FIXTURES_REQUIRED", "DEPENDS"}) {
-    if (property == name) return true;
-  }
-  return false;
 }
 
 // A property's value as a small JSON value (a string, number, boolean or list of them), read by the same
@@ -125,8 +119,7 @@ json read_value(JsonReader& reader, int depth = 0) {
   return nullptr;
 }
 
-void read_properties(JsonReader& reader, Test& test, const std::string& source) {
-  const PropertyReader read(source, test.name);
+void read_properties(JsonReader& reader, std::string_view text, Test& test, const std::string& source) {
   std::string key;
   reader.begin_array();
   while (reader.next_element()) {
@@ -136,24 +129,29 @@ void read_properties(JsonReader& reader, Test& test, const std::string& source) 
     }
     std::string name;
     std::optional<json> value;
+    std::size_t value_offset = 0;
     reader.begin_object();
     while (reader.next_key(key)) {
       if (key == "name" && reader.peek() == JsonReader::Kind::string) {
         name = reader.read_string();
       } else if (key == "value") {
+        value_offset = reader.offset();
         value = read_value(reader);
       } else {
         reader.skip();
       }
     }
-    if (value && splitting_reads(name)) apply_property(test, name, *value, read);
+    if (value) apply_property(test, name, *value, PropertyReader(source, text, value_offset, test.name));
   }
 }
 
-Test read_test(JsonReader& reader, std::size_t index, const std::string& source) {
+Test read_test(JsonReader& reader, std::string_view text, std::size_t index, const std::string& source) {
+  const std::size_t start = reader.offset();
   Test test;
   bool named = false;
-  std::string_view properties;
+  // ctest writes "name" before "properties"; should properties come first, they wait for the name, which
+  // messages about them need.
+  std::optional<std::size_t> deferred_properties;
   std::string key;
   reader.begin_object();
   while (reader.next_key(key)) {
@@ -161,15 +159,24 @@ Test read_test(JsonReader& reader, std::size_t index, const std::string& source)
       test.name = reader.read_string();
       named = true;
     } else if (key == "properties" && reader.peek() == JsonReader::Kind::array) {
-      properties = reader.raw_value();  // Read once the name is known, for messages about it.
+      if (named) {
+        read_properties(reader, text, test, source);
+      } else {
+        deferred_properties = reader.offset();
+        reader.skip();
+      }
     } else {
       reader.skip();
     }
   }
-  if (!named) throw InputError(source, 0, "test #" + std::to_string(index + 1) + " has no name");
-  if (!properties.empty()) {
-    JsonReader property_reader(properties, source);
-    read_properties(property_reader, test, source);
+  if (!named) {
+    throw InputError(source, line_at(text, start), "test #" + std::to_string(index + 1) + " has no name");
+  }
+  if (deferred_properties) {
+    // A reader over the rest of the text keeps offsets, and so lines, those of the document.
+    JsonReader again(text, source);
+    again.seek(*deferred_properties);
+    read_properties(again, text, test, source);
   }
   return test;
 }
@@ -181,7 +188,7 @@ std::vector<Test> parse_ctest_json(std::string_view text, const std::string& sou
   std::vector<Test> tests;
   std::string kind, key;
   bool saw_tests = false;
-  std::optional<double> major_version;
+  std::optional<json> major_version;
   if (reader.peek() != JsonReader::Kind::object) reader.fail("expected an object");
   reader.begin_object();
   while (reader.next_key(key)) {
@@ -190,8 +197,8 @@ std::vector<Test> parse_ctest_json(std::string_view text, const std::string& sou
     } else if (key == "version" && reader.peek() == JsonReader::Kind::object) {
       reader.begin_object();
       while (reader.next_key(key)) {
-        if (key == "major" && reader.peek() == JsonReader::Kind::number) {
-          major_version = reader.read_number();
+        if (key == "major") {
+          major_version = read_value(reader);
         } else {
           reader.skip();
         }
@@ -199,7 +206,7 @@ std::vector<Test> parse_ctest_json(std::string_view text, const std::string& sou
     } else if (key == "tests" && reader.peek() == JsonReader::Kind::array) {
       saw_tests = true;
       reader.begin_array();
-      while (reader.next_element()) tests.push_back(read_test(reader, tests.size(), source));
+      while (reader.next_element()) tests.push_back(read_test(reader, text, tests.size(), source));
     } else {
       reader.skip();
     }
@@ -210,8 +217,10 @@ std::vector<Test> parse_ctest_json(std::string_view text, const std::string& sou
         source, 1, "expected the output of 'ctest --show-only=json-v1' (kind \"ctestInfo\" with \"tests\")");
   }
   if (major_version && *major_version != 1) {
-    throw InputError(
-        source, 1, "unsupported ctest JSON version " + format_number(*major_version) + " (expected major 1)");
+    throw InputError(source, 1,
+                     "unsupported ctest JSON version " +
+                         major_version->dump(-1, ' ', false, json::error_handler_t::replace) +
+                         " (expected major 1)");
   }
   return tests;
 }

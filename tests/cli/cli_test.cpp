@@ -163,6 +163,11 @@ TEST_F(Cli, ExplainPrintsATableOfPredictedTime) {
   EXPECT_NE(r.out.find("* 2/3"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("26.0 s"), std::string::npos) << r.out;  // 78 s of tests over 3: a perfect split
   EXPECT_NE(r.out.find("1.000x the bound"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("history: 12 tests from " + durations_ + " (JSON object of name to seconds)"),
+            std::string::npos)
+      << r.out;
+  r = tlb({"split", "--tests", tests_json_, "--partition", "2/3", "--explain"});
+  EXPECT_NE(r.out.find("history: none (no --durations given)"), std::string::npos) << r.out;
 }
 
 TEST_F(Cli, ExplainWithOnlyATotalIsAnOverview) {

@@ -89,6 +89,10 @@ TEST(Durations, ErrorsNameTheFileAndLine) {
   EXPECT_EQ(error_of("{\n  \"a\": 1,\n  \"b\": -4\n}"), "durations.txt:3: duration of 'b' is negative: -4");
   EXPECT_EQ(error_of("{\n  \"a\": 1,\n  \"b\" 4\n}").substr(0, 30), "durations.txt:3: not valid JSO");
   EXPECT_EQ(error_of("[1, 2]"), "durations.txt:1: expected a JSON object of test name to seconds");
+  // The line is the value's, even where the key's text appears earlier in the file.
+  EXPECT_EQ(error_of("{\n  \"note\": 1,\n  \"b\": 2,\n  \"x\": \"b\"\n}"),
+            "durations.txt:4: duration of 'x' is not a number: \"b\"");
+  EXPECT_EQ(error_of("{\"a\": 1e999}"), "durations.txt:1: duration of 'a' is not a number: 1e999");
   EXPECT_EQ(error_of("x 1 0.5\ny one 0.5\n---\n", "c.txt"),
             "c.txt:2: expected '<test name> <runs> <mean seconds>' as CTest writes, got 'y one 0.5'");
 }

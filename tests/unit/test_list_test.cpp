@@ -73,9 +73,31 @@ TEST(TestList, MalformedJsonNamesTheLine) {
   EXPECT_EQ(
       error_of(
           R"({"kind": "ctestInfo", "tests": [{"name": "x", "properties": [{"name": "COST", "value": [1]}]}]})"),
-      "tests.json: test 'x': property COST should be a number, got [1]");
+      "tests.json:1: test 'x': property COST should be a number, got [1]");
   EXPECT_EQ(error_of(R"({"kind": "ctestInfo", "version": {"major": 2}, "tests": []})"),
             "tests.json:1: unsupported ctest JSON version 2 (expected major 1)");
+}
+
+TEST(TestList, PropertyErrorsNameTheLineOfTheValueWhateverTheKeyOrder) {
+  EXPECT_EQ(error_of("{\"kind\": \"ctestInfo\", \"tests\": [\n"
+                     " {\"name\": \"a\"},\n"
+                     " {\"name\": \"b\",\n"
+                     "  \"properties\": [{\"name\": \"LABELS\", \"value\": [\"x\"]},\n"
+                     "                 {\"name\": \"RUN_SERIAL\", \"value\": \"maybe\"}]}]}"),
+            "tests.json:5: test 'b': property RUN_SERIAL should be true or false, got \"maybe\"");
+  // Properties before the name: read once the name is known, with the lines of the document.
+  EXPECT_EQ(error_of("{\"kind\": \"ctestInfo\", \"tests\": [\n"
+                     " {\"properties\": [\n"
+                     "   {\"name\": \"COST\", \"value\": \"slow\"}],\n"
+                     "  \"name\": \"late\"}]}"),
+            "tests.json:3: test 'late': property COST should be a number, got \"slow\"");
+  auto tests = parse_test_list(
+      R"({"kind": "ctestInfo", "tests": [{"properties": [{"name": "COST", "value": 2}], "name": "late"}]})",
+      "t");
+  ASSERT_EQ(tests.size(), 1u);
+  EXPECT_EQ(tests[0].cost, 2.0);
+  EXPECT_EQ(error_of("{\"kind\": \"ctestInfo\", \"tests\": [\n {\"name\": \"a\"},\n {\"command\": []}]}"),
+            "tests.json:3: test #2 has no name");
 }
 
 TEST(TestList, PropertyValuesWithInvalidUtf8AreReadOrReportedNeverThrownRaw) {
@@ -88,7 +110,7 @@ TEST(TestList, PropertyValuesWithInvalidUtf8AreReadOrReportedNeverThrownRaw) {
   EXPECT_EQ(tests[0].labels, (std::vector<std::string>{"ok", "bad\xff"}));
   EXPECT_EQ(error_of("{\"kind\": \"ctestInfo\", \"tests\": [{\"name\": \"t\", \"properties\": "
                      "[{\"name\": \"COST\", \"value\": \"x\xff\"}]}]}"),
-            "tests.json: test 't': property COST should be a number, got \"x\xEF\xBF\xBD\"");
+            "tests.json:1: test 't': property COST should be a number, got \"x\xEF\xBF\xBD\"");
 }
 
 }  // namespace
