@@ -86,10 +86,22 @@ std::string read_file(const std::string& path) {
     content << std::cin.rdbuf();
     return content.str();
   }
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw InputError(path, 0, "cannot open file");
-  std::string content{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  // One read of the whole size when the file has one; a pipe or device is read to its end.
+  const std::streamoff size = in.tellg();
+  std::string content;
+  if (size > 0) {
+    content.resize(static_cast<std::size_t>(size));
+    in.seekg(0);
+    in.read(content.data(), size);
+    content.resize(static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) throw InputError(path, 0, "cannot read file");
+  in.clear();
+  std::ostringstream rest;
+  rest << in.rdbuf();
+  content += rest.str();
   return content;
 }
 
