@@ -3,7 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <ostream>
 
+#include "cli/merge_command.hpp"
+#include "cli/parse_command.hpp"
+#include "cli/record_command.hpp"
 #include "cli/split_command.hpp"
+#include "cli/verify_command.hpp"
 #include "io/text.hpp"
 
 namespace tlb::cli {
@@ -18,6 +22,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   app.footer(
       "Run 'tlb <command> --help' for a command's options. Settings and their variables: see README.md.");
   auto split = add_split_command(app);
+  auto parse = add_parse_command(app);
+  auto record = add_record_command(app);
+  auto merge = add_merge_command(app);
+  auto verify = add_verify_command(app);
 
   try {
     app.parse(argc, argv);
@@ -36,6 +44,10 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
 
   try {
     if (app.got_subcommand("split")) split(out, err, env);
+    if (app.got_subcommand("parse")) parse(out, err, env);
+    if (app.got_subcommand("record")) record(out, err, env);
+    if (app.got_subcommand("merge")) merge(out, err, env);
+    if (app.got_subcommand("verify")) return verify(out, err, env);
   } catch (const UsageError& e) {
     err << "tlb: error: " << e.what() << "\n";
     return kUsageError;

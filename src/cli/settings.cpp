@@ -1,5 +1,7 @@
 #include "cli/settings.hpp"
 
+#include <charconv>
+#include <chrono>
 #include <cstdlib>
 
 #include "io/text.hpp"
@@ -232,6 +234,55 @@ bool resolve_strict(bool flag, const Environment& env) {
     if (*value == no) return false;
   }
   throw UsageError("TLB_STRICT=" + *value + ": expected 1 or 0");
+}
+
+std::optional<Setting> resolve_store(const std::optional<std::string>& flag, const Environment& env) {
+  return pick(flag, "--store", env, "TLB_STORE");
+}
+
+std::unique_ptr<store::Store> open_store(const Setting& store, const store::HistoryPolicy& policy) {
+  try {
+    return store::open_store(store.value, policy);
+  } catch (const store::UnsupportedStore& e) {
+    throw UsageError(quoted(store) + ": " + e.what());
+  }
+}
+
+store::HistoryPolicy resolve_history_policy(const Environment& env) {
+  store::HistoryPolicy policy;
+  if (auto alpha = pick(std::nullopt, "", env, "TLB_SMOOTHING_FACTOR")) {
+    auto value = io::parse_number(io::trim(alpha->value));
+    if (!value) {
+      throw UsageError(quoted(*alpha) + ": not a number (a smoothing factor in (0, 1] such as 0.5, written " +
+                       "with a point)");
+    }
+    if (!(*value > 0 && *value <= 1)) {
+      throw UsageError(
+          quoted(*alpha) +
+          ": the smoothing factor must be greater than 0 and at most 1 (1 keeps only the latest run)");
+    }
+    policy.smoothing_factor = *value;
+  }
+  if (auto days = pick(std::nullopt, "", env, "TLB_FORGET_AFTER_DAYS")) {
+    auto value = io::parse_int(io::trim(days->value));
+    if (!value) throw UsageError(quoted(*days) + ": not a whole number of days (0 or more)");
+    policy.forget_after_days = *value;
+  }
+  return policy;
+}
+
+store::Date resolve_today(const Environment& env) {
+  if (auto epoch = env("SOURCE_DATE_EPOCH")) {
+    long long seconds = -1;
+    const std::string text(io::trim(*epoch));
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (error != std::errc() || end != text.data() + text.size() || text.empty() || seconds < 0 ||
+        seconds > 253'402'300'799LL) {  // 9999-12-31T23:59:59Z
+      throw UsageError("SOURCE_DATE_EPOCH=" + *epoch + ": not a whole number of seconds since 1970-01-01");
+    }
+    return std::chrono::floor<std::chrono::days>(std::chrono::sys_seconds(std::chrono::seconds(seconds)));
+  }
+  return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
 }
 
 }  // namespace tlb::cli

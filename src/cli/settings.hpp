@@ -3,12 +3,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "store/store.hpp"
 #include "tlb/order.hpp"
 #include "tlb/split.hpp"
 
@@ -60,5 +62,18 @@ struct Setting {
 };
 std::optional<Setting> pick(const std::optional<std::string>& flag, std::string_view flag_name,
                             const Environment& env, std::string_view variable);
+
+// TLB_STORE (--store): where history lives, a timing file's path or file://path. nullopt when unset.
+std::optional<Setting> resolve_store(const std::optional<std::string>& flag, const Environment& env);
+
+// Opens the store a setting names; a URL no backend serves is a UsageError naming the setting.
+std::unique_ptr<store::Store> open_store(const Setting& store, const store::HistoryPolicy& policy);
+
+// TLB_SMOOTHING_FACTOR (alpha in (0, 1], default 0.5) and TLB_FORGET_AFTER_DAYS (0 or more, default 30).
+store::HistoryPolicy resolve_history_policy(const Environment& env);
+
+// Today's date in UTC, or the day of SOURCE_DATE_EPOCH (seconds since 1970, the reproducible-builds
+// convention) when it is set: the date `tlb record` and `tlb merge` write as a test's last run.
+store::Date resolve_today(const Environment& env);
 
 }  // namespace tlb::cli

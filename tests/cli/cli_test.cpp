@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "support/process.hpp"
+#include "support/scratch_dir.hpp"
 
 namespace {
 
@@ -17,22 +18,8 @@ namespace fs = std::filesystem;
 using tlb::testing::ProcessResult;
 using tlb::testing::run_process;
 
-class Cli : public ::testing::Test {
+class Cli : public tlb::testing::ScratchDirTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("tlb-cli-" + std::to_string(getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string write(const std::string& name, const std::string& content) {
-    const fs::path path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << content;
-    return path.string();
-  }
-
   ProcessResult tlb(std::vector<std::string> args, std::map<std::string, std::string> env = {},
                     const std::string& input = "") {
     args.insert(args.begin(), TLB_EXECUTABLE);
@@ -65,7 +52,6 @@ class Cli : public ::testing::Test {
     durations_ = write("durations.json", durations.dump(1));
   }
 
-  fs::path dir_;
   std::string tests_json_, tests_txt_, durations_;
   std::set<std::string> all_names_;
 };

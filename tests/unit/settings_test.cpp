@@ -5,16 +5,12 @@
 
 #include <map>
 
+#include "support/environment.hpp"
+
 namespace tlb::cli {
 namespace {
 
-Environment env_of(std::map<std::string, std::string> variables) {
-  return [variables = std::move(variables)](std::string_view name) -> std::optional<std::string> {
-    auto it = variables.find(std::string(name));
-    if (it == variables.end() || it->second.empty()) return std::nullopt;
-    return it->second;
-  };
-}
+using tlb::testing::env_of;
 
 std::optional<PartitionChoice> partition(std::map<std::string, std::string> variables,
                                          std::optional<std::string> flag_k = {},

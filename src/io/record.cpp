@@ -1,0 +1,273 @@
+#include "io/record.hpp"
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "io/atomic_file.hpp"
+#include "io/json_reader.hpp"
+#include "io/text.hpp"
+
+namespace tlb::io {
+namespace {
+
+constexpr std::string_view kKind = "tlb-partition-record";
+constexpr int kVersion = 1;
+
+constexpr std::array<std::pair<ResultStatus, std::string_view>, 4> kStatusNames{{
+    {ResultStatus::passed, "passed"},
+    {ResultStatus::failed, "failed"},
+    {ResultStatus::error, "error"},
+    {ResultStatus::skipped, "skipped"},
+}};
+
+std::string_view status_name(ResultStatus status) {
+  for (const auto& [value, name] : kStatusNames) {
+    if (value == status) return name;
+  }
+  return "passed";
+}
+
+std::optional<ResultStatus> status_named(std::string_view name) {
+  for (const auto& [value, known] : kStatusNames) {
+    if (known == name) return value;
+  }
+  return std::nullopt;
+}
+
+// Reads the members of one record, remembering where each started so that a wrong value names its line.
+class RecordReader {
+ public:
+  RecordReader(std::string_view text, std::string source) : text_(text), source_(std::move(source)) {}
+
+  PartitionRecord read() {
+    JsonReader reader(text_, source_);
+    const std::size_t start = reader.offset();
+    if (reader.peek() != JsonReader::Kind::object)
+      fail(start, "not a tlb partition record: not a JSON object");
+    check_kind_and_version(reader, start);
+
+    reader.seek(start);
+    PartitionRecord record;
+    std::map<std::string, bool, std::less<>> seen;
+    std::string key;
+    reader.begin_object();
+    while (reader.next_key(key)) {
+      const std::size_t at = reader.offset();
+      seen[key] = true;
+      if (key == "partition") {
+        record.partition = whole_number(reader, at, key);
+      } else if (key == "total") {
+        record.total = whole_number(reader, at, key);
+      } else if (key == "splitter") {
+        record.splitter = string(reader, at, key);
+      } else if (key == "all_tests") {
+        record.all_tests = strings(reader, at, key);
+      } else if (key == "test_list_hash") {
+        record.test_list_hash = string(reader, at, key);
+      } else if (key == "history_source") {
+        record.history_source = string(reader, at, key);
+      } else if (key == "history_status") {
+        record.history_status = string(reader, at, key);
+      } else if (key == "history_hash") {
+        record.history_hash = string(reader, at, key);
+      } else if (key == "tests") {
+        record.tests = strings(reader, at, key);
+      } else if (key == "attachments") {
+        record.attachments = strings(reader, at, key);
+      } else if (key == "has_results") {
+        if (reader.peek() != JsonReader::Kind::boolean) fail(at, "\"has_results\" should be true or false");
+        record.has_results = reader.read_boolean();
+      } else if (key == "results") {
+        record.results = results(reader, at);
+      } else if (key == "recorded_on") {
+        record.recorded_on = string(reader, at, key);
+      } else {
+        reader.skip();  // Unknown members are for newer minor additions; version 1 readers ignore them.
+      }
+    }
+    reader.expect_end();
+
+    for (std::string_view required :
+         {"partition", "total", "splitter", "all_tests", "test_list_hash", "history_source", "history_status",
+          "history_hash", "tests", "attachments", "has_results", "results"}) {
+      if (seen.find(required) == seen.end()) {
+        fail(start, "partition record lacks \"" + std::string(required) + "\"");
+      }
+    }
+    if (record.partition < 1 || record.total < 1 || record.partition > record.total) {
+      fail(start, "partition " + std::to_string(record.partition) + " of " + std::to_string(record.total) +
+                      ": partitions are numbered 1 to the total");
+    }
+    return record;
+  }
+
+ private:
+  // A newer record may have changed any member, so the version is settled before anything else is read.
+  void check_kind_and_version(JsonReader& reader, std::size_t start) {
+    std::optional<std::string> kind;
+    std::optional<double> version;
+    std::size_t version_at = start;
+    std::string key;
+    reader.begin_object();
+    while (reader.next_key(key)) {
+      const std::size_t at = reader.offset();
+      if (key == "kind" && reader.peek() == JsonReader::Kind::string) {
+        kind = reader.read_string();
+      } else if (key == "version" && reader.peek() == JsonReader::Kind::number) {
+        version = reader.read_number();
+        version_at = at;
+      } else {
+        reader.skip();
+      }
+    }
+    if (kind != kKind) {
+      fail(start, "not a tlb partition record (no \"kind\": \"" + std::string(kKind) + "\")");
+    }
+    if (!version || *version < 1 || *version != std::floor(*version)) {
+      fail(version_at, "partition record without a valid \"version\"");
+    }
+    if (*version > kVersion) {
+      fail(version_at, "partition record version " + std::to_string(static_cast<long long>(*version)) +
+                           " was written by a newer tlb; this one reads version " + std::to_string(kVersion));
+    }
+  }
+
+  int whole_number(JsonReader& reader, std::size_t at, const std::string& key) {
+    if (reader.peek() == JsonReader::Kind::number) {
+      const double value = reader.read_number();
+      if (value >= 0 && value <= 1e9 && value == std::floor(value)) return static_cast<int>(value);
+    }
+    fail(at, "\"" + key + "\" should be a whole number");
+  }
+
+  std::string string(JsonReader& reader, std::size_t at, const std::string& key) {
+    if (reader.peek() != JsonReader::Kind::string) fail(at, "\"" + key + "\" should be a string");
+    return reader.read_string();
+  }
+
+  std::vector<std::string> strings(JsonReader& reader, std::size_t at, const std::string& key) {
+    if (reader.peek() != JsonReader::Kind::array) fail(at, "\"" + key + "\" should be a list of test names");
+    std::vector<std::string> names;
+    reader.begin_array();
+    while (reader.next_element()) names.push_back(string(reader, reader.offset(), key + "[]"));
+    return names;
+  }
+
+  std::vector<RecordedResult> results(JsonReader& reader, std::size_t at) {
+    if (reader.peek() != JsonReader::Kind::array) fail(at, "\"results\" should be a list");
+    std::vector<RecordedResult> results;
+    reader.begin_array();
+    while (reader.next_element()) {
+      const std::size_t element = reader.offset();
+      if (reader.peek() != JsonReader::Kind::object)
+        fail(element, "a result should be {\"name\", \"status\", \"seconds\"}");
+      RecordedResult result;
+      bool named = false;
+      std::string key;
+      reader.begin_object();
+      while (reader.next_key(key)) {
+        const std::size_t value_at = reader.offset();
+        if (key == "name") {
+          result.name = string(reader, value_at, key);
+          named = true;
+        } else if (key == "status") {
+          const std::string name = string(reader, value_at, key);
+          auto status = status_named(name);
+          if (!status)
+            fail(value_at, "unknown result status '" + name + "' (passed, failed, error, skipped)");
+          result.status = *status;
+        } else if (key == "seconds" && reader.peek() != JsonReader::Kind::null) {
+          if (reader.peek() != JsonReader::Kind::number) fail(value_at, "\"seconds\" should be a number");
+          const double seconds = reader.read_number();
+          if (!(seconds >= 0)) fail(value_at, "negative duration for '" + result.name + "'");
+          result.seconds = seconds;
+        } else {
+          reader.skip();
+        }
+      }
+      if (!named) fail(element, "a result without a \"name\"");
+      results.push_back(std::move(result));
+    }
+    return results;
+  }
+
+  [[noreturn]] void fail(std::size_t offset, const std::string& message) const {
+    throw InputError(source_, line_at(text_, offset), message);
+  }
+
+  std::string_view text_;
+  std::string source_;
+};
+
+nlohmann::ordered_json names_json(const std::vector<std::string>& names) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  for (const std::string& name : names) list.push_back(name);
+  return list;
+}
+
+}  // namespace
+
+std::string hash_names(const std::vector<std::string>& sorted_names) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  const auto add = [&hash](unsigned char byte) {
+    hash ^= byte;
+    hash *= 0x100000001b3ULL;
+  };
+  for (const std::string& name : sorted_names) {
+    for (char c : name) add(static_cast<unsigned char>(c));
+    add('\n');
+  }
+  constexpr char kDigits[] = "0123456789abcdef";
+  std::string text = "fnv1a64:";
+  for (int shift = 60; shift >= 0; shift -= 4) text += kDigits[(hash >> shift) & 0xF];
+  return text;
+}
+
+void write_record(const std::string& path, const PartitionRecord& record) {
+  using nlohmann::ordered_json;
+  ordered_json document;
+  document["kind"] = kKind;
+  document["version"] = kVersion;
+  document["partition"] = record.partition;
+  document["total"] = record.total;
+  document["splitter"] = record.splitter;
+  document["test_list_hash"] = record.test_list_hash;
+  document["history_source"] = record.history_source;
+  document["history_status"] = record.history_status;
+  document["history_hash"] = record.history_hash;
+  document["has_results"] = record.has_results;
+  document["recorded_on"] = record.recorded_on;
+  document["tests"] = names_json(record.tests);
+  document["attachments"] = names_json(record.attachments);
+  ordered_json results = ordered_json::array();
+  for (const RecordedResult& result : record.results) {
+    ordered_json entry;
+    entry["name"] = result.name;
+    entry["status"] = status_name(result.status);
+    // Microseconds are the resolution of every producer; more digits would only be noise in diffs.
+    if (result.seconds) entry["seconds"] = std::round(*result.seconds * 1e6) / 1e6;
+    results.push_back(std::move(entry));
+  }
+  document["results"] = std::move(results);
+  document["all_tests"] = names_json(record.all_tests);
+
+  std::string text;
+  try {
+    text = document.dump(2);
+  } catch (const nlohmann::json::exception&) {
+    // JSON strings are UTF-8; a name that is not cannot be written without changing it.
+    throw InputError(path, 0, "a test name is not valid UTF-8; cannot write the partition record");
+  }
+  text += '\n';
+  write_file_atomically(path, text);
+}
+
+PartitionRecord read_record(const std::string& path) {
+  const std::string text = read_file(path);
+  return RecordReader(strip_bom(text), display_name(path)).read();
+}
+
+}  // namespace tlb::io

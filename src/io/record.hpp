@@ -1,0 +1,50 @@
+// A partition's record: what it was given to run, on what test list and history, and what ran. Written by the
+// hook (`tlb split --record`) before the run, completed by `tlb record` after it, read by `tlb merge` and
+// `tlb verify`.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/results.hpp"
+
+namespace tlb::io {
+
+struct RecordedResult {
+  std::string name;  // CTest test name.
+  ResultStatus status = ResultStatus::passed;
+  std::optional<double> seconds;
+
+  friend bool operator==(const RecordedResult&, const RecordedResult&) = default;
+};
+
+struct PartitionRecord {
+  int partition = 0;  // 1-based.
+  int total = 0;
+  std::string splitter;                  // The splitter that made the split ("time", "count", "round-robin").
+  std::vector<std::string> all_tests;    // The full test list the split was made on, sorted.
+  std::string test_list_hash;            // hash_names(all_tests).
+  std::string history_source;            // Store path or URL the history came from ("" when none).
+  std::string history_status;            // "ok", "missing", "corrupt", "unavailable".
+  std::string history_hash;              // Hash of the history the split was made on ("" when none).
+  std::vector<std::string> tests;        // Assigned to this partition, sorted; includes the attachments.
+  std::vector<std::string> attachments;  // Fixture setup/cleanup tests, which may be in several partitions.
+  bool has_results = false;              // Set once `tlb record` added what ran.
+  std::vector<RecordedResult> results;   // Sorted by name.
+  std::string recorded_on;  // UTC date (YYYY-MM-DD) `tlb record` added the results, so that `tlb merge`
+                            // dates each test's last run the same whatever day it runs ("" before).
+
+  friend bool operator==(const PartitionRecord&, const PartitionRecord&) = default;
+};
+
+// A stable hash of a sorted name list, as text ("fnv1a64:<16 hex digits>").
+std::string hash_names(const std::vector<std::string>& sorted_names);
+
+// Writes atomically (a temporary file beside `path`, then rename). Creates missing parent directories.
+void write_record(const std::string& path, const PartitionRecord& record);
+
+// Throws InputError naming the file (and line) when it is not a record or is of a newer version.
+PartitionRecord read_record(const std::string& path);
+
+}  // namespace tlb::io

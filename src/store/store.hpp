@@ -1,0 +1,116 @@
+// Where test history lives between runs: one small interface, one backend a file, picked by the store's URL
+// (a path or file://path today: the timing file; http:// arrives with `tlb server`).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tlb/history.hpp"
+
+namespace tlb::store {
+
+enum class HistoryStatus {
+  ok,           // Read; possibly empty.
+  missing,      // No history yet (no file). Expected on a first run or a cache miss.
+  corrupt,      // There is something, but it cannot be read: malformed, or written by a newer tlb.
+  unavailable,  // It could not be reached (unreadable file; later: server down).
+};
+
+std::string_view to_string(HistoryStatus status);
+
+// What a split is made on. load() never throws for history that is absent or unreadable: the split goes on
+// without it, deterministically, and the caller prints `warning` once (or fails, under TLB_STRICT).
+struct LoadedHistory {
+  History history;
+  HistoryStatus status = HistoryStatus::missing;
+  std::string source;   // The store's location, for records and messages.
+  std::string hash;     // history_hash(history) when status is ok, else "".
+  std::string warning;  // One line naming the file (and line) when status is not ok.
+};
+
+// A stable hash of history content ("fnv1a64:<16 hex digits>"): FNV-1a 64 over one line per test in name
+// order, "<seconds, 6 decimals> <runs> <last result> <name>\n". Partitions that split on the same history
+// carry the same hash in their records, whatever the backend.
+std::string history_hash(const History& history);
+
+// Seconds as the timing file and history_hash write them: fixed, 6 decimals, never through the locale.
+std::string format_seconds(double seconds);
+
+// Calendar days in UTC; what a timing file remembers of when a test last ran.
+using Date = std::chrono::sys_days;
+
+// "YYYY-MM-DD".
+std::string format_date(Date date);
+std::optional<Date> parse_date(std::string_view text);
+
+// One test's run, as a partition reports it.
+struct Observation {
+  std::string name;  // CTest test name.
+  std::optional<double> seconds;
+  Outcome outcome = Outcome::unknown;
+};
+
+// What one run (one partition of a CI run, or an unpartitioned run) reports after it ran: the unit a backend
+// applies at once. A server backend gets the same batch in one request.
+struct RunReport {
+  std::vector<Observation> observations;
+  Date date;                   // When it ran: becomes each observed test's last-seen date.
+  int partition = 0;           // 1-based; 0 when not known.
+  int total = 0;               // 0 when not known.
+  std::string test_list_hash;  // "" when not known; lets a server check the partitions of one run agree.
+};
+
+// How observations become history. The same rules for every backend.
+struct HistoryPolicy {
+  // Alpha of the exponential smoothing: new = alpha * observed + (1 - alpha) * previous, in (0, 1].
+  double smoothing_factor = 0.5;
+  // A test not seen for this many days, counted back from the newest last-seen date in the store (not from
+  // today), is forgotten when the store is next written.
+  int forget_after_days = 30;
+};
+
+// Folds one observation into `record`. A passed (or unknown) run's duration is smoothed in. A failed run's
+// duration is smoothed in only when it is longer than the estimate (or the test has none yet): a failure
+// often stops a test early, so a short time says little about the next run, while a long one (a hang until
+// the timeout) is likely to recur until the test is fixed, and under-estimating makes a partition late.
+// A skipped run's duration is never used. Any known outcome replaces the last one.
+void fold(TestRecord& record, const Observation& observation, double smoothing_factor);
+
+// What update() did.
+struct UpdateSummary {
+  std::size_t observed = 0;   // Observations folded in.
+  std::size_t added = 0;      // Tests that were not in the store before.
+  std::size_t forgotten = 0;  // Tests dropped by the aging rule.
+  std::size_t stored = 0;     // Tests in the store afterwards.
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Where the history lives, as the user wrote it (for messages and records).
+  virtual const std::string& location() const = 0;
+
+  // Never throws for missing, corrupt or unreachable history: see LoadedHistory.
+  virtual LoadedHistory load() = 0;
+
+  // Applies the reports in order, all or none. Throws io::InputError, leaving the store as it was, when it
+  // cannot be written or when what is stored cannot be read: it is never replaced by less than it holds.
+  virtual UpdateSummary update(const std::vector<RunReport>& reports) = 0;
+};
+
+// A store URL that names no backend this tlb has (an unknown scheme, or http:// before `tlb server`).
+class UnsupportedStore : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// "path" or "file://path": the timing file. Throws UnsupportedStore for other schemes.
+std::unique_ptr<Store> open_store(const std::string& url, const HistoryPolicy& policy = {});
+
+}  // namespace tlb::store

@@ -1,0 +1,189 @@
+// `tlb verify`'s checks: a correct set of records is proven, and each kind of problem is caught and named.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "cli/verify_command.hpp"
+
+namespace tlb::cli {
+namespace {
+
+// Three partitions of six tests; "setup" is a fixture setup test that partitions 1 and 2 both need.
+std::vector<LoadedRecord> correct_set() {
+  const std::vector<std::string> all{"a", "b", "c", "d", "e", "setup"};
+  const std::vector<std::vector<std::string>> assigned{{"a", "b", "setup"}, {"c", "setup"}, {"d", "e"}};
+  std::vector<LoadedRecord> records;
+  for (int k = 1; k <= 3; ++k) {
+    io::PartitionRecord r;
+    r.partition = k;
+    r.total = 3;
+    r.splitter = "time";
+    r.all_tests = all;
+    r.test_list_hash = io::hash_names(all);
+    r.history_source = ".tlb/timings.txt";
+    r.history_status = "ok";
+    r.history_hash = "fnv1a64:00000000000000aa";
+    r.tests = assigned[static_cast<std::size_t>(k - 1)];
+    if (k <= 2) r.attachments = {"setup"};
+    r.has_results = true;
+    for (const std::string& name : r.tests) r.results.push_back({name, io::ResultStatus::passed, 1.0});
+    records.push_back(LoadedRecord{"p" + std::to_string(k) + ".json", r});
+  }
+  return records;
+}
+
+io::PartitionRecord& partition(std::vector<LoadedRecord>& records, int k) {
+  return records[static_cast<std::size_t>(k - 1)].record;
+}
+
+// "kind: message" for each problem, for readable failures.
+std::vector<std::string> problems(const Verification& v) {
+  std::vector<std::string> lines;
+  for (const Problem& p : v.problems) lines.push_back(std::string(to_string(p.kind)) + ": " + p.message);
+  return lines;
+}
+
+TEST(Verify, ACorrectSetIsProven) {
+  const Verification v = verify_records(correct_set(), false);
+  EXPECT_TRUE(v.proven()) << ::testing::PrintToString(problems(v));
+  EXPECT_EQ(v.total, 3);
+  EXPECT_EQ(v.tests, 6u);
+  EXPECT_EQ(v.attachments, 1u);
+  EXPECT_TRUE(v.notes.empty());
+}
+
+TEST(Verify, TheOrderOfTheRecordsDoesNotMatter) {
+  std::vector<LoadedRecord> records = correct_set();
+  partition(records, 2).results.pop_back();
+  partition(records, 3).results.push_back({"a", io::ResultStatus::passed, 1.0});
+  const std::vector<std::string> expected = problems(verify_records(records, false));
+  EXPECT_EQ(expected.size(), 3u) << ::testing::PrintToString(expected);
+  for (unsigned seed = 1; seed <= 5; ++seed) {
+    std::shuffle(records.begin(), records.end(), std::mt19937(seed));
+    EXPECT_EQ(problems(verify_records(records, false)), expected);
+  }
+}
+
+TEST(Verify, Lost) {
+  auto records = correct_set();
+  auto& results = partition(records, 3).results;
+  results.erase(results.begin());  // "d" never reported.
+  EXPECT_EQ(problems(verify_records(records, false)), std::vector<std::string>{"lost: d (partition 3)"});
+}
+
+TEST(Verify, ALostAttachmentIsLostToo) {
+  auto records = correct_set();
+  auto& results = partition(records, 2).results;
+  results.erase(
+      std::find_if(results.begin(), results.end(), [](const auto& r) { return r.name == "setup"; }));
+  EXPECT_EQ(problems(verify_records(records, false)), std::vector<std::string>{"lost: setup (partition 2)"});
+}
+
+TEST(Verify, DuplicatedAndRanButNotAssigned) {
+  auto records = correct_set();
+  partition(records, 3).results.push_back({"a", io::ResultStatus::passed, 1.0});
+  EXPECT_EQ(
+      problems(verify_records(records, false)),
+      (std::vector<std::string>{"duplicated: a (partitions 1, 3)", "ran but not assigned: a (partition 3)"}));
+}
+
+TEST(Verify, AssignedTwiceAndUnassigned) {
+  auto records = correct_set();
+  partition(records, 3).tests = {"d", "a"};  // "e" is in no partition, "a" in two.
+  partition(records, 3).results = {{"d", io::ResultStatus::passed, 1.0},
+                                   {"a", io::ResultStatus::passed, 1.0}};
+  EXPECT_EQ(
+      problems(verify_records(records, false)),
+      (std::vector<std::string>{"not assigned: e (in no partition)", "assigned twice: a (partitions 1, 3)",
+                                "duplicated: a (partitions 1, 3)"}));
+}
+
+TEST(Verify, MissingAndDuplicatePartitions) {
+  auto records = correct_set();
+  records.erase(records.begin() + 1);  // No partition 2.
+  records.push_back(records.front());
+  records.back().path = "again/p1.json";
+  const auto found = problems(verify_records(records, false));
+  EXPECT_EQ(found[0], "missing partition: partition 2/3: no record");
+  EXPECT_EQ(found[1], "duplicate partition: partition 1/3: 2 records (again/p1.json, p1.json)");
+  // With partition 2 gone, "c" is in no partition; partition 1's tests ran twice.
+  EXPECT_NE(std::find(found.begin(), found.end(), "not assigned: c (in no partition)"), found.end());
+  EXPECT_NE(std::find(found.begin(), found.end(), "duplicated: a (partitions 1, 1)"), found.end());
+}
+
+TEST(Verify, InconsistentTestList) {
+  auto records = correct_set();
+  io::PartitionRecord& r = partition(records, 2);
+  r.all_tests.push_back("new test");
+  r.test_list_hash = io::hash_names(r.all_tests);
+  const auto found = problems(verify_records(records, false));
+  ASSERT_EQ(found.size(), 1u) << ::testing::PrintToString(found);
+  EXPECT_EQ(found[0].rfind("inconsistent: partition 2/3 (p2.json) saw a different test list: 7 tests, ", 0),
+            0u)
+      << found[0];
+}
+
+TEST(Verify, ATestListThatDoesNotMatchItsHash) {
+  auto records = correct_set();
+  partition(records, 1).all_tests.pop_back();
+  const auto found = problems(verify_records(records, false));
+  ASSERT_EQ(found.size(), 1u) << ::testing::PrintToString(found);
+  EXPECT_NE(found[0].find("does not match its test_list_hash"), std::string::npos) << found[0];
+}
+
+TEST(Verify, InconsistentHistory) {
+  auto records = correct_set();
+  partition(records, 3).history_hash = "";
+  partition(records, 3).history_status = "missing";
+  const Verification v = verify_records(records, false);
+  EXPECT_EQ(problems(v),
+            std::vector<std::string>{"inconsistent: partition 3/3 (p3.json) split on a different "
+                                     "history snapshot: none (the others: fnv1a64:00000000000000aa)"});
+  ASSERT_EQ(v.notes.size(), 1u);
+  EXPECT_EQ(v.notes[0].message, "partition 3/3 (p3.json) split without history (missing: .tlb/timings.txt)");
+}
+
+TEST(Verify, InconsistentTotal) {
+  auto records = correct_set();
+  partition(records, 3).total = 4;
+  const auto found = problems(verify_records(records, false));
+  EXPECT_EQ(found[0],
+            "inconsistent: partition 3/4 (p3.json) was split into 4 partitions; the other records say 3");
+  EXPECT_EQ(found[1], "missing partition: partition 3/3: no record");
+}
+
+TEST(Verify, ARecordWithoutResults) {
+  auto records = correct_set();
+  partition(records, 2).has_results = false;
+  partition(records, 2).results.clear();
+  EXPECT_EQ(problems(verify_records(records, false)),
+            std::vector<std::string>{
+                "no results: partition 2/3 (p2.json): no results (tlb record never ran for it)"});
+}
+
+TEST(Verify, HistoryNotOkIsANoteUnlessStrict) {
+  auto records = correct_set();
+  for (LoadedRecord& r : records) {
+    r.record.history_status = "corrupt";
+    r.record.history_hash = "";
+  }
+  Verification v = verify_records(records, false);
+  EXPECT_TRUE(v.proven());
+  EXPECT_EQ(v.notes.size(), 3u);
+  v = verify_records(records, true);
+  EXPECT_FALSE(v.proven());
+  EXPECT_EQ(v.problems.size(), 3u);
+  EXPECT_EQ(v.problems[0].kind, ProblemKind::history);
+}
+
+TEST(Verify, ATestNotInTheList) {
+  auto records = correct_set();
+  partition(records, 3).tests.push_back("stray");
+  partition(records, 3).results.push_back({"stray", io::ResultStatus::passed, 1.0});
+  EXPECT_EQ(problems(verify_records(records, false)),
+            std::vector<std::string>{"not in the test list: stray (partition 3)"});
+}
+
+}  // namespace
+}  // namespace tlb::cli
