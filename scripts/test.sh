@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds TLB and runs its whole test suite: the release build with warnings as errors, then the same tests under
-# AddressSanitizer and UndefinedBehaviorSanitizer, then a short seeded libFuzzer run on the readers of user files.
+# AddressSanitizer and UndefinedBehaviorSanitizer, then short seeded libFuzzer runs on the readers of user files.
 # Installs what it needs first (scripts/setup.sh).
 #
 #   scripts/test.sh            all three
@@ -31,13 +31,21 @@ for preset in "${presets[@]}"; do
 done
 
 if ((!quick)); then
-  echo "== fuzz: the readers of test lists and durations, 20000 seeded runs"
   cmake --preset fuzz >/dev/null
   cmake --build --preset fuzz -j "$jobs"
   corpus=$(mktemp -d)
   trap 'rm -rf "$corpus"' EXIT
-  cp tests/fuzz/corpus/* "$corpus"/
-  # Crash reproducers land in build/fuzz, not in the source tree.
-  build/fuzz/tests/fuzz/tlb_readers_fuzzer -seed=1 -runs=20000 -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix=build/fuzz/ "$corpus" 2>&1 | tail -n 1
+  # fuzz <target> <seed corpus> <runs> [options]: a seeded run on a copy of the corpus; crash reproducers land in
+  # build/fuzz, not in the source tree.
+  fuzz() {
+    local target=$1 seeds=$2 runs=$3
+    shift 3
+    rm -rf "${corpus:?}"/* && cp "$seeds"/* "$corpus"/
+    build/fuzz/tests/fuzz/"$target" -seed=1 -runs="$runs" -timeout=10 -rss_limit_mb=2048 \
+      -artifact_prefix=build/fuzz/ "$@" "$corpus" 2>&1 | tail -n 1
+  }
+  echo "== fuzz: the readers of test lists and durations, 20000 seeded runs"
+  fuzz tlb_readers_fuzzer tests/fuzz/corpus 20000
+  echo "== fuzz: the results parser (JUnit XML, ctest's formats, GoogleTest's XML), 100000 seeded runs"
+  fuzz tlb_results_fuzzer tests/fuzz/results-corpus 100000 -dict=tests/fuzz/results.dict
 fi

@@ -9,11 +9,16 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
+#include <set>
 #include <sstream>
 
+#include "cli/hook_script.hpp"
+#include "io/atomic_file.hpp"
 #include "io/durations.hpp"
+#include "io/record.hpp"
 #include "io/test_list.hpp"
 #include "io/text.hpp"
+#include "store/store.hpp"
 #include "tlb/order.hpp"
 #include "tlb/split.hpp"
 
@@ -23,6 +28,9 @@ namespace {
 struct SplitArgs {
   std::string tests;
   std::string durations;
+  std::string store;
+  std::string cmake_script;
+  std::string record_dir;
   std::string partition;
   std::string total;
   std::string weights;
@@ -155,6 +163,122 @@ void print_explain(std::ostream& out, const Plan& plan, const ExplainContext& co
   }
 }
 
+// Where the history of a split came from: a store (--store, TLB_STORE), a durations file (--durations), or
+// nothing.
+struct HistorySource {
+  store::LoadedHistory loaded;
+  bool given = false;       // A store or durations file was named.
+  bool from_store = false;  // The history came from a store, which `tlb record` may update.
+  std::string origin;       // In a phrase, for --explain.
+};
+
+HistorySource load_history(const SplitArgs& args, const Environment& env, bool strict,
+                           std::vector<std::string>& warnings) {
+  HistorySource source;
+  const std::optional<Setting> store_url = resolve_store(args.flag("--store", args.store), env);
+  const bool durations_given = args.command->count("--durations") > 0;
+  if (store_url && durations_given) {
+    throw UsageError("--durations and " + store_url->name + " both name a history; give one");
+  }
+  if (store_url) {
+    source.given = true;
+    source.from_store = true;
+    source.loaded = open_store(*store_url, resolve_history_policy(env))->load();
+    if (source.loaded.status != store::HistoryStatus::ok) {
+      if (strict) {
+        throw io::InputError(
+            source.loaded.source, 0,
+            source.loaded.warning + " (TLB_STRICT is set, so tlb does not split without it)");
+      }
+      warnings.push_back(source.loaded.warning);
+      source.origin = "none (" + source.loaded.warning + ")";
+    } else {
+      const std::size_t count = source.loaded.history.size();
+      source.origin =
+          std::to_string(count) + " test" + (count == 1 ? "" : "s") + " from " + source.loaded.source;
+    }
+    return source;
+  }
+  source.loaded.status = store::HistoryStatus::missing;
+  source.origin = "none (no --durations given)";
+  if (!durations_given) return source;
+  source.given = true;
+  source.loaded.source = io::display_name(args.durations);
+  if (args.durations != "-" && !std::filesystem::exists(args.durations)) {
+    if (strict) throw io::InputError(args.durations, 0, "no such durations file (TLB_STRICT is set)");
+    warnings.push_back(args.durations + ": no such durations file yet; splitting without history");
+    source.origin = "none (" + args.durations + " does not exist yet)";
+    return source;
+  }
+  io::Durations durations = io::read_durations(args.durations);
+  source.loaded.history = std::move(durations.history);
+  source.loaded.status = store::HistoryStatus::ok;
+  source.loaded.hash = store::history_hash(source.loaded.history);
+  source.origin = std::to_string(source.loaded.history.size()) + " test" +
+                  (source.loaded.history.size() == 1 ? "" : "s") + " from " + source.loaded.source + " (" +
+                  std::string(io::to_string(durations.format)) + ")";
+  return source;
+}
+
+// The line the hook prints under ctest's "Test project" line.
+std::string hook_summary(const Plan& plan, const PartitionChoice& choice) {
+  const Partition& mine = plan.partitions[static_cast<std::size_t>(choice.number - 1)];
+  std::size_t all = 0;
+  for (const Partition& p : plan.partitions) {
+    all += static_cast<std::size_t>(
+        std::count_if(p.tests.begin(), p.tests.end(), [](const PlannedTest& t) { return !t.fixture; }));
+  }
+  std::set<std::string_view> fixtures;
+  for (const Partition& p : plan.partitions) {
+    for (const PlannedTest& t : p.tests) {
+      if (t.fixture) fixtures.insert(t.name);
+    }
+  }
+  all += fixtures.size();
+  std::ostringstream line;
+  line.imbue(std::locale::classic());
+  line << "TLB: partition " << choice.number << "/" << choice.total << " (" << choice.source << ") runs "
+       << mine.tests.size() << " of " << all << " tests, predicted " << seconds_text(mine.predicted_seconds)
+       << "; slowest partition " << seconds_text(plan.predicted_makespan_seconds) << ", bound "
+       << seconds_text(plan.lower_bound_seconds) << " (" << to_string(plan.splitter) << " splitter)";
+  return line.str();
+}
+
+// `<dir>/partition-K-of-N.json`, the partition's record before the run; records of other partitions left in
+// `dir` by earlier runs of this build tree are removed, so `tlb record <build>` finds only this one.
+void write_partition_record(const std::string& dir, const Plan& plan, const PartitionChoice& choice,
+                            const HistorySource& source) {
+  io::PartitionRecord record;
+  record.partition = choice.number;
+  record.total = choice.total;
+  record.splitter = std::string(to_string(plan.splitter));
+  std::set<std::string> all;
+  for (const Partition& p : plan.partitions) {
+    for (const PlannedTest& t : p.tests) all.insert(t.name);
+  }
+  record.all_tests.assign(all.begin(), all.end());
+  record.test_list_hash = io::hash_names(record.all_tests);
+  // A durations file is no store: `tlb record` must not take it for the timing file to update.
+  record.history_source = source.from_store ? source.loaded.source : std::string();
+  record.history_status = std::string(store::to_string(source.loaded.status));
+  record.history_hash = source.loaded.hash;
+  for (const PlannedTest& t : plan.partitions[static_cast<std::size_t>(choice.number - 1)].tests) {
+    record.tests.push_back(t.name);
+    if (t.fixture) record.attachments.push_back(t.name);
+  }
+  const std::string name =
+      "partition-" + std::to_string(choice.number) + "-of-" + std::to_string(choice.total) + ".json";
+  if (std::filesystem::is_directory(dir)) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      const std::string file = entry.path().filename().string();
+      if (file != name && file.starts_with("partition-") && file.ends_with(".json")) {
+        std::filesystem::remove(entry.path());
+      }
+    }
+  }
+  io::write_record((std::filesystem::path(dir) / name).string(), record);
+}
+
 bool stdin_is_terminal() {
   return isatty(STDIN_FILENO) != 0;
 }
@@ -190,29 +314,24 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   std::vector<Test> tests = io::read_test_list(tests_path);
   if (tests.empty()) warnings.push_back(io::display_name(tests_path) + ": the test list is empty");
 
-  History history;
-  std::string history_origin = "none (no --durations given)";
-  const bool durations_given = args.command->count("--durations") > 0;
-  if (durations_given) {
-    if (args.durations != "-" && !std::filesystem::exists(args.durations)) {
-      if (strict) throw io::InputError(args.durations, 0, "no such durations file (TLB_STRICT is set)");
-      warnings.push_back(args.durations + ": no such durations file yet; splitting without history");
-      history_origin = "none (" + args.durations + " does not exist yet)";
-    } else {
-      io::Durations durations = io::read_durations(args.durations);
-      history = std::move(durations.history);
-      history_origin = std::to_string(history.size()) + " test" + (history.size() == 1 ? "" : "s") +
-                       " from " + io::display_name(args.durations) + " (" +
-                       std::string(io::to_string(durations.format)) + ")";
-    }
-  }
+  HistorySource source = load_history(args, env, strict, warnings);
+  const History& history = source.loaded.history;
+  const std::string& history_origin = source.origin;
 
   Plan plan = split(std::move(tests), history, options);
-  if (durations_given && !plan.declined.empty()) {
+  if (source.given && !plan.declined.empty()) {
     warnings.push_back("no test in the list has a recorded duration; split by " +
                        std::string(to_string(plan.splitter)));
   }
   warn_all();
+
+  if (!args.record_dir.empty()) write_partition_record(args.record_dir, plan, choice, source);
+  if (!args.cmake_script.empty()) {
+    const Partition& mine = plan.partitions[static_cast<std::size_t>(choice.number - 1)];
+    io::write_file_atomically(args.cmake_script, hook_script(order_tests(mine.tests, history, orderers),
+                                                             hook_summary(plan, choice)));
+    return;
+  }
 
   if (args.explain) {
     print_explain(out, plan,
@@ -255,6 +374,14 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_split_
   cmd->add_option("--durations", args->durations,
                   "Known durations; the format is detected (see below). A missing file: no history yet")
       ->type_name("FILE");
+  cmd->add_option("--store", args->store, "History: a timing file or server URL [TLB_STORE]")
+      ->type_name("URL");
+  cmd->add_option("--cmake-script", args->cmake_script,
+                  "Write this partition's selection as a CMake script for the include(TLB) hook")
+      ->type_name("FILE");
+  cmd->add_option("--record-dir", args->record_dir,
+                  "Write this partition's record to DIR/partition-K-of-N.json (for tlb record, tlb verify)")
+      ->type_name("DIR");
   cmd->add_option("--partition", args->partition, "This partition, 1-based: k or k/N [TLB_PARTITION_NUMBER]")
       ->type_name("K");
   cmd->add_option("--total", args->total, "Number of partitions [TLB_TOTAL_PARTITIONS]")->type_name("N");

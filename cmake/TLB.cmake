@@ -1,0 +1,123 @@
+#[=======================================================================[.rst:
+TLB
+---
+
+Balanced test partitions for plain ``ctest``.
+
+Include this module once, in the top-level ``CMakeLists.txt``, after ``enable_testing()`` (or ``include(CTest)``)::
+
+  include(TLB)
+
+Every later ``ctest`` run in that build tree then looks for a partition in the environment. With none set, ctest runs
+exactly as before. With one set (``TLB_TOTAL_PARTITIONS=4`` and ``TLB_PARTITION_NUMBER=2``, ``TLB_PARTITION=2/4``, or
+the parallel-job variables of GitLab, CircleCI or Buildkite), ctest runs only that partition's tests, chosen from
+measured durations so that the N jobs finish together and every test runs exactly once across them.
+
+How it works
+^^^^^^^^^^^^
+
+The module appends a script to the top directory's ``TEST_INCLUDE_FILES``, so ctest reads it before it adds any test.
+The script returns at once when no partition is set. Otherwise it lists every test of the build tree with
+``ctest --show-only=json-v1`` (the listing run sees ``TLB_HOOK_ACTIVE`` and does nothing, so there is no recursion),
+pipes the list into ``tlb split``, and redefines ``add_test`` so that ctest adds only this partition's tests, with a
+``COST`` that makes it run them failed-last-time first, then longest first. The decision is made each time ctest
+starts, so tests discovered at build or test time (``gtest_discover_tests``, Catch2, doctest) are balanced too, and
+``-R``, ``-E``, ``-L``, ``-j``, ``-C`` and ``--test-dir`` work on top of the partition. Before the run, the partition
+writes its record to ``<build>/tlb/partition-K-of-N.json`` for ``tlb record`` and ``tlb verify``.
+
+Cache variables
+^^^^^^^^^^^^^^^
+
+``TLB_STORE``
+  Where history lives: a timing file path or a server URL. Default ``<top source dir>/.tlb/timings.txt``.
+  The environment variable of the same name, when set at ctest time, wins.
+
+``TLB_SPLITTER``, ``TLB_PREFERRED_SPLITTERS``, ``TLB_ORDERER``, ``TLB_PARTITION_WEIGHTS``, ``TLB_STRICT``
+  Defaults for the ``tlb split`` settings of the same names (see TLB's README); empty means TLB's own default.
+  The environment wins over them.
+
+``TLB_EXECUTABLE``
+  The ``tlb`` program the hook runs. Default: the ``tlb`` target when TLB is part of the build
+  (``add_subdirectory``, ``FetchContent``), else the one from ``find_package(TLB)``, else ``tlb`` on the ``PATH``.
+
+Commands
+^^^^^^^^
+
+This module defines no commands; ``include(TLB)`` is the whole interface.
+#]=======================================================================]
+
+include_guard(GLOBAL)
+
+if(NOT CMAKE_CURRENT_SOURCE_DIR STREQUAL CMAKE_SOURCE_DIR)
+  message(FATAL_ERROR "include(TLB) must be in the top-level CMakeLists.txt (it was included from "
+                      "${CMAKE_CURRENT_SOURCE_DIR}); the hook has to see every test of the build tree.")
+endif()
+
+set(_TLB_MODULE_DIR "${CMAKE_CURRENT_LIST_DIR}")
+
+set(TLB_STORE "${CMAKE_SOURCE_DIR}/.tlb/timings.txt" CACHE STRING
+    "Where TLB keeps test history: a timing file path or a server URL")
+foreach(_tlb_setting IN ITEMS TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT)
+  set(${_tlb_setting} "" CACHE STRING "Default for tlb split's ${_tlb_setting} (empty: TLB's default)")
+endforeach()
+set(TLB_EXECUTABLE "" CACHE FILEPATH "The tlb program the ctest hook runs (empty: found automatically)")
+
+# The tlb program, as a generator expression when it is a target of this build (its path depends on the
+# configuration), else as a path.
+function(_tlb_executable_expression out_var)
+  if(TLB_EXECUTABLE)
+    set(expression "${TLB_EXECUTABLE}")
+  elseif(TARGET tlb)
+    set(expression "$<TARGET_FILE:tlb>")
+  elseif(TARGET TLB::tlb)
+    set(expression "$<TARGET_FILE:TLB::tlb>")
+  else()
+    find_program(_TLB_FOUND_EXECUTABLE tlb)
+    if(NOT _TLB_FOUND_EXECUTABLE)
+      message(FATAL_ERROR "include(TLB): no tlb program: add TLB with add_subdirectory or FetchContent, "
+                          "use find_package(TLB), put tlb on the PATH, or set TLB_EXECUTABLE.")
+    endif()
+    set(expression "${_TLB_FOUND_EXECUTABLE}")
+  endif()
+  set(${out_var} "${expression}" PARENT_SCOPE)
+endfunction()
+
+# Writes the hook ctest reads: a per-configuration settings file and a loader that includes it and then the
+# hook's logic (TLBHook.cmake, beside this module).
+function(_tlb_write_hook)
+  _tlb_executable_expression(executable)
+  set(dir "${CMAKE_BINARY_DIR}/CMakeFiles/TLB")
+  set(settings "")
+  foreach(name IN ITEMS TLB_STORE TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT)
+    string(APPEND settings "set(_tlb_default_${name} [==[${${name}}]==])\n")
+  endforeach()
+  file(GENERATE OUTPUT "${dir}/settings-$<CONFIG>.cmake" CONTENT
+       "# Written by include(TLB) at generate time.
+set(_tlb_executable [==[${executable}]==])
+set(_tlb_ctest [==[${CMAKE_CTEST_COMMAND}]==])
+set(_tlb_cmake [==[${CMAKE_COMMAND}]==])
+set(_tlb_build_dir [==[${CMAKE_BINARY_DIR}]==])
+${settings}")
+  file(WRITE "${dir}/hook.cmake"
+       "# Written by include(TLB); ctest reads it first (TEST_INCLUDE_FILES of the top directory).
+if(DEFINED ENV{TLB_HOOK_ACTIVE})
+  return()
+endif()
+set(_tlb_settings_dir [==[${dir}]==])
+include([==[${_TLB_MODULE_DIR}/TLBHook.cmake]==])
+")
+endfunction()
+
+# The hook must come before any other TEST_INCLUDE_FILES script (gtest_discover_tests adds one per call), so that
+# the tests those scripts add go through it too. Deferred to the end of the top directory, when every other script
+# has been appended and every target (the tlb program among them) exists, so the order of include(TLB) and
+# add_subdirectory does not matter.
+function(_tlb_install_hook)
+  _tlb_write_hook()
+  set(hook "${CMAKE_BINARY_DIR}/CMakeFiles/TLB/hook.cmake")
+  get_property(scripts DIRECTORY "${CMAKE_SOURCE_DIR}" PROPERTY TEST_INCLUDE_FILES)
+  list(REMOVE_ITEM scripts "${hook}")
+  set_property(DIRECTORY "${CMAKE_SOURCE_DIR}" PROPERTY TEST_INCLUDE_FILES "${hook}" ${scripts})
+endfunction()
+
+cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL _tlb_install_hook)

@@ -1,0 +1,144 @@
+# The part of include(TLB) that runs inside ctest, before it adds any test. Internal: ctest reads it through the
+# hook include(TLB) writes into the build tree, which sets _tlb_settings_dir and returns early in the listing run
+# (TLB_HOOK_ACTIVE). See TLB.cmake for the design.
+
+# ctest reads test files without policy settings; include() gives this file its own policy scope, and the
+# functions below keep these policies wherever ctest calls them.
+cmake_policy(VERSION 3.20)
+
+# No partition in the environment: return at once, and ctest runs as if TLB were not there.
+set(_tlb_partition_variables "")
+foreach(_tlb_variable IN ITEMS TLB_PARTITION TLB_PARTITION_NUMBER TLB_TOTAL_PARTITIONS CI_NODE_INDEX CI_NODE_TOTAL
+                               CIRCLE_NODE_INDEX CIRCLE_NODE_TOTAL BUILDKITE_PARALLEL_JOB BUILDKITE_PARALLEL_JOB_COUNT)
+  if(NOT "$ENV{${_tlb_variable}}" STREQUAL "")
+    list(APPEND _tlb_partition_variables "${_tlb_variable}=$ENV{${_tlb_variable}}")
+  endif()
+endforeach()
+if(_tlb_partition_variables STREQUAL "")
+  return()
+endif()
+list(JOIN _tlb_partition_variables " " _tlb_partition_variables)
+
+# The settings include(TLB) wrote for this configuration.
+if(NOT "${CTEST_CONFIGURATION_TYPE}" STREQUAL ""
+   AND EXISTS "${_tlb_settings_dir}/settings-${CTEST_CONFIGURATION_TYPE}.cmake")
+  include("${_tlb_settings_dir}/settings-${CTEST_CONFIGURATION_TYPE}.cmake")
+else()
+  file(GLOB _tlb_settings_files "${_tlb_settings_dir}/settings-*.cmake")
+  list(LENGTH _tlb_settings_files _tlb_count)
+  if(NOT _tlb_count EQUAL 1)
+    message(FATAL_ERROR "TLB: a partition is set (${_tlb_partition_variables}) but this build tree has several "
+                        "configurations; pass -C <config> to ctest.")
+  endif()
+  include("${_tlb_settings_files}")
+endif()
+
+if(NOT EXISTS "${_tlb_executable}")
+  message(FATAL_ERROR "TLB: a partition is set (${_tlb_partition_variables}) but the tlb program "
+                      "${_tlb_executable} does not exist. Build the project first, or unset the partition "
+                      "variables to run every test.")
+endif()
+
+# Settings from the CMake cache, for those the environment does not set: the environment wins.
+set(_tlb_environment "")
+foreach(_tlb_name IN ITEMS TLB_STORE TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT)
+  if("$ENV{${_tlb_name}}" STREQUAL "" AND NOT "${_tlb_default_${_tlb_name}}" STREQUAL "")
+    list(APPEND _tlb_environment "${_tlb_name}=${_tlb_default_${_tlb_name}}")
+  endif()
+endforeach()
+
+set(_tlb_listing_options --show-only=json-v1 --test-dir "${_tlb_build_dir}")
+if(NOT "${CTEST_CONFIGURATION_TYPE}" STREQUAL "")
+  list(APPEND _tlb_listing_options -C "${CTEST_CONFIGURATION_TYPE}")
+endif()
+string(RANDOM LENGTH 12 _tlb_token)
+set(_tlb_selection "${_tlb_settings_dir}/selection-${_tlb_token}.cmake")
+
+# Every test of the build tree, as the same ctest lists it (discovered tests included), piped into tlb split,
+# which writes the selection as a CMake script and the partition's record.
+execute_process(
+  COMMAND "${_tlb_cmake}" -E env TLB_HOOK_ACTIVE=1 "${_tlb_ctest}" ${_tlb_listing_options}
+  COMMAND "${_tlb_cmake}" -E env ${_tlb_environment} "${_tlb_executable}" split --tests -
+          --cmake-script "${_tlb_selection}" --record-dir "${_tlb_build_dir}/tlb"
+  RESULTS_VARIABLE _tlb_statuses
+  OUTPUT_VARIABLE _tlb_output
+  ERROR_VARIABLE _tlb_errors
+  TIMEOUT 600)
+string(STRIP "${_tlb_errors}" _tlb_errors)
+list(GET _tlb_statuses 0 _tlb_listing_status)
+list(GET _tlb_statuses 1 _tlb_split_status)
+if(NOT _tlb_listing_status STREQUAL "0")
+  message(FATAL_ERROR "TLB: listing the tests with `ctest --show-only=json-v1` failed (${_tlb_listing_status}):\n"
+                      "${_tlb_errors}")
+endif()
+if(NOT _tlb_split_status STREQUAL "0" OR NOT EXISTS "${_tlb_selection}")
+  message(FATAL_ERROR "TLB: `tlb split` failed (${_tlb_split_status}) for ${_tlb_partition_variables}; "
+                      "no test was run.\n${_tlb_errors}")
+endif()
+if(NOT _tlb_errors STREQUAL "")
+  message(NOTICE "${_tlb_errors}")
+endif()
+include("${_tlb_selection}")
+file(REMOVE "${_tlb_selection}")
+message(NOTICE "${_tlb_summary}")
+
+# `text` as one bracket argument that nothing inside it can close.
+function(_tlb_bracket out_var text)
+  # The closing bracket may not appear inside, nor complete one with the text's last characters.
+  set(equals "")
+  string(FIND "${text}]" "]]" position)
+  while(NOT position EQUAL -1)
+    string(APPEND equals "=")
+    string(FIND "${text}]" "]${equals}]" position)
+  endwhile()
+  if(text MATCHES "^\n")
+    set(text "\n${text}") # A newline right after the opening bracket is dropped.
+  endif()
+  set(${out_var} "[${equals}[${text}]${equals}]" PARENT_SCOPE)
+endfunction()
+
+# ctest adds only this partition's tests. The arguments are forwarded one by one as bracket arguments, so names and
+# commands with spaces, ';', quotes or brackets reach ctest unchanged.
+function(add_test name)
+  string(HEX "${name}" hex)
+  if(NOT DEFINED _tlb_cost_${hex})
+    return()
+  endif()
+  set(code "_add_test(")
+  math(EXPR last "${ARGC} - 1")
+  foreach(index RANGE ${last})
+    _tlb_bracket(argument "${ARGV${index}}")
+    string(APPEND code " ${argument}")
+  endforeach()
+  cmake_language(EVAL CODE "${code})")
+  _set_tests_properties("${name}" PROPERTIES COST "${_tlb_cost_${hex}}")
+endfunction()
+
+# Properties reach the tests that were added; TLB's COST is set again after them, so a project's own COST does not
+# reorder the partition.
+function(set_tests_properties)
+  set(selected "")
+  math(EXPR last "${ARGC} - 1")
+  foreach(index RANGE ${last})
+    if("${ARGV${index}}" STREQUAL "PROPERTIES")
+      break()
+    endif()
+    string(HEX "${ARGV${index}}" hex)
+    if(DEFINED _tlb_cost_${hex})
+      list(APPEND selected ${index})
+    endif()
+  endforeach()
+  if(selected STREQUAL "")
+    return()
+  endif()
+  set(code "_set_tests_properties(")
+  foreach(index RANGE ${last})
+    _tlb_bracket(argument "${ARGV${index}}")
+    string(APPEND code " ${argument}")
+  endforeach()
+  cmake_language(EVAL CODE "${code})")
+  foreach(index IN LISTS selected)
+    string(HEX "${ARGV${index}}" hex)
+    _set_tests_properties("${ARGV${index}}" PROPERTIES COST "${_tlb_cost_${hex}}")
+  endforeach()
+endfunction()

@@ -1,0 +1,400 @@
+// include(TLB) end to end: the fixture project in tests/module/project is configured, built and run with the
+// real cmake and ctest, and each assertion is about which tests ran, as the tests themselves logged it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/process.hpp"
+
+namespace fs = std::filesystem;
+using tlb::testing::ProcessResult;
+using tlb::testing::run_process;
+
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::stringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) lines.push_back(line);
+  return lines;
+}
+
+std::multiset<std::string> as_multiset(const std::vector<std::string>& names) {
+  return {names.begin(), names.end()};
+}
+
+std::set<std::string> as_set(const std::vector<std::string>& names) {
+  return {names.begin(), names.end()};
+}
+
+bool is_fixture(const std::string& name) {
+  return name == "db.setup" || name == "db.cleanup";
+}
+
+// A scratch directory under the build tree, emptied first.
+fs::path scratch(const std::string& name) {
+  fs::path dir = fs::path(TLB_MODULE_SCRATCH) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+void check(const ProcessResult& result, const std::string& what) {
+  ASSERT_EQ(result.exit_code, 0) << what << " failed:\n" << result.out << "\n" << result.err;
+}
+
+// The fixture project configured and built with one adoption path.
+struct Project {
+  fs::path build;
+  fs::path store;  // The timing file the hook reads (TLB_STORE).
+
+  // Configures and builds the fixture in a scratch directory `name`, adopting TLB the `adoption` way.
+  static Project make(const std::string& name, const std::string& adoption,
+                      const std::vector<std::string>& extra = {}) {
+    Project project;
+    const fs::path dir = scratch(name);
+    project.build = dir / "build";
+    project.store = dir / "timings.txt";
+    std::vector<std::string> configure = {
+        CMAKE_COMMAND,
+        "-S",
+        TLB_MODULE_PROJECT,
+        "-B",
+        project.build.string(),
+        "-G",
+        "Ninja",
+        "-DCMAKE_BUILD_TYPE=None",  // No -O, no -g: the quickest build of TLB in the adoption cases.
+        "-DTLB_ADOPTION=" + adoption,
+        "-DTLB_SOURCE_DIR=" TLB_SOURCE_DIR,
+        "-DTLB_EXECUTABLE=" TLB_EXECUTABLE,
+        "-DTLB_STORE=" + project.store.string()};
+    configure.insert(configure.end(), extra.begin(), extra.end());
+    check(run_process(configure, {{"HOME", dir.string()}}), "configuring the fixture (" + adoption + ")");
+    check(run_process({CMAKE_COMMAND, "--build", project.build.string()}, {{"HOME", dir.string()}}),
+          "building the fixture (" + adoption + ")");
+    return project;
+  }
+
+  struct Run {
+    ProcessResult result;
+    std::vector<std::string> ran;  // Test names in the order they finished, as the tests logged them.
+  };
+
+  // Runs ctest from elsewhere with --test-dir, the variables in `env`, and `args`.
+  Run ctest(const Env& env, const std::vector<std::string>& args = {}) const {
+    const fs::path log = build.parent_path() / "ran.log";
+    fs::remove(log);
+    Env full = env;
+    full["TLB_FAKE_LOG"] = log.string();
+    std::vector<std::string> argv = {CTEST_COMMAND, "--test-dir", build.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Run run;
+    run.result = run_process(argv, full);
+    run.ran = lines_of(read_text(log));
+    return run;
+  }
+
+  static Env partition(int number, int total) {
+    return {{"TLB_PARTITION_NUMBER", std::to_string(number)},
+            {"TLB_TOTAL_PARTITIONS", std::to_string(total)}};
+  }
+
+  nlohmann::json record(int number, int total) const {
+    const fs::path path =
+        build / "tlb" / ("partition-" + std::to_string(number) + "-of-" + std::to_string(total) + ".json");
+    return nlohmann::json::parse(read_text(path));
+  }
+};
+
+// The hostile names of the fixture, which must reach ctest and the test program unchanged.
+const std::vector<std::string> kHostileNames = {
+    "with space",    "semi;colon", "br[ack]et ]=]", "quo\"te and 'single'", "dollar $sign and \\backslash",
+    "unicode é 名前"};
+
+// What each adoption path must give: the partitions together run what one unpartitioned run runs, once each
+// (fixture setup and cleanup once in every partition that needs them).
+void expect_exactly_once(const Project& project, int total, const std::multiset<std::string>& everything) {
+  std::multiset<std::string> together;
+  for (int k = 1; k <= total; ++k) {
+    const Project::Run run = project.ctest(Project::partition(k, total));
+    EXPECT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
+    const std::multiset<std::string> mine = as_multiset(run.ran);
+    const bool needs_db = std::any_of(run.ran.begin(), run.ran.end(), [](const std::string& n) {
+      return n.starts_with("db.") && !is_fixture(n);
+    });
+    for (const std::string& name : run.ran) {
+      EXPECT_EQ(mine.count(name), 1u) << name << " ran twice in partition " << k << "/" << total;
+      if (is_fixture(name)) {
+        EXPECT_TRUE(needs_db) << name << " ran in partition " << k << "/" << total << " which needs no db";
+      } else {
+        together.insert(name);
+      }
+    }
+    if (needs_db) {
+      EXPECT_EQ(mine.count("db.setup"), 1u) << "partition " << k << "/" << total;
+      EXPECT_EQ(mine.count("db.cleanup"), 1u) << "partition " << k << "/" << total;
+    }
+    // What ran is what the partition's record says it was given.
+    const nlohmann::json record = project.record(k, total);
+    std::set<std::string> given;
+    for (const auto& name : record["tests"]) given.insert(name.get<std::string>());
+    given.erase(
+        "off.disabled");  // Given to one partition, where ctest lists it as disabled and runs nothing.
+    EXPECT_EQ(as_set(run.ran), given) << "partition " << k << "/" << total;
+  }
+  std::multiset<std::string> expected;
+  for (const std::string& name : everything) {
+    if (!is_fixture(name)) expected.insert(name);
+  }
+  EXPECT_EQ(together, expected) << "with " << total << " partitions";
+}
+
+class ModuleTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    project_ = new Project(Project::make("module", "executable"));
+    const Project::Run all = project_->ctest({});
+    ASSERT_EQ(all.result.exit_code, 0) << all.result.out << all.result.err;
+    everything_ = new std::multiset<std::string>(as_multiset(all.ran));
+  }
+  static void TearDownTestSuite() {
+    delete project_;
+    delete everything_;
+  }
+
+  static Project* project_;
+  static std::multiset<std::string>* everything_;
+};
+
+Project* ModuleTest::project_ = nullptr;
+std::multiset<std::string>* ModuleTest::everything_ = nullptr;
+
+TEST_F(ModuleTest, TheUnpartitionedRunHasEveryKindOfTest) {
+  for (const std::string& name : kHostileNames) EXPECT_EQ(everything_->count(name), 1u) << name;
+  for (const char* name : {"post:Discovered.Slow", "pre:Discovered.Slow", "post:Small/Sizes.Fit/2",
+                           "db.setup", "db.read", "chain.second"}) {
+    EXPECT_EQ(everything_->count(name), 1u) << name;
+  }
+  EXPECT_EQ(everything_->count("off.disabled"), 0u);
+}
+
+TEST_F(ModuleTest, WithoutAPartitionCtestIsUnchanged) {
+  const Project baseline = Project::make("baseline", "none");
+  auto listing = [](const Project& project) {
+    const Project::Run run = project.ctest({}, {"-N"});
+    std::string out = run.result.out;
+    const std::string dir = project.build.string();
+    for (std::size_t at; (at = out.find(dir)) != std::string::npos;) out.replace(at, dir.size(), "<build>");
+    return out;
+  };
+  EXPECT_EQ(listing(*project_), listing(baseline));
+  const Project::Run with = project_->ctest({});
+  const Project::Run without = baseline.ctest({});
+  EXPECT_EQ(with.result.err, without.result.err);
+  EXPECT_EQ(as_multiset(with.ran), as_multiset(without.ran));
+  EXPECT_EQ(lines_of(with.result.out).size(), lines_of(without.result.out).size());
+  EXPECT_FALSE(fs::exists(project_->build / "tlb")) << "no record without a partition";
+}
+
+TEST_F(ModuleTest, PartitionsRunEveryTestExactlyOnce) {
+  for (int total = 1; total <= 5; ++total) expect_exactly_once(*project_, total, *everything_);
+}
+
+TEST_F(ModuleTest, TheHookSaysWhatItDidInOneLine) {
+  const Project::Run run = project_->ctest(Project::partition(2, 3));
+  ASSERT_EQ(run.result.exit_code, 0) << run.result.err;
+  const std::vector<std::string> lines = lines_of(run.result.err);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_TRUE(lines.back().starts_with("TLB: partition 2/3 (TLB_PARTITION_NUMBER) runs ")) << run.result.err;
+}
+
+TEST_F(ModuleTest, OtherWaysToNameThePartition) {
+  const std::set<std::string> second = as_set(project_->ctest(Project::partition(2, 3)).ran);
+  EXPECT_EQ(as_set(project_->ctest({{"TLB_PARTITION", "2/3"}}).ran), second);
+  EXPECT_EQ(as_set(project_->ctest({{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "3"}}).ran), second);
+  EXPECT_EQ(as_set(project_->ctest({{"CIRCLE_NODE_INDEX", "1"}, {"CIRCLE_NODE_TOTAL", "3"}}).ran), second);
+  EXPECT_EQ(
+      as_set(project_->ctest({{"BUILDKITE_PARALLEL_JOB", "1"}, {"BUILDKITE_PARALLEL_JOB_COUNT", "3"}}).ran),
+      second);
+}
+
+TEST_F(ModuleTest, RegexAndExcludeNarrowThePartition) {
+  const std::set<std::string> partition = as_set(project_->ctest(Project::partition(1, 2)).ran);
+  const std::regex plain("plain");
+  std::set<std::string> expected;
+  for (const std::string& name : partition) {
+    if (std::regex_search(name, plain)) expected.insert(name);
+  }
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(as_set(project_->ctest(Project::partition(1, 2), {"-R", "plain"}).ran), expected);
+
+  std::set<std::string> rest;
+  for (const std::string& name : partition) {
+    if (!std::regex_search(name, plain)) rest.insert(name);
+  }
+  EXPECT_EQ(as_set(project_->ctest(Project::partition(1, 2), {"-E", "plain"}).ran), rest);
+}
+
+TEST_F(ModuleTest, ParallelRunsTheSameTests) {
+  for (int k = 1; k <= 3; ++k) {
+    const Project::Run serial = project_->ctest(Project::partition(k, 3));
+    const Project::Run parallel = project_->ctest(Project::partition(k, 3), {"-j", "2"});
+    EXPECT_EQ(parallel.result.exit_code, 0) << parallel.result.err;
+    EXPECT_EQ(as_multiset(parallel.ran), as_multiset(serial.ran)) << "partition " << k;
+  }
+}
+
+// The names ctest starts, in order, from its "Start N: name" lines.
+std::vector<std::string> started(const std::string& out) {
+  static const std::regex start(R"(^ +Start +[0-9]+: (.*)$)");
+  std::vector<std::string> names;
+  for (const std::string& line : lines_of(out)) {
+    std::smatch match;
+    if (std::regex_match(line, match, start)) names.push_back(match[1]);
+  }
+  return names;
+}
+
+TEST_F(ModuleTest, FailedLastTimeFirstThenLongestFirst) {
+  // History: plain.N took N seconds, except plain.3, which failed last time.
+  std::string timings = "# tlb timings v1\n# seconds runs last-result last-seen name\n";
+  for (int n = 1; n <= 12; ++n) {
+    timings += std::to_string(n) + ".000000 3 " + (n == 3 ? "failed" : "passed") + " 2026-11-01 plain." +
+               std::to_string(n) + "\n";
+  }
+  std::ofstream(project_->store) << timings;
+  for (const char* jobs : {"1", "2"}) {
+    const Project::Run run = project_->ctest(Project::partition(1, 1), {"-R", "^plain", "-j", jobs});
+    std::vector<std::string> expected = {"plain.3"};
+    for (int n = 12; n >= 1; --n) {
+      if (n != 3) expected.push_back("plain." + std::to_string(n));
+    }
+    EXPECT_EQ(started(run.result.out), expected) << "-j " << jobs << "\n" << run.result.out;
+  }
+  fs::remove(project_->store);
+}
+
+TEST_F(ModuleTest, TheRecordSaysWhatThePartitionWasGiven) {
+  ASSERT_EQ(project_->ctest(Project::partition(3, 4)).result.exit_code, 0);
+  const nlohmann::json record = project_->record(3, 4);
+  EXPECT_EQ(record["kind"], "tlb-partition-record");
+  EXPECT_EQ(record["partition"], 3);
+  EXPECT_EQ(record["total"], 4);
+  std::set<std::string> all;
+  for (const auto& name : record["all_tests"]) all.insert(name.get<std::string>());
+  std::set<std::string> expected = as_set({everything_->begin(), everything_->end()});
+  expected.insert("off.disabled");  // Listed, so that one partition shows it as disabled, as ctest would.
+  EXPECT_EQ(all, expected);
+  // A later run with another total leaves only its own record.
+  ASSERT_EQ(project_->ctest(Project::partition(1, 2)).result.exit_code, 0);
+  EXPECT_FALSE(fs::exists(project_->build / "tlb" / "partition-3-of-4.json"));
+}
+
+TEST_F(ModuleTest, ABadPartitionStopsCtestWithTlbsMessage) {
+  const Project::Run run = project_->ctest(Project::partition(5, 4));
+  EXPECT_NE(run.result.exit_code, 0);
+  EXPECT_TRUE(run.ran.empty()) << "no test may run";
+  EXPECT_NE(run.result.err.find("TLB_PARTITION_NUMBER"), std::string::npos) << run.result.err;
+}
+
+// The CI flow of README.md end to end: each partition runs with plain ctest, `tlb record` completes its
+// record, `tlb verify` proves exactly-once, `tlb merge` joins the history; a lost record fails verify, naming
+// it.
+TEST_F(ModuleTest, RecordedPartitionsMergeAndVerify) {
+  const fs::path runs = scratch("ci-runs");
+  const fs::path history = runs / "timings.txt";
+  constexpr int kTotal = 3;
+  std::vector<std::string> records;
+  for (int k = 1; k <= kTotal; ++k) {
+    const fs::path job = runs / ("job-" + std::to_string(k));
+    fs::create_directories(job / "tlb");
+    const Project::Run run =
+        project_->ctest(Project::partition(k, kTotal), {"--output-junit", (job / "junit.xml").string()});
+    ASSERT_EQ(run.result.exit_code, 0) << run.result.err;
+    const std::string record = "partition-" + std::to_string(k) + "-of-" + std::to_string(kTotal) + ".json";
+    fs::copy_file(project_->build / "tlb" / record, job / "tlb" / record);
+    // Each job updates its own copy of the history, as CI jobs do.
+    check(run_process({TLB_EXECUTABLE, "record", "--store", (job / "timings.txt").string(), job.string()}),
+          "tlb record, partition " + std::to_string(k));
+    records.push_back((job / "tlb" / record).string());
+  }
+  std::vector<std::string> verify = {TLB_EXECUTABLE, "verify"};
+  verify.insert(verify.end(), records.begin(), records.end());
+  const ProcessResult proven = run_process(verify);
+  EXPECT_EQ(proven.exit_code, 0) << proven.out << proven.err;
+
+  std::vector<std::string> merge = {TLB_EXECUTABLE, "merge", "-o", history.string()};
+  merge.insert(merge.end(), records.begin(), records.end());
+  check(run_process(merge), "tlb merge");
+  // Every test that ran has a duration in the merged history, hostile names included.
+  const std::string merged = read_text(history);
+  for (const std::string& name : *everything_) {
+    EXPECT_NE(merged.find(" " + name + "\n"), std::string::npos) << name << " is not in the merged history";
+  }
+
+  verify.erase(verify.begin() + 3);  // The record of partition 2 is lost.
+  const ProcessResult missing = run_process(verify);
+  EXPECT_EQ(missing.exit_code, 1) << missing.out << missing.err;
+  EXPECT_NE((missing.out + missing.err).find("partition 2"), std::string::npos) << missing.out << missing.err;
+}
+
+TEST(ModuleFailures, AMissingOrBrokenTlbIsOneClearErrorAndNoRun) {
+  const fs::path dir = scratch("broken");
+  const fs::path broken = dir / "broken-tlb";
+  std::ofstream(broken) << "#!/bin/sh\necho 'broken tlb' >&2\nexit 3\n";
+  fs::permissions(broken, fs::perms::owner_all);
+  for (const std::string& executable : {(dir / "missing-tlb").string(), broken.string()}) {
+    const Project project = Project::make("broken-project", "executable", {"-DTLB_EXECUTABLE=" + executable});
+    const Project::Run run = project.ctest(Project::partition(1, 2));
+    EXPECT_NE(run.result.exit_code, 0) << executable;
+    EXPECT_TRUE(run.ran.empty()) << executable << ": no test may run";
+    EXPECT_NE(run.result.err.find("TLB: "), std::string::npos) << run.result.err;
+    // Without a partition the project still runs every test: TLB is not involved.
+    EXPECT_FALSE(project.ctest({}).ran.empty());
+  }
+}
+
+// The three ways a project adopts TLB: each builds the tlb program its own way, and plain ctest partitions.
+void adopt(const std::string& adoption, const std::vector<std::string>& extra) {
+  const Project project = Project::make("adoption-" + adoption, adoption, extra);
+  const Project::Run all = project.ctest({});
+  ASSERT_EQ(all.result.exit_code, 0) << all.result.out << all.result.err;
+  ASSERT_FALSE(all.ran.empty());
+  expect_exactly_once(project, 2, as_multiset(all.ran));
+}
+
+TEST(Adoption, AddSubdirectory) {
+  adopt("subdirectory", {"-DTLB_EXECUTABLE="});
+}
+
+TEST(Adoption, FetchContentFromALocalPath) {
+  adopt("fetchcontent", {"-DTLB_EXECUTABLE="});
+}
+
+TEST(Adoption, InstalledPackage) {
+  const fs::path prefix = scratch("prefix");
+  check(run_process({CMAKE_COMMAND, "--install", TLB_BINARY_DIR, "--prefix", prefix.string()}),
+        "installing TLB");
+  ASSERT_TRUE(fs::exists(prefix / "bin" / "tlb"));
+  adopt("package", {"-DTLB_EXECUTABLE=", "-DCMAKE_PREFIX_PATH=" + prefix.string()});
+}
+
+}  // namespace
