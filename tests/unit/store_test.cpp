@@ -253,7 +253,13 @@ INSTANTIATE_TEST_SUITE_P(
         Corruption{std::string(kHeader) + "1.0 1 passed 2024-05-02 \n", 3, "no test name"},
         Corruption{std::string(kHeader) + "<<<<<<< HEAD\n1.0 1 passed 2024-05-02 x\n=======\n"
                                           "2.0 1 passed 2024-05-03 x\n>>>>>>> branch\n",
-                   3, "unresolved merge conflict"}));
+                   3, "unresolved merge conflict"}),
+    // Named after the message, so ctest's names (gtest_discover_tests) are readable and stable.
+    [](const ::testing::TestParamInfo<Corruption>& param) {
+      std::string name;
+      for (const char c : param.param.says) name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      return name;
+    });
 
 TEST_F(TimingFile, UpdateSmoothsAndDates) {
   auto store = open_file_store(path_, HistoryPolicy{0.5, 30});
