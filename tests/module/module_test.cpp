@@ -190,6 +190,7 @@ std::multiset<std::string>* ModuleTest::everything_ = nullptr;
 TEST_F(ModuleTest, TheUnpartitionedRunHasEveryKindOfTest) {
   for (const std::string& name : kHostileNames) EXPECT_EQ(everything_->count(name), 1u) << name;
   for (const char* name : {"post:Discovered.Slow", "pre:Discovered.Slow", "post:Small/Sizes.Fit/2",
+                           "catch:catch case with spaces", "catch:catch.third", "doctest:doctest.second",
                            "db.setup", "db.read", "chain.second"}) {
     EXPECT_EQ(everything_->count(name), 1u) << name;
   }
@@ -236,7 +237,7 @@ TEST_F(ModuleTest, OtherWaysToNameThePartition) {
       second);
 }
 
-TEST_F(ModuleTest, RegexAndExcludeNarrowThePartition) {
+TEST_F(ModuleTest, RegexExcludeAndLabelNarrowThePartition) {
   const std::set<std::string> partition = as_set(project_->ctest(Project::partition(1, 2)).ran);
   const std::regex plain("plain");
   std::set<std::string> expected;
@@ -251,6 +252,13 @@ TEST_F(ModuleTest, RegexAndExcludeNarrowThePartition) {
     if (!std::regex_search(name, plain)) rest.insert(name);
   }
   EXPECT_EQ(as_set(project_->ctest(Project::partition(1, 2), {"-E", "plain"}).ran), rest);
+
+  std::set<std::string> even;  // The tests labelled "even" in the fixture.
+  for (const std::string& name : partition) {
+    if (std::regex_match(name, std::regex(R"(plain\.(2|4|6|8|10|12))"))) even.insert(name);
+  }
+  ASSERT_FALSE(even.empty());
+  EXPECT_EQ(as_set(project_->ctest(Project::partition(1, 2), {"-L", "even"}).ran), even);
 }
 
 TEST_F(ModuleTest, ParallelRunsTheSameTests) {
