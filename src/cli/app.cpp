@@ -1,7 +1,9 @@
 #include "cli/app.hpp"
 
 #include <CLI/CLI.hpp>
+#include <memory>
 #include <ostream>
+#include <sstream>
 
 #include "cli/merge_command.hpp"
 #include "cli/parse_command.hpp"
@@ -11,6 +13,22 @@
 #include "io/text.hpp"
 
 namespace tlb::cli {
+namespace {
+
+// `tlb --help` lists each command with the first line of its description; `tlb <command> --help` has the
+// rest.
+class Formatter : public CLI::Formatter {
+ public:
+  std::string make_subcommand(const CLI::App* sub) const override {
+    const std::string& description = sub->get_description();
+    std::stringstream out;
+    CLI::detail::format_help(out, sub->get_display_name(true), description.substr(0, description.find('\n')),
+                             column_width_);
+    return out.str();
+  }
+};
+
+}  // namespace
 
 int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err, const Environment& env) {
   CLI::App app{
@@ -19,6 +37,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
       "tlb"};
   app.set_version_flag("--version", std::string("tlb ") + TLB_VERSION);
   app.require_subcommand(1);
+  app.formatter(std::make_shared<Formatter>());
   app.footer(
       "Run 'tlb <command> --help' for a command's options. Settings and their variables: see README.md.");
   auto split = add_split_command(app);

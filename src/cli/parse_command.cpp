@@ -119,8 +119,9 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_parse_
   auto args = std::make_shared<ParseArgs>();
   CLI::App* cmd = app.add_subcommand("parse", "Print the test results read from JUnit XML or ctest's files.");
   cmd->description(
-      "Print the test results TLB reads from results files: each test's status (passed, failed, error,\n"
-      "skipped), its time and the CTest name it is recorded under when no test list is given.\n\n"
+      "Print the test results TLB reads from results files.\n\n"
+      "Each test's status (passed, failed, error, skipped), its time, and the CTest name it is recorded\n"
+      "under when no test list is given.\n\n"
       "Formats, detected from content: ctest --output-junit, ctest -T Test's Testing/<tag>/Test.xml,\n"
       "GoogleTest's --gtest_output=xml, and JUnit XML from Catch2, doctest, pytest, Maven Surefire,\n"
       "jest-junit, go-junit-report, gotestsum, mocha, xUnit, Bazel...\n\n"
