@@ -56,8 +56,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/durations.hpp"
-#include "synthetic_suite.hpp"
+#include "suites.hpp"
 #include "tlb/history.hpp"
 #include "tlb/split.hpp"
 #include "tlb/test.hpp"
@@ -76,126 +75,23 @@ constexpr std::array<const char*, kAlgorithmCount> kAlgorithmNames = {"round-rob
 constexpr std::array<const char*, kAlgorithmCount> kAlgorithmColours = {"#E69F00", "#56B4E9", "#009E73",
                                                                         "#CC79A7", "#000000"};
 
-// ---------------------------------------------------------------------------------------------------------
-// Random numbers, the same on every platform: std::mt19937_64's output is fixed by the standard, and the
-// transforms are written out (the standard library's distributions may differ between implementations).
-class Random {
- public:
-  explicit Random(std::uint64_t seed) : engine_(seed) {}
-  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }  // [0, 1)
-  double normal() {  // Box-Muller; the second value of each pair is kept for the next call.
-    if (spare_) {
-      spare_ = false;
-      return second_;
-    }
-    const double u1 = uniform() + 0x1.0p-53;  // (0, 1]: the logarithm is finite.
-    const double u2 = uniform();
-    const double radius = std::sqrt(-2.0 * std::log(u1)), angle = 2.0 * std::numbers::pi * u2;
-    second_ = radius * std::sin(angle);
-    spare_ = true;
-    return radius * std::cos(angle);
-  }
-  std::size_t below(std::size_t n) {  // [0, n), n well below 2^53
-    return std::min(n - 1, static_cast<std::size_t>(uniform() * static_cast<double>(n)));
-  }
-
- private:
-  std::mt19937_64 engine_;
-  double second_ = 0;
-  bool spare_ = false;
-};
-
-// ---------------------------------------------------------------------------------------------------------
-// Datasets: test names in name order and their true durations.
-struct Dataset {
-  std::string name;
-  std::string source;
-  std::vector<std::string> names;  // Sorted, unique.
-  std::vector<double> seconds;     // The true duration of names[i].
-  double total = 0;
-  double longest = 0;
-};
-
-void finish(Dataset& dataset) {
-  dataset.total = std::accumulate(dataset.seconds.begin(), dataset.seconds.end(), 0.0);
-  dataset.longest = *std::max_element(dataset.seconds.begin(), dataset.seconds.end());
-}
-
-Dataset synthetic(std::string name, std::string source, std::size_t size,
-                  const tlb::bench::DurationModel& model) {
-  Dataset dataset;
-  dataset.name = std::move(name);
-  dataset.source = std::move(source);
-  tlb::bench::DurationGenerator durations(model);
-  for (std::size_t index = 0; index < size; ++index) {
-    dataset.names.push_back(tlb::bench::test_name(index));  // Zero-padded, so index order is name order.
-    dataset.seconds.push_back(durations.next_seconds());
-  }
-  finish(dataset);
-  return dataset;
-}
-
-// The "few thousand tests, hours in all" suite ../shared/datasets/MANIFEST.md asks for.
-tlb::bench::DurationModel hours_model() {
-  tlb::bench::DurationModel model;
-  model.log_median_seconds = std::log(2.0);
-  model.log_sigma = 1.0;
-  model.slow_fraction = 0.02;
-  model.slow_factor_min = 5;
-  model.slow_factor_max = 20;
-  model.seed = 20261123;
-  return model;
-}
-constexpr std::size_t kHoursSuiteSize = 4'000;
-
-std::vector<Dataset> load_datasets(const fs::path& shared, const std::vector<std::size_t>& sizes) {
-  std::vector<Dataset> datasets;
-  const std::vector<std::pair<std::string, std::string>> files = {
-      {"pgmpy", "pgmpy/.test_durations"},
-      {"sequencescape-rspec", "sequencescape/knapsack_rspec_report.json"},
-      {"sequencescape-cucumber", "sequencescape/knapsack_cucumber_report.json"},
-      {"ocamlc2", "ocamlc2/test/.lit_test_times.txt"},
-  };
-  const fs::path root = shared / "datasets";
-  if (!fs::exists(root)) {
-    std::printf("skipped the real datasets: %s is absent (it sits beside the project in CI)\n",
-                root.string().c_str());
-  } else {
-    for (const auto& [name, file] : files) {
-      const fs::path path = root / file;
-      if (!fs::exists(path)) {
-        std::printf("skipped %s: %s is absent\n", name.c_str(), path.string().c_str());
-        continue;
-      }
-      const tlb::io::Durations durations = tlb::io::read_durations(path.string());
-      Dataset dataset;
-      dataset.name = name;
-      dataset.source = "../shared/datasets/" + file;
-      for (const auto& [test, record] : durations.history.records()) {  // Name order.
-        dataset.names.push_back(test);
-        dataset.seconds.push_back(record.seconds);
-      }
-      if (dataset.names.empty()) continue;
-      finish(dataset);
-      datasets.push_back(std::move(dataset));
-    }
-  }
-  datasets.push_back(synthetic(
-      "hours-4k", "synthetic, seed 20261123: log-normal mu = ln 2 s, sigma = 1.0; 2% of tests x U[5,20)",
-      kHoursSuiteSize, hours_model()));
-  for (std::size_t size : sizes) {
-    std::string name = "synthetic-";
-    name += size >= 1000 && size % 1000 == 0 ? std::to_string(size / 1000) + "k" : std::to_string(size);
-    datasets.push_back(synthetic(
-        name, "synthetic, seed 20240601: log-normal mu = ln 0.5 s, sigma = 1.5; 1% of tests x U[20,100)",
-        size, {}));
-  }
-  return datasets;
-}
+// Suites, seeds and formatting shared with tlb_bench_parallel (suites.hpp).
+using tlb::bench::Assignment;
+using tlb::bench::assignment_of;
+using tlb::bench::Dataset;
+using tlb::bench::datasets_markdown;
+using tlb::bench::format;
+using tlb::bench::group_thousands;
+using tlb::bench::human_seconds;
+using tlb::bench::load_datasets;
+using tlb::bench::lpt;
+using tlb::bench::median;
+using tlb::bench::parse_sizes;
+using tlb::bench::Random;
+using tlb::bench::seed_of;
 
 // ---------------------------------------------------------------------------------------------------------
 // The splits. Each returns the partition (0-based) of every test, indexed like Dataset::names.
-using Assignment = std::vector<int>;
 
 Assignment round_robin(std::size_t tests, int partitions) {
   Assignment assignment(tests);
@@ -235,23 +131,6 @@ Assignment duration_chunks(const std::vector<double>& estimate, int partitions) 
   return assignment;
 }
 
-// Plain LPT: longest first, ties by name (index order is name order), each into the least-loaded partition,
-// ties to the lowest partition number.
-Assignment lpt(const std::vector<double>& estimate, int partitions) {
-  std::vector<std::size_t> order(estimate.size());
-  std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return estimate[a] > estimate[b]; });
-  std::vector<double> load(static_cast<std::size_t>(partitions), 0.0);
-  Assignment assignment(estimate.size());
-  for (std::size_t test : order) {
-    const auto lightest = static_cast<std::size_t>(std::min_element(load.begin(), load.end()) - load.begin());
-    load[lightest] += estimate[test];
-    assignment[test] = static_cast<int>(lightest);
-  }
-  return assignment;
-}
-
 // TLB: tlb::split with the default options. Tests without history are left out of `history`.
 struct OurSplitter {
   const Dataset* dataset = nullptr;
@@ -273,21 +152,7 @@ struct OurSplitter {
     ++splits;
     if (plan.splitter != tlb::Splitter::time)
       throw std::runtime_error(dataset->name + ": the time splitter declined");
-    Assignment assignment(dataset->names.size(), -1);
-    for (const tlb::Partition& partition : plan.partitions) {
-      for (const tlb::PlannedTest& test : partition.tests) {
-        const auto at = std::lower_bound(dataset->names.begin(), dataset->names.end(), test.name);
-        if (at == dataset->names.end() || *at != test.name)
-          throw std::runtime_error(dataset->name + ": the plan holds an unknown test " + test.name);
-        const auto index = static_cast<std::size_t>(at - dataset->names.begin());
-        if (assignment[index] != -1)
-          throw std::runtime_error(dataset->name + ": the plan holds " + test.name + " twice");
-        assignment[index] = partition.number - 1;
-      }
-    }
-    if (std::find(assignment.begin(), assignment.end(), -1) != assignment.end())
-      throw std::runtime_error(dataset->name + ": the plan misses a test");
-    return assignment;
+    return assignment_of(plan, *dataset);
   }
 };
 
@@ -354,12 +219,6 @@ Assignments split_all(OurSplitter& ours, const std::vector<double>& estimate, co
   return splits;
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Scenarios.
 struct Scenario {
@@ -401,24 +260,6 @@ struct Case {
   std::array<std::int64_t, kAlgorithmCount> microseconds{};  // Makespan in microseconds, with one draw.
   std::array<std::vector<double>, kAlgorithmCount> samples;  // Every draw's makespan / bound, in draw order.
 };
-
-// Deterministic seeds, different for each dataset (by name, so they do not depend on which datasets are
-// present), scenario, draw and use: each part goes through a SplitMix64 step.
-std::uint64_t seed_of(const std::string& dataset, std::string_view scenario, int history_draw, int run_draw,
-                      std::uint64_t use) {
-  const auto mix = [](std::uint64_t state, std::uint64_t value) {
-    std::uint64_t z = state + value + 0x9E3779B97F4A7C15;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
-    return z ^ (z >> 31);
-  };
-  std::uint64_t state = 20261123;
-  for (char c : dataset) state = mix(state, static_cast<unsigned char>(c));
-  for (char c : scenario) state = mix(state, static_cast<unsigned char>(c));
-  state = mix(state, static_cast<std::uint64_t>(history_draw));
-  state = mix(state, static_cast<std::uint64_t>(run_draw));
-  return mix(state, use);
-}
 
 std::vector<Case> run(const std::vector<Dataset>& datasets, const std::vector<Scenario>& scenarios,
                       double& seconds_in_our_split, std::size_t& our_splits) {
@@ -532,28 +373,6 @@ constexpr double kBoundTarget = 1.01;
 // exact check lists them): the time splitter stops improving a plan within 1e-5 of the bound, so on a suite
 // of hours LPT can land a few microseconds closer by chance.
 constexpr double kTie = 1e-6;
-
-std::string format(const char* pattern, double value) {
-  char text[64];
-  std::snprintf(text, sizeof text, pattern, value);
-  return text;
-}
-
-std::string group_thousands(std::size_t value) {
-  std::string digits = std::to_string(value), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-std::string human_seconds(double seconds) {
-  if (seconds >= 3600) return format("%.1f h", seconds / 3600);
-  if (seconds >= 60) return format("%.1f min", seconds / 60);
-  if (seconds >= 1) return format("%.1f s", seconds);
-  return format("%.2g s", seconds);
-}
 
 struct Checks {
   std::vector<std::string> lines;     // The verdicts, for stdout and the markdown.
@@ -713,18 +532,6 @@ std::string case_table_markdown(const std::vector<Case>& cases, const std::vecto
       md << ' ' << (ratio <= best * (1 + kTie) ? "**" + figure + "**" : figure) << " |";
     }
     md << '\n';
-  }
-  return md.str();
-}
-
-std::string datasets_markdown(const std::vector<Dataset>& datasets) {
-  std::ostringstream md;
-  md << "| dataset | source | tests | total | median | longest |\n|---|---|--:|--:|--:|--:|\n";
-  for (const Dataset& dataset : datasets) {
-    std::vector<double> sorted = dataset.seconds;
-    md << "| " << dataset.name << " | " << dataset.source << " | " << group_thousands(dataset.names.size())
-       << " | " << human_seconds(dataset.total) << " | " << human_seconds(median(sorted)) << " | "
-       << human_seconds(dataset.longest) << " |\n";
   }
   return md.str();
 }
@@ -942,18 +749,6 @@ void write_svg(const fs::path& path, const std::vector<Case>& cases, const std::
   std::ofstream out(path);
   out << svg.str();
   if (!out) throw std::runtime_error("cannot write " + path.string());
-}
-
-std::vector<std::size_t> parse_sizes(const std::string& text) {
-  std::vector<std::size_t> sizes;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    const unsigned long long size = std::stoull(item);
-    if (size < 2) throw std::invalid_argument("--sizes: each size must be at least 2");
-    sizes.push_back(static_cast<std::size_t>(size));
-  }
-  return sizes;
 }
 
 int usage(const char* program) {
