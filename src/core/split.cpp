@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <limits>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -113,6 +115,22 @@ class Assignment {
     partition_of_[idx(unit)] = p;
   }
 
+  // add(p, unit) for a unit without fixture tests, for placement, which adds units in an order unrelated to
+  // where they are stored: the unit's duration comes from the caller, and where it went is recorded later,
+  // for all units at once, by record_partitions(). Until then partition_of() is stale.
+  void add_unattached(int p, int unit, Micros micros) {
+    loads_[idx(p)] += micros;
+    units_[idx(p)].push_back(unit);
+  }
+
+  // Records in partition_of() where add_unattached() put units. One loop of scattered stores is much
+  // quicker than storing each while placing: at a million units, placement took twice as long that way.
+  void record_partitions() {
+    for (std::size_t p = 0; p < units_.size(); ++p) {
+      for (int unit : units_[p]) partition_of_[idx(unit)] = static_cast<int>(p);
+    }
+  }
+
   void remove(int p, int unit) {
     const Unit& u = suite_.units[idx(unit)];
     loads_[idx(p)] = load_without(p, unit);
@@ -125,9 +143,13 @@ class Assignment {
 
   bool carries(int p, int attachment) const { return ref(p, attachment) > 0; }
 
-  // Puts each partition's units in ascending order and keeps them so from now on.
+  // Puts each partition's units in ascending order and keeps them so from now on. One walk over the units in
+  // order rebuilds the lists sorted, which is cheaper than sorting them.
   void sort_units() {
-    for (auto& list : units_) std::sort(list.begin(), list.end());
+    for (auto& list : units_) list.clear();
+    for (std::size_t u = 0; u < partition_of_.size(); ++u) {
+      if (partition_of_[u] >= 0) units_[idx(partition_of_[u])].push_back(static_cast<int>(u));
+    }
     sorted_ = true;
   }
 
@@ -152,7 +174,9 @@ struct BoundInputs {
   Micros longest = 0;
 };
 
-BoundInputs bound_inputs(const Suite& suite) {
+// `alone`: each test's duration when it runs by itself, when that differs from the load it puts on its
+// partition (under ctest -j); no partition can finish before its longest test.
+BoundInputs bound_inputs(const Suite& suite, const std::vector<Micros>& alone) {
   BoundInputs bound;
   for (const Unit& u : suite.units) {
     bound.total += u.micros;
@@ -163,7 +187,27 @@ BoundInputs bound_inputs(const Suite& suite) {
   for (std::size_t k = 0; k < suite.attachments.size(); ++k) {
     bound.total += suite.attachment_micros(static_cast<int>(k));
   }
+  for (const Micros micros : alone) bound.longest = std::max(bound.longest, micros);
   return bound;
+}
+
+// Under `ctest -j J` a partition does not take the sum of its tests: J run at once, a test with PROCESSORS p
+// takes min(p, J) of the J slots, and a RUN_SERIAL test runs with nothing beside it. Each test's estimate
+// becomes the load it puts on its partition, duration x min(p, J) / J (RUN_SERIAL: its whole duration), so
+// every splitter balances loads; returns the durations, which still order the tests and bound the plan.
+std::vector<Micros> apply_parallel_level(Suite& suite, int parallel_level) {
+  std::vector<Micros> alone = suite.micros;
+  for (std::size_t i = 0; i < suite.size(); ++i) {
+    const Test& test = suite.test(i);
+    if (test.run_serial) continue;
+    const Micros slots = std::clamp(test.processors, 1, parallel_level);
+    suite.micros[i] = suite.micros[i] * slots / parallel_level;
+  }
+  for (Unit& unit : suite.units) {
+    unit.micros = 0;
+    for (int member : suite.members_of(unit)) unit.micros += suite.micros[static_cast<std::size_t>(member)];
+  }
+  return alone;
 }
 
 Micros total_weight(const Assignment& a) {
@@ -204,25 +248,89 @@ void split_round_robin(const Suite& suite, Assignment& a) {
   }
 }
 
-// Longest processing time first: each unit, longest first, goes where it would finish earliest.
+// The partition with the least load, ties to the lowest number: a tournament tree over the partitions, so
+// that finding it takes one look and a change of one load log2(N) steps.
+class LeastLoaded {
+ public:
+  explicit LeastLoaded(const Assignment& a) {
+    while (leaves_ < static_cast<std::size_t>(a.size())) leaves_ *= 2;
+    // Partitions past the last one are never less loaded than a real one.
+    loads_.assign(leaves_, std::numeric_limits<Micros>::max());
+    winners_.assign(2 * leaves_, 0);
+    for (std::size_t p = 0; p < leaves_; ++p) {
+      if (p < static_cast<std::size_t>(a.size())) loads_[p] = a.load(static_cast<int>(p));
+      winners_[leaves_ + p] = static_cast<int>(p);
+    }
+    for (std::size_t k = leaves_ - 1; k > 0; --k) play(k);
+  }
+  int least() const { return winners_[1]; }
+  void update(int p, Micros load) {
+    loads_[static_cast<std::size_t>(p)] = load;
+    for (std::size_t k = (leaves_ + static_cast<std::size_t>(p)) / 2; k > 0; k /= 2) play(k);
+  }
+
+ private:
+  // Node k's winner from its children's. The left child's partitions all have lower numbers than the right
+  // child's, so the right one wins only when strictly less loaded. (Written to compile to a conditional move:
+  // which side wins is close to a coin toss, and a branch would often guess wrong.)
+  void play(std::size_t k) {
+    const int left = winners_[2 * k], right = winners_[2 * k + 1];
+    winners_[k] =
+        loads_[static_cast<std::size_t>(right)] < loads_[static_cast<std::size_t>(left)] ? right : left;
+  }
+
+  std::size_t leaves_ = 1;
+  std::vector<Micros> loads_;  // Per partition, padded to leaves_.
+  std::vector<int> winners_;   // Heap layout: node k's children are 2k and 2k + 1; leaf leaves_ + p is p.
+};
+
+// Longest processing time first: each unit, longest first (ties in unit order), goes where it would finish
+// earliest (ties to the lowest partition number).
 void place_longest_first(const Suite& suite, Assignment& a) {
-  std::vector<int> order(suite.units.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-  std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
-    return suite.units[static_cast<std::size_t>(x)].micros > suite.units[static_cast<std::size_t>(y)].micros;
-  });
-  for (int u : order) {
+  struct Item {
+    Micros micros;
+    int unit;
+    bool attached;  // Needs fixture tests.
+  };
+  std::vector<Item> order(suite.units.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = Item{suite.units[i].micros, static_cast<int>(i), !suite.units[i].attached.empty()};
+  }
+  // Longest first; the units are in ascending order already, and the sort keeps the order of equals.
+  std::vector<Item> scratch;
+  detail::stable_sort_by_key(order.data(), order.size(), scratch,
+                             [](const Item& item) { return ~static_cast<std::uint64_t>(item.micros); });
+  // With equal weights, a unit without fixture tests finishes earliest on the least loaded partition, so
+  // the tree finds it without trying every partition. Units with fixture tests, and unequal weights, try
+  // every partition.
+  bool equal_weights = true;
+  for (int p = 1; p < a.size(); ++p) equal_weights = equal_weights && a.weight(p) == a.weight(0);
+  std::optional<LeastLoaded> least_loaded;
+  if (equal_weights) least_loaded.emplace(a);
+  for (const Item& item : order) {
+    const int u = item.unit;
     int best = 0;
-    Micros best_load = a.load_with(0, u);
-    for (int p = 1; p < a.size(); ++p) {
-      Micros load = a.load_with(p, u);
-      if (less_ratio(load, a.weight(p), best_load, a.weight(best))) {
-        best = p;
-        best_load = load;
+    if (least_loaded && !item.attached) {
+      best = least_loaded->least();
+    } else {
+      auto load_with = [&](int p) { return item.attached ? a.load_with(p, u) : a.load(p) + item.micros; };
+      Micros best_load = load_with(0);
+      for (int p = 1; p < a.size(); ++p) {
+        Micros load = load_with(p);
+        if (less_ratio(load, a.weight(p), best_load, a.weight(best))) {
+          best = p;
+          best_load = load;
+        }
       }
     }
-    a.add(best, u);
+    if (item.attached) {
+      a.add(best, u);
+    } else {
+      a.add_unattached(best, u, item.micros);
+    }
+    if (least_loaded) least_loaded->update(best, a.load(best));
   }
+  a.record_partitions();
 }
 
 // A pair of finishing times, compared by the later one: the quantity a move between two partitions must
@@ -267,18 +375,24 @@ bool near_bound(Micros bound_total, const Assignment& a) {
 // involved finish before it did. Returns when no such step exists or `budget` (candidate evaluations) is
 // spent.
 void move_and_swap(const Suite& suite, Micros bound_total, Assignment& a, std::int64_t& budget) {
+  // Big suites usually end here, within a hair of the bound after placement: then the lists below are not
+  // worth building.
+  if (budget <= 0 || near_bound(bound_total, a)) return;
   const int n = a.size();
   // Units without fixture tests can be swapped with simple arithmetic; kept per partition sorted by duration.
   auto swappable = [&](int unit) { return suite.units[static_cast<std::size_t>(unit)].attached.empty(); };
   std::vector<std::vector<std::pair<Micros, int>>> by_duration(static_cast<std::size_t>(n));
-  for (int p = 0; p < n; ++p) {
-    for (int u : a.units(p)) {
-      if (swappable(u))
-        by_duration[static_cast<std::size_t>(p)].emplace_back(suite.units[static_cast<std::size_t>(u)].micros,
-                                                              u);
+  {
+    // All of them sorted once by (duration, unit), then dealt to their partitions in that order.
+    std::vector<std::pair<Micros, int>> all, scratch;
+    for (std::size_t u = 0; u < suite.units.size(); ++u) {
+      if (swappable(static_cast<int>(u))) all.emplace_back(suite.units[u].micros, static_cast<int>(u));
     }
-    std::sort(by_duration[static_cast<std::size_t>(p)].begin(),
-              by_duration[static_cast<std::size_t>(p)].end());
+    detail::stable_sort_by_key(all.data(), all.size(), scratch, [](const std::pair<Micros, int>& item) {
+      return static_cast<std::uint64_t>(item.first);
+    });
+    for (const auto& item : all)
+      by_duration[static_cast<std::size_t>(a.partition_of(item.second))].push_back(item);
   }
   auto sorted_erase = [](auto& list, std::pair<Micros, int> item) {
     list.erase(std::lower_bound(list.begin(), list.end(), item));
@@ -524,14 +638,13 @@ class ExactSearch {
 // of the loop leaves both partitions it touches finishing before the last one did, so the sorted vector of
 // finishing times decreases and the loop ends. Budgets count work, not seconds, so the result never depends
 // on the machine's speed.
-void improve(const Suite& suite, Assignment& a) {
+void improve(const Suite& suite, Micros bound_total, Assignment& a) {
   if (a.size() < 2) return;
   a.sort_units();
   // On big suites LPT is already within a hair of the bound and the passes shave microseconds; the budgets
   // keep that from costing more than the split itself.
   std::int64_t move_budget = 10'000'000;
   std::int64_t pair_budget = 20'000'000;
-  const Micros bound_total = bound_inputs(suite).total;
   do {
     move_and_swap(suite, bound_total, a, move_budget);
   } while (move_budget > 0 && pair_budget > 0 && repartition_pair(suite, a, pair_budget));
@@ -541,14 +654,16 @@ void improve(const Suite& suite, Assignment& a) {
     ExactSearch(suite, a, 500'000).run();
 }
 
-Plan make_plan(const Suite& suite, const Assignment& a, Splitter splitter,
-               const std::vector<double>& weights) {
+// The plan of assignment `a`. It moves the tests' names out of the suite (a test that is not a fixture's is
+// in exactly one partition), so the suite is done with after it.
+Plan make_plan(Suite& suite, const BoundInputs& bound, const std::vector<Micros>& alone, const Assignment& a,
+               Splitter splitter, const std::vector<double>& weights) {
   Plan plan;
   plan.splitter = splitter;
   plan.fallback_seconds = detail::to_seconds(suite.fallback);
   plan.tests_without_history = suite.without_history;
 
-  const auto [total_micros, longest] = bound_inputs(suite);
+  const auto [total_micros, longest] = bound;
   Micros max_weight = 0;
   for (int p = 0; p < a.size(); ++p) max_weight = std::max(max_weight, a.weight(p));
   const Micros weight_sum = total_weight(a);
@@ -556,24 +671,51 @@ Plan make_plan(const Suite& suite, const Assignment& a, Splitter splitter,
       std::max(detail::to_seconds(total_micros) * 1000 / static_cast<double>(weight_sum),
                detail::to_seconds(longest) * 1000 / static_cast<double>(max_weight));
 
-  auto planned = [&](int test, bool fixture) {
-    const auto i = static_cast<std::size_t>(test);
-    return PlannedTest{suite.tests[i].name, detail::to_seconds(suite.micros[i]), suite.estimates[i], fixture};
-  };
+  std::vector<int> tests;  // Of one partition, in name order (test indices are in name order).
   for (int p = 0; p < a.size(); ++p) {
     Partition partition;
     partition.number = p + 1;
     partition.weight = weights.empty() ? 1.0 : weights[static_cast<std::size_t>(p)];
+    tests.clear();
     for (int u : a.units(p)) {
-      for (int member : suite.units[static_cast<std::size_t>(u)].members)
-        partition.tests.push_back(planned(member, false));
+      if (suite.one_member_each) {
+        tests.push_back(suite.members[static_cast<std::size_t>(u)]);
+      } else {
+        for (int member : suite.members_of(suite.units[static_cast<std::size_t>(u)])) tests.push_back(member);
+      }
     }
     for (std::size_t k = 0; k < suite.attachments.size(); ++k) {
-      if (a.carries(p, static_cast<int>(k))) partition.tests.push_back(planned(suite.attachments[k], true));
+      if (a.carries(p, static_cast<int>(k))) tests.push_back(suite.attachments[k]);
     }
-    std::sort(partition.tests.begin(), partition.tests.end(),
-              [](const PlannedTest& x, const PlannedTest& y) { return x.name < y.name; });
-    partition.predicted_seconds = detail::to_seconds(a.load(p));
+    if (!std::is_sorted(tests.begin(), tests.end())) std::sort(tests.begin(), tests.end());
+    partition.tests.reserve(tests.size());
+    // Under ctest -j a RUN_SERIAL test starts when nothing else runs: the partition takes at least its serial
+    // tests one after another plus its longest other test.
+    Micros serial = 0;
+    Micros longest_other = 0;
+    for (std::size_t k = 0; k < tests.size(); ++k) {
+      // The tests are far apart in memory, and each is needed once: ask for the next ones early.
+      if (k + 2 * detail::kPrefetchDistance < tests.size())
+        detail::prefetch(&suite.order[static_cast<std::size_t>(tests[k + 2 * detail::kPrefetchDistance])]);
+      if (k + detail::kPrefetchDistance < tests.size())
+        detail::prefetch(&suite.test(static_cast<std::size_t>(tests[k + detail::kPrefetchDistance])).name);
+      const auto i = static_cast<std::size_t>(tests[k]);
+      const bool fixture = suite.attachment_of[i] >= 0;
+      PlannedTest& planned = partition.tests.emplace_back();
+      // A fixture's test may go with several partitions: copied. Any other test is here only: moved.
+      planned.name = fixture ? suite.test(i).name : std::move(suite.test(i).name);
+      planned.seconds = detail::to_seconds(alone.empty() ? suite.micros[i] : alone[i]);
+      if (!alone.empty()) {
+        if (suite.test(i).run_serial) {
+          serial += alone[i];
+        } else {
+          longest_other = std::max(longest_other, alone[i]);
+        }
+      }
+      planned.estimate = suite.estimates[i];
+      planned.fixture = fixture;
+    }
+    partition.predicted_seconds = detail::to_seconds(std::max(a.load(p), serial + longest_other));
     plan.predicted_makespan_seconds =
         std::max(plan.predicted_makespan_seconds,
                  partition.predicted_seconds * 1000 / static_cast<double>(a.weight(p)));
@@ -586,7 +728,11 @@ Plan make_plan(const Suite& suite, const Assignment& a, Splitter splitter,
 
 Plan split(std::vector<Test> tests, const History& history, const SplitOptions& options) {
   std::vector<Micros> weights = integer_weights(options);
-  const Suite suite = detail::prepare(std::move(tests), history);
+  if (options.parallel_level < 1) throw std::invalid_argument("parallel_level must be at least 1");
+  Suite suite = detail::prepare(std::move(tests), history);
+  const std::vector<Micros> alone = options.parallel_level > 1
+                                        ? apply_parallel_level(suite, options.parallel_level)
+                                        : std::vector<Micros>();
 
   std::vector<std::string> declined;
   std::optional<Splitter> chosen;
@@ -600,6 +746,7 @@ Plan split(std::vector<Test> tests, const History& history, const SplitOptions& 
   }
   if (!chosen) chosen = Splitter::count;
 
+  const BoundInputs bound = bound_inputs(suite, alone);
   Assignment assignment(suite, weights);
   switch (*chosen) {
     case Splitter::count:
@@ -610,10 +757,10 @@ Plan split(std::vector<Test> tests, const History& history, const SplitOptions& 
       break;
     case Splitter::time:
       place_longest_first(suite, assignment);
-      improve(suite, assignment);
+      improve(suite, bound.total, assignment);
       break;
   }
-  Plan plan = make_plan(suite, assignment, *chosen, options.weights);
+  Plan plan = make_plan(suite, bound, alone, assignment, *chosen, options.weights);
   plan.declined = std::move(declined);
   return plan;
 }
