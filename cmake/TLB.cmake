@@ -32,9 +32,10 @@ Cache variables
   Where history lives: a timing file path or a server URL. Default ``<top source dir>/.tlb/timings.txt``.
   The environment variable of the same name, when set at ctest time, wins.
 
-``TLB_SPLITTER``, ``TLB_PREFERRED_SPLITTERS``, ``TLB_ORDERER``, ``TLB_PARTITION_WEIGHTS``, ``TLB_STRICT``
+``TLB_SPLITTER``, ``TLB_PREFERRED_SPLITTERS``, ``TLB_ORDERER``, ``TLB_PARTITION_WEIGHTS``, ``TLB_STRICT``, ``TLB_PARALLEL_LEVEL``
   Defaults for the ``tlb split`` settings of the same names (see TLB's README); empty means TLB's own default.
-  The environment wins over them.
+  The environment wins over them. ``TLB_PARALLEL_LEVEL`` is the ``J`` of ``ctest -j J``, which the hook cannot
+  see; ``CTEST_PARALLEL_LEVEL`` in the environment serves too.
 
 ``TLB_EXECUTABLE``
   The ``tlb`` program the hook runs. Default: the ``tlb`` target when TLB is part of the build
@@ -57,7 +58,8 @@ set(_TLB_MODULE_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
 set(TLB_STORE "${CMAKE_SOURCE_DIR}/.tlb/timings.txt" CACHE STRING
     "Where TLB keeps test history: a timing file path or a server URL")
-foreach(_tlb_setting IN ITEMS TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT)
+foreach(_tlb_setting IN ITEMS TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT
+                     TLB_PARALLEL_LEVEL)
   set(${_tlb_setting} "" CACHE STRING "Default for tlb split's ${_tlb_setting} (empty: TLB's default)")
 endforeach()
 set(TLB_EXECUTABLE "" CACHE FILEPATH "The tlb program the ctest hook runs (empty: found automatically)")
@@ -88,7 +90,8 @@ function(_tlb_write_hook)
   _tlb_executable_expression(executable)
   set(dir "${CMAKE_BINARY_DIR}/CMakeFiles/TLB")
   set(settings "")
-  foreach(name IN ITEMS TLB_STORE TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT)
+  foreach(name IN ITEMS TLB_STORE TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT
+                     TLB_PARALLEL_LEVEL)
     string(APPEND settings "set(_tlb_default_${name} [==[${${name}}]==])\n")
   endforeach()
   file(GENERATE OUTPUT "${dir}/settings-$<CONFIG>.cmake" CONTENT

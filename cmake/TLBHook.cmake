@@ -41,7 +41,8 @@ endif()
 
 # Settings from the CMake cache, for those the environment does not set: the environment wins.
 set(_tlb_environment "")
-foreach(_tlb_name IN ITEMS TLB_STORE TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT)
+foreach(_tlb_name IN ITEMS TLB_STORE TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT
+                     TLB_PARALLEL_LEVEL)
   if("$ENV{${_tlb_name}}" STREQUAL "" AND NOT "${_tlb_default_${_tlb_name}}" STREQUAL "")
     list(APPEND _tlb_environment "${_tlb_name}=${_tlb_default_${_tlb_name}}")
   endif()

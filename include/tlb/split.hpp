@@ -33,6 +33,11 @@ struct SplitOptions {
   std::vector<double> weights;
   // Tried in order; the first that can split wins. If none can, `count` splits.
   std::vector<Splitter> splitters = {Splitter::time, Splitter::count};
+  // J of the `ctest -j J` each partition runs with (TLB_PARALLEL_LEVEL, else CTEST_PARALLEL_LEVEL). A test
+  // then loads its partition with duration x min(PROCESSORS, J) / J, and a RUN_SERIAL test with its whole
+  // duration (nothing runs beside it). 1 means tests run one after another: a partition takes the sum of its
+  // tests.
+  int parallel_level = 1;
 };
 
 // Where a test's predicted duration came from.

@@ -236,6 +236,17 @@ bool resolve_strict(bool flag, const Environment& env) {
   throw UsageError("TLB_STRICT=" + *value + ": expected 1 or 0");
 }
 
+int resolve_parallel_level(const std::optional<std::string>& flag, const Environment& env) {
+  std::optional<Setting> level = pick(flag, "--parallel-level", env, "TLB_PARALLEL_LEVEL");
+  if (!level) {
+    if (auto ctest = env("CTEST_PARALLEL_LEVEL")) level = Setting{*ctest, "CTEST_PARALLEL_LEVEL"};
+  }
+  if (!level) return 1;
+  const int j = whole_number(*level);
+  if (j < 1) throw UsageError(quoted(*level) + ": the number of tests run at once must be at least 1");
+  return j;
+}
+
 std::optional<Setting> resolve_store(const std::optional<std::string>& flag, const Environment& env) {
   return pick(flag, "--store", env, "TLB_STORE");
 }

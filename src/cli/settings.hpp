@@ -52,6 +52,10 @@ std::vector<Orderer> resolve_orderers(const std::optional<std::string>& flag, co
 std::vector<double> resolve_weights(const std::optional<std::string>& flag, int total,
                                     const Environment& env);
 
+// The J of `ctest -j J` partitions run with: TLB_PARALLEL_LEVEL, else CTEST_PARALLEL_LEVEL (which ctest reads
+// too), else 1. The hook cannot see ctest's own -j flag.
+int resolve_parallel_level(const std::optional<std::string>& flag, const Environment& env);
+
 // TLB_STRICT: 1/true/yes/on or 0/false/no/off.
 bool resolve_strict(bool flag, const Environment& env);
 

@@ -37,6 +37,7 @@ struct SplitArgs {
   std::string splitter;
   std::string preferred;
   std::string orderer;
+  std::string parallel_level;
   bool all = false;
   bool json = false;
   bool explain = false;
@@ -303,6 +304,7 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   options.weights = resolve_weights(args.flag("--weights", args.weights), choice.total, env);
   options.splitters = resolve_splitters(args.flag("--splitter", args.splitter),
                                         args.flag("--preferred-splitters", args.preferred), env);
+  options.parallel_level = resolve_parallel_level(args.flag("--parallel-level", args.parallel_level), env);
   const std::vector<Orderer> orderers = resolve_orderers(args.flag("--orderer", args.orderer), env);
   const bool strict = resolve_strict(args.strict, env);
 
@@ -396,6 +398,10 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_split_
   cmd->add_option("--orderer", args->orderer,
                   "failed-first, longest-first or none [TLB_ORDERER: failed-first:longest-first]")
       ->type_name("A:B");
+  cmd->add_option(
+         "--parallel-level", args->parallel_level,
+         "The J of the ctest -j J each partition runs with [TLB_PARALLEL_LEVEL, CTEST_PARALLEL_LEVEL: 1]")
+      ->type_name("J");
   cmd->add_flag("--all", args->all, "Every partition: 'k<TAB>name' lines, or all partitions with --json");
   cmd->add_flag("--json", args->json, "JSON: {\"partitions\": [{number, weight, predicted_seconds, tests}]}");
   cmd->add_flag("--explain", args->explain, "A table of predicted time per partition instead of names");

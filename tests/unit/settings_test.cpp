@@ -168,5 +168,22 @@ TEST(Strict, OnOffAndRejected) {
   EXPECT_THROW(resolve_strict(false, env_of({{"TLB_STRICT", "maybe"}})), UsageError);
 }
 
+TEST(ParallelLevel, FlagThenTlbsVariableThenCtests) {
+  EXPECT_EQ(resolve_parallel_level({}, env_of({})), 1);
+  EXPECT_EQ(resolve_parallel_level({}, env_of({{"CTEST_PARALLEL_LEVEL", "4"}})), 4);
+  EXPECT_EQ(resolve_parallel_level({}, env_of({{"CTEST_PARALLEL_LEVEL", "4"}, {"TLB_PARALLEL_LEVEL", "2"}})),
+            2);
+  EXPECT_EQ(resolve_parallel_level("8", env_of({{"TLB_PARALLEL_LEVEL", "2"}})), 8);
+  for (const auto& [variable, value] : std::vector<std::pair<std::string, std::string>>{
+           {"TLB_PARALLEL_LEVEL", "0"}, {"TLB_PARALLEL_LEVEL", "two"}, {"CTEST_PARALLEL_LEVEL", "-1"}}) {
+    try {
+      resolve_parallel_level({}, env_of({{variable, value}}));
+      ADD_FAILURE() << variable << "=" << value << " was accepted";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find(variable + "=" + value), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace tlb::cli

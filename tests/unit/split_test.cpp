@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <random>
+#include <string>
 
 namespace tlb {
 namespace {
@@ -274,6 +277,124 @@ TEST(Split, DuplicateNamesCountOnce) {
   EXPECT_EQ(plan.partitions[0].tests.size() + plan.partitions[1].tests.size(), 2u);
 }
 
+// Shuffles with our own Fisher-Yates over std::mt19937_64, whose output the standard fixes (std::shuffle's
+// is not).
+template <typename T>
+void shuffle(std::vector<T>& items, std::uint64_t seed) {
+  std::mt19937_64 engine(seed);
+  for (std::size_t i = items.size(); i > 1; --i) std::swap(items[i - 1], items[engine() % i]);
+}
+
+// Names that end inside, at and just past eight-byte boundaries, are prefixes of each other, hold NUL and
+// bytes above 0x7f (which sort after ASCII, as in std::string), and share long prefixes.
+std::vector<std::string> awkward_names() {
+  std::vector<std::string> result = {"",
+                                     "a",
+                                     std::string("a\0", 2),
+                                     std::string("a\0\0", 3),
+                                     "ab",
+                                     "abcdefg",
+                                     "abcdefgh",
+                                     std::string("abcdefgh\0", 9),
+                                     "abcdefghi",
+                                     "abcdefgh\x7f",
+                                     "abcdefgh\x80",
+                                     "abcdefgh\xff",
+                                     "\xff",
+                                     "\xff\xff",
+                                     "\x01",
+                                     std::string(15, 'x'),
+                                     std::string(16, 'x'),
+                                     std::string(17, 'x'),
+                                     std::string(16, 'x') + "\xfe",
+                                     std::string(40, 'y'),
+                                     std::string(39, 'y') + "z",
+                                     std::string(41, 'y')};
+  return result;
+}
+
+TEST(Split, NamesAreOrderedByteByByteHoweverTheyShareOrEndPrefixes) {
+  // The small list is sorted by comparison; above a thousand names the sort goes a byte at a time.
+  for (int generated : {0, 3000}) {
+    std::vector<std::string> all = awkward_names();
+    for (int i = 0; i < generated; ++i) {
+      // gtest-style names with prefixes of 0 to 30 shared bytes and suffixes of varying length.
+      all.push_back(std::string(static_cast<std::size_t>(i % 31), 'm') + "odule_" + std::to_string(i % 7) +
+                    ".Suite_" + std::to_string(i % 13) + ".Case_" + std::to_string(i));
+    }
+    std::vector<tlb::Test> tests;
+    for (const std::string& name : all) tests.push_back(tlb::Test::named(name));
+    shuffle(tests, 42);
+    std::sort(all.begin(), all.end());
+    for (Splitter s : {Splitter::count, Splitter::round_robin}) {
+      Plan plan = split(tests, {}, options(1, {s}));
+      EXPECT_EQ(names(plan.partitions[0]), all) << to_string(s) << ", " << all.size() << " names";
+    }
+    // Round-robin over two partitions deals the name-sorted list: the first holds every other name.
+    Plan plan = split(tests, {}, options(2, {Splitter::round_robin}));
+    std::vector<std::string> every_other;
+    for (std::size_t i = 0; i < all.size(); i += 2) every_other.push_back(all[i]);
+    EXPECT_EQ(names(plan.partitions[0]), every_other);
+  }
+}
+
+TEST(Split, OfDuplicatesTheOneThatSortsFirstOnItsPropertiesIsKeptWhateverTheInputOrder) {
+  // Small and large lists take different paths through the sort.
+  for (int padding : {0, 2000}) {
+    std::vector<tlb::Test> tests = named(padding, "pad");
+    auto with_cost = [](std::string name, std::optional<double> cost, bool disabled = false) {
+      tlb::Test t = tlb::Test::named(std::move(name));
+      t.cost = cost;
+      t.disabled = disabled;
+      return t;
+    };
+    // The lowest COST wins; no COST sorts before any; then enabled before disabled.
+    tests.push_back(with_cost("costs", 3));
+    tests.push_back(with_cost("costs", 1));
+    tests.push_back(with_cost("costs", 2));
+    tests.push_back(with_cost("no-cost-first", 1));
+    tests.push_back(with_cost("no-cost-first", std::nullopt));
+    tests.push_back(with_cost("enabled-first", 4, true));
+    tests.push_back(with_cost("enabled-first", 4, false));
+    tests.push_back(with_cost("enabled-first", 4, true));
+    for (std::uint64_t seed = 0; seed < 5; ++seed) {
+      shuffle(tests, seed);
+      Plan plan = split(tests, {}, options(1, {Splitter::count}));
+      ASSERT_EQ(plan.partitions[0].tests.size(), static_cast<std::size_t>(padding) + 3);
+      std::map<std::string, PlannedTest> by_name;
+      for (const PlannedTest& t : plan.partitions[0].tests) by_name[t.name] = t;
+      EXPECT_EQ(by_name["costs"].estimate, Estimate::cost);
+      EXPECT_DOUBLE_EQ(by_name["costs"].seconds, 1);
+      EXPECT_EQ(by_name["no-cost-first"].estimate, Estimate::fallback);
+      EXPECT_EQ(by_name["enabled-first"].estimate, Estimate::cost);
+      EXPECT_DOUBLE_EQ(by_name["enabled-first"].seconds, 4);
+    }
+  }
+}
+
+TEST(TimeSplitter, EqualDurationsAreDealtInNameOrder) {
+  // Longest first keeps name order among equals, and each test goes to the least loaded partition, the
+  // lowest numbered among equals: with every test as long, that deals the name-sorted list in turn. Enough
+  // tests that the placement sorts by bytes and finds the least loaded partition through its tree.
+  std::vector<tlb::Test> tests = named(2000);
+  History h;
+  for (const tlb::Test& t : tests) h.set(t.name, TestRecord{1.5, 1, Outcome::passed});
+  shuffle(tests, 7);
+  for (int total : {7, 8, 64}) {
+    for (double weight : {0.0, 2.5}) {  // 0: no weights given.
+      SplitOptions o = options(total, {Splitter::time});
+      if (weight > 0) o.weights.assign(static_cast<std::size_t>(total), weight);
+      Plan plan = split(tests, h, o);
+      Plan dealt = split(tests, h, options(total, {Splitter::round_robin}));
+      for (int p = 0; p < total; ++p) {
+        EXPECT_EQ(names(plan.partitions[static_cast<std::size_t>(p)]),
+                  names(dealt.partitions[static_cast<std::size_t>(p)]))
+            << total << " partitions, weight " << weight << ", partition " << p + 1;
+      }
+    }
+  }
+}
+
 TEST(Split, RejectsInconsistentOptions) {
   EXPECT_THROW(split(named(3), {}, options(0)), std::invalid_argument);
   SplitOptions o = options(2);
@@ -288,6 +409,69 @@ TEST(SplitterNames, RoundTrip) {
     EXPECT_EQ(parse_splitter(to_string(s)), s);
   }
   EXPECT_EQ(parse_splitter("fastest"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace tlb
+
+namespace tlb {
+namespace {
+
+// Under ctest -j 4 one RUN_SERIAL test of 8 s and eight tests of 4 s over two partitions: the serial test
+// alone takes 8 s, the eight others 4 at a time also take 8 s. Balancing sums instead (20 s each) puts the
+// serial test with three others, which then wait for it: 12 s.
+TEST(SplitUnderCtestJ, ARunSerialTestTakesItsPartitionAlone) {
+  std::vector<tlb::Test> tests = named(8, "quick");
+  tests.push_back(tlb::Test::named("serial"));
+  tests.back().run_serial = true;
+  std::map<std::string, double> seconds = {{"serial", 8.0}};
+  for (const tlb::Test& t : tests) seconds.emplace(t.name, 4.0);
+  SplitOptions o = options(2);
+
+  const Plan sums = split(tests, durations(seconds), o);
+  EXPECT_DOUBLE_EQ(sums.predicted_makespan_seconds, 20.0);
+
+  o.parallel_level = 4;
+  const Plan plan = split(tests, durations(seconds), o);
+  const Partition& with_serial =
+      names(plan.partitions[0]).front() == "serial" ? plan.partitions[0] : plan.partitions[1];
+  EXPECT_EQ(names(with_serial), std::vector<std::string>{"serial"});
+  for (const Partition& p : plan.partitions) EXPECT_DOUBLE_EQ(p.predicted_seconds, 8.0);
+  EXPECT_DOUBLE_EQ(plan.lower_bound_seconds, 8.0);
+  // Each test still carries its own duration, which orders the partition.
+  for (const Partition& p : plan.partitions) {
+    for (const PlannedTest& t : p.tests) EXPECT_DOUBLE_EQ(t.seconds, seconds.at(t.name));
+  }
+}
+
+TEST(SplitUnderCtestJ, ProcessorsTakeSlotsAndNoPartitionBeatsItsLongestTest) {
+  // J = 4: a 4-processor test of 2 s loads its partition like four 2 s tests, a 1-processor test of 6 s like
+  // 1.5 s, yet that partition cannot finish before 6 s.
+  std::vector<tlb::Test> tests = {tlb::Test::named("wide"), tlb::Test::named("long")};
+  tests[0].processors = 4;
+  SplitOptions o = options(1);
+  o.parallel_level = 4;
+  const Plan plan = split(tests, durations({{"wide", 2.0}, {"long", 6.0}}), o);
+  EXPECT_DOUBLE_EQ(plan.partitions[0].predicted_seconds, 6.0);
+  EXPECT_DOUBLE_EQ(plan.lower_bound_seconds, 6.0);
+
+  tests.push_back(tlb::Test::named("more"));
+  tests[2].processors = 8;  // More than J: takes all 4 slots, no more.
+  const Plan wider = split(tests, durations({{"wide", 2.0}, {"long", 6.0}, {"more", 5.0}}), o);
+  EXPECT_DOUBLE_EQ(wider.partitions[0].predicted_seconds, 2.0 + 1.5 + 5.0);
+}
+
+TEST(SplitUnderCtestJ, OneIsTheSumAndZeroIsRejected) {
+  std::vector<tlb::Test> tests = named(5);
+  std::map<std::string, double> seconds;
+  for (const tlb::Test& t : tests) seconds[t.name] = 1.0 + static_cast<double>(seconds.size());
+  SplitOptions o = options(2);
+  const Plan plain = split(tests, durations(seconds), o);
+  o.parallel_level = 1;
+  const Plan one = split(tests, durations(seconds), o);
+  for (std::size_t p = 0; p < 2; ++p) EXPECT_EQ(names(one.partitions[p]), names(plain.partitions[p]));
+  o.parallel_level = 0;
+  EXPECT_THROW(split(tests, durations(seconds), o), std::invalid_argument);
 }
 
 }  // namespace
