@@ -321,7 +321,8 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   const std::string& history_origin = source.origin;
 
   Plan plan = split(std::move(tests), history, options);
-  if (source.given && !plan.declined.empty()) {
+  // Only when the history was read: an unreadable one has had its warning, and one is enough.
+  if (source.given && source.loaded.status == store::HistoryStatus::ok && !plan.declined.empty()) {
     warnings.push_back("no test in the list has a recorded duration; split by " +
                        std::string(to_string(plan.splitter)));
   }

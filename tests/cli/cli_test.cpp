@@ -251,6 +251,42 @@ TEST_F(Cli, MissingHistoryWarnsAndSplitsByCountUnlessStrict) {
   EXPECT_EQ(r.out, "");
 }
 
+// PRODUCT.md: unreadable history never fails a run by default; the split goes on without it, says so once,
+// and the partition's record tells `tlb verify`. TLB_STRICT=1 fails instead, and the timing file is left as
+// it was.
+TEST_F(Cli, ACorruptTimingFileWarnsOnceIsMarkedInTheRecordAndFailsUnderStrict) {
+  make_suite(8);
+  auto read = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  const std::string corrupt = write("timings.txt", "# tlb timings v1\n1,5 1 passed 2024-05-02 x\n");
+  const std::string records = (dir_ / "records").string();
+  ProcessResult r = tlb(
+      {"split", "--tests", tests_json_, "--store", corrupt, "--partition", "1/2", "--record-dir", records});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines_of(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find(corrupt + ":2: "), std::string::npos) << r.err;
+  EXPECT_EQ(lines_of(r.out).size(), 4u);
+  const auto record = nlohmann::json::parse(read(records + "/partition-1-of-2.json"));
+  EXPECT_EQ(record["history_status"], "corrupt");
+  EXPECT_EQ(record["history_hash"], "");
+
+  r = tlb({"split", "--tests", tests_json_, "--partition", "1/2"},
+          {{"TLB_STORE", corrupt}, {"TLB_STRICT", "1"}});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("TLB_STRICT is set"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(read(corrupt), "# tlb timings v1\n1,5 1 passed 2024-05-02 x\n");
+
+  r = tlb(
+      {"split", "--tests", tests_json_, "--store", corrupt, "--durations", durations_, "--partition", "1/2"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--durations and --store both name a history"), std::string::npos) << r.err;
+}
+
 TEST_F(Cli, CiNativeVariablesAndTheGoogleTestWarning) {
   make_suite(9);
   ProcessResult gitlab = tlb({"split", "--tests", tests_json_, "--durations", durations_},
