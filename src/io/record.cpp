@@ -226,7 +226,7 @@ std::string hash_names(const std::vector<std::string>& sorted_names) {
   return text;
 }
 
-void write_record(const std::string& path, const PartitionRecord& record) {
+std::string format_record(const PartitionRecord& record, const std::string& source) {
   using nlohmann::ordered_json;
   ordered_json document;
   document["kind"] = kKind;
@@ -259,15 +259,23 @@ void write_record(const std::string& path, const PartitionRecord& record) {
     text = document.dump(2);
   } catch (const nlohmann::json::exception&) {
     // JSON strings are UTF-8; a name that is not cannot be written without changing it.
-    throw InputError(path, 0, "a test name is not valid UTF-8; cannot write the partition record");
+    throw InputError(source, 0, "a test name is not valid UTF-8; cannot write the partition record");
   }
   text += '\n';
-  write_file_atomically(path, text);
+  return text;
+}
+
+void write_record(const std::string& path, const PartitionRecord& record) {
+  write_file_atomically(path, format_record(record, path));
 }
 
 PartitionRecord read_record(const std::string& path) {
   const std::string text = read_file(path);
   return RecordReader(strip_bom(text), display_name(path)).read();
+}
+
+PartitionRecord parse_record(std::string_view text, const std::string& source) {
+  return RecordReader(strip_bom(text), source).read();
 }
 
 }  // namespace tlb::io

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/results.hpp"
@@ -41,10 +42,17 @@ struct PartitionRecord {
 // A stable hash of a sorted name list, as text ("fnv1a64:<16 hex digits>").
 std::string hash_names(const std::vector<std::string>& sorted_names);
 
+// The record's JSON text, as write_record writes it. Throws InputError naming `source` for a name that is
+// not valid UTF-8.
+std::string format_record(const PartitionRecord& record, const std::string& source);
+
 // Writes atomically (a temporary file beside `path`, then rename). Creates missing parent directories.
 void write_record(const std::string& path, const PartitionRecord& record);
 
 // Throws InputError naming the file (and line) when it is not a record or is of a newer version.
 PartitionRecord read_record(const std::string& path);
+
+// read_record() of text that came from elsewhere (a server's request body); `source` names it in errors.
+PartitionRecord parse_record(std::string_view text, const std::string& source);
 
 }  // namespace tlb::io

@@ -77,6 +77,27 @@ TEST_F(Record, RoundTrip) {
   EXPECT_EQ(read_record(path), before);
 }
 
+TEST_F(Record, FormatAndParseAreTheFileForm) {
+  PartitionRecord record;
+  record.partition = 2;
+  record.total = 3;
+  record.splitter = "time";
+  record.all_tests = {"a", "b c"};
+  record.test_list_hash = hash_names(record.all_tests);
+  record.tests = {"b c"};
+  const std::string path = (dir_ / "p.json").string();
+  write_record(path, record);
+  const std::string text = format_record(record, "body");
+  EXPECT_EQ(text, read_file(path));
+  EXPECT_EQ(parse_record(text, "body"), record);
+  try {
+    parse_record("{", "http://server/partitions");
+    ADD_FAILURE();
+  } catch (const InputError& error) {
+    EXPECT_NE(std::string(error.what()).find("http://server/partitions"), std::string::npos);
+  }
+}
+
 TEST_F(Record, RecordedOnIsOptional) {
   std::string text = read_file([&] {
     const std::string path = (dir_ / "r.json").string();

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "cli/verify_command.hpp"
+#include "io/text.hpp"
 
 namespace tlb::cli {
 namespace {
@@ -183,6 +184,37 @@ TEST(Verify, ATestNotInTheList) {
   partition(records, 3).results.push_back({"stray", io::ResultStatus::passed, 1.0});
   EXPECT_EQ(problems(verify_records(records, false)),
             std::vector<std::string>{"not in the test list: stray (partition 3)"});
+}
+
+// A server sends its verification as JSON; read back, it prints exactly what a local verify prints.
+TEST(Verify, TheJsonFormReadsBackToTheSameVerification) {
+  auto records = correct_set();
+  partition(records, 2).results.pop_back();
+  partition(records, 3).history_status = "unavailable";
+  const Verification v = verify_records(records, false);
+  ASSERT_FALSE(v.proven());
+  ASSERT_FALSE(v.notes.empty());
+  std::size_t count = 0;
+  const Verification back = io::parse_verification_json(io::verification_json(v, 3), "server", count);
+  EXPECT_EQ(count, 3u);
+  EXPECT_EQ(io::verification_text(back, count), io::verification_text(v, 3));
+  EXPECT_EQ(problems(back), problems(v));
+  EXPECT_EQ(back.attachments, v.attachments);
+}
+
+TEST(Verify, JsonThatIsNotAVerificationIsNamed) {
+  std::size_t count = 0;
+  for (const char* text :
+       {"", "[]", R"({"total": 1})",
+        R"({"proven": true, "total": 1, "records": 1, "tests": 1, "problems": [{"kind": "nope",
+                               "partitions": [], "message": "m"}], "notes": []})"}) {
+    try {
+      io::parse_verification_json(text, "http://h/verify", count);
+      ADD_FAILURE() << text;
+    } catch (const io::InputError& error) {
+      EXPECT_NE(std::string(error.what()).find("http://h/verify"), std::string::npos) << error.what();
+    }
+  }
 }
 
 }  // namespace
