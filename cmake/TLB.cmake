@@ -30,7 +30,12 @@ Cache variables
 
 ``TLB_STORE``
   Where history lives: a timing file path or a server URL. Default ``<top source dir>/.tlb/timings.txt``.
-  The environment variable of the same name, when set at ctest time, wins.
+  The environment variable of the same name (or ``TLB_BASE_URL``, the original TLB's name for the server),
+  when set at ctest time, wins.
+
+``TLB_JOB_NAME``
+  With a server store, the namespace of this project's history on the server. Default: the top-level
+  project's name. The environment variable wins.
 
 ``TLB_SPLITTER``, ``TLB_PREFERRED_SPLITTERS``, ``TLB_ORDERER``, ``TLB_PARTITION_WEIGHTS``, ``TLB_STRICT``, ``TLB_PARALLEL_LEVEL``
   Defaults for the ``tlb split`` settings of the same names (see TLB's README); empty means TLB's own default.
@@ -58,6 +63,8 @@ set(_TLB_MODULE_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
 set(TLB_STORE "${CMAKE_SOURCE_DIR}/.tlb/timings.txt" CACHE STRING
     "Where TLB keeps test history: a timing file path or a server URL")
+string(REGEX REPLACE "[^A-Za-z0-9._-]" "-" _tlb_job_name "${PROJECT_NAME}")
+set(TLB_JOB_NAME "${_tlb_job_name}" CACHE STRING "The job name of this project's history on a TLB server")
 foreach(_tlb_setting IN ITEMS TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT
                      TLB_PARALLEL_LEVEL)
   set(${_tlb_setting} "" CACHE STRING "Default for tlb split's ${_tlb_setting} (empty: TLB's default)")
@@ -90,8 +97,8 @@ function(_tlb_write_hook)
   _tlb_executable_expression(executable)
   set(dir "${CMAKE_BINARY_DIR}/CMakeFiles/TLB")
   set(settings "")
-  foreach(name IN ITEMS TLB_STORE TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT
-                     TLB_PARALLEL_LEVEL)
+  foreach(name IN ITEMS TLB_STORE TLB_JOB_NAME TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER
+                     TLB_PARTITION_WEIGHTS TLB_STRICT TLB_PARALLEL_LEVEL)
     string(APPEND settings "set(_tlb_default_${name} [==[${${name}}]==])\n")
   endforeach()
   file(GENERATE OUTPUT "${dir}/settings-$<CONFIG>.cmake" CONTENT

@@ -41,8 +41,11 @@ endif()
 
 # Settings from the CMake cache, for those the environment does not set: the environment wins.
 set(_tlb_environment "")
-foreach(_tlb_name IN ITEMS TLB_STORE TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER TLB_PARTITION_WEIGHTS TLB_STRICT
-                     TLB_PARALLEL_LEVEL)
+foreach(_tlb_name IN ITEMS TLB_STORE TLB_JOB_NAME TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER
+                          TLB_PARTITION_WEIGHTS TLB_STRICT TLB_PARALLEL_LEVEL)
+  if(_tlb_name STREQUAL "TLB_STORE" AND NOT "$ENV{TLB_BASE_URL}" STREQUAL "")
+    continue()  # The original TLB's name for the server, set at ctest time: it wins over the cache's store.
+  endif()
   if("$ENV{${_tlb_name}}" STREQUAL "" AND NOT "${_tlb_default_${_tlb_name}}" STREQUAL "")
     list(APPEND _tlb_environment "${_tlb_name}=${_tlb_default_${_tlb_name}}")
   endif()

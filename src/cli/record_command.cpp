@@ -192,6 +192,19 @@ std::optional<Setting> store_from_records(const std::vector<ParsedGroup>& groups
   return Setting{sources.begin()->first, "the history_source of " + sources.begin()->second};
 }
 
+// The server's job and run: TLB_JOB_NAME and TLB_JOB_VERSION when set, else what the partition records say
+// the split used, else the CI's run id.
+store::ServerOptions server_options(const std::vector<ParsedGroup>& groups, const Environment& env) {
+  store::ServerOptions options = resolve_server_options(env);
+  for (const ParsedGroup& group : groups) {
+    if (!group.record) continue;
+    if (!env("TLB_JOB_NAME") && !group.record->job.empty()) options.job = group.record->job;
+    if (!env("TLB_JOB_VERSION") && !group.record->job_version.empty())
+      options.job_version = group.record->job_version;
+  }
+  return options;
+}
+
 void run_record(const RecordArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
   const store::HistoryPolicy policy = resolve_history_policy(env);
   const store::Date today = resolve_today(env);
@@ -247,7 +260,7 @@ void run_record(const RecordArgs& args, std::ostream& out, std::ostream& err, co
         "no store to record into: pass --store FILE or set TLB_STORE (the CMake hook keeps "
         "the timing file in <top source dir>/.tlb/timings.txt)");
   }
-  std::unique_ptr<store::Store> store = open_store(*store_setting, policy);
+  std::unique_ptr<store::Store> store = open_store(*store_setting, policy, server_options(parsed, env));
 
   std::optional<std::vector<std::string>> store_names;  // Loaded only when a run has no record.
   std::vector<store::RunReport> reports;

@@ -248,15 +248,47 @@ int resolve_parallel_level(const std::optional<std::string>& flag, const Environ
 }
 
 std::optional<Setting> resolve_store(const std::optional<std::string>& flag, const Environment& env) {
-  return pick(flag, "--store", env, "TLB_STORE");
+  if (auto store = pick(flag, "--store", env, "TLB_STORE")) return store;
+  return pick(std::nullopt, "", env, "TLB_BASE_URL");
 }
 
-std::unique_ptr<store::Store> open_store(const Setting& store, const store::HistoryPolicy& policy) {
+store::ServerOptions resolve_server_options(const Environment& env) {
+  store::ServerOptions options;
+  options.job = env("TLB_JOB_NAME").value_or("");
+  if (auto version = env("TLB_JOB_VERSION")) {
+    options.job_version = *version;
+  } else {
+    // The CI's id of the whole run (not of one job, nor of one attempt: a retried job rejoins its run).
+    for (std::string_view variable :
+         {"GITHUB_RUN_ID", "CI_PIPELINE_ID", "CIRCLE_WORKFLOW_ID", "BUILDKITE_BUILD_ID"}) {
+      if (auto id = env(variable)) {
+        options.job_version = *id;
+        break;
+      }
+    }
+  }
+  options.token = env("TLB_TOKEN").value_or("");
+  if (auto timeout = pick(std::nullopt, "", env, "TLB_SERVER_TIMEOUT")) {
+    auto value = io::parse_number(io::trim(timeout->value));
+    if (!value || !(*value > 0 && *value <= 3600)) {
+      throw UsageError(quoted(*timeout) + ": not a number of seconds (more than 0, at most 3600)");
+    }
+    options.timeout_seconds = *value;
+  }
+  return options;
+}
+
+std::unique_ptr<store::Store> open_store(const Setting& store, const store::HistoryPolicy& policy,
+                                         const store::ServerOptions& server) {
   try {
-    return store::open_store(store.value, policy);
+    return store::open_store(store.value, policy, server);
   } catch (const store::UnsupportedStore& e) {
     throw UsageError(quoted(store) + ": " + e.what());
   }
+}
+
+std::unique_ptr<store::Store> open_store(const Setting& store, const Environment& env) {
+  return open_store(store, resolve_history_policy(env), resolve_server_options(env));
 }
 
 store::HistoryPolicy resolve_history_policy(const Environment& env) {

@@ -67,11 +67,20 @@ struct Setting {
 std::optional<Setting> pick(const std::optional<std::string>& flag, std::string_view flag_name,
                             const Environment& env, std::string_view variable);
 
-// TLB_STORE (--store): where history lives, a timing file's path or file://path. nullopt when unset.
+// TLB_STORE (--store), else TLB_BASE_URL (the original TLB's name for the server): where history lives, a
+// timing file's path or file://path, or a TLB server's http://host:port. nullopt when unset.
 std::optional<Setting> resolve_store(const std::optional<std::string>& flag, const Environment& env);
 
+// TLB_JOB_NAME; TLB_JOB_VERSION, else the CI's run id (GITHUB_RUN_ID, CI_PIPELINE_ID, CIRCLE_WORKFLOW_ID,
+// BUILDKITE_BUILD_ID); TLB_TOKEN; TLB_SERVER_TIMEOUT (seconds, default 5).
+store::ServerOptions resolve_server_options(const Environment& env);
+
 // Opens the store a setting names; a URL no backend serves is a UsageError naming the setting.
-std::unique_ptr<store::Store> open_store(const Setting& store, const store::HistoryPolicy& policy);
+std::unique_ptr<store::Store> open_store(const Setting& store, const store::HistoryPolicy& policy,
+                                         const store::ServerOptions& server = {});
+
+// The same, with the history policy and server options from the environment.
+std::unique_ptr<store::Store> open_store(const Setting& store, const Environment& env);
 
 // TLB_SMOOTHING_FACTOR (alpha in (0, 1], default 0.5) and TLB_FORGET_AFTER_DAYS (0 or more, default 30).
 store::HistoryPolicy resolve_history_policy(const Environment& env);

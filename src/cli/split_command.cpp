@@ -168,10 +168,16 @@ void print_explain(std::ostream& out, const Plan& plan, const ExplainContext& co
 // nothing.
 struct HistorySource {
   store::LoadedHistory loaded;
-  bool given = false;       // A store or durations file was named.
-  bool from_store = false;  // The history came from a store, which `tlb record` may update.
-  std::string origin;       // In a phrase, for --explain.
+  bool given = false;                   // A store or durations file was named.
+  bool from_store = false;              // The history came from a store, which `tlb record` may update.
+  std::string origin;                   // In a phrase, for --explain.
+  std::unique_ptr<store::Store> store;  // The store it came from, kept for reporting the partition.
+  store::ServerOptions server;          // With a server store: its job and run.
 };
+
+bool is_server_url(std::string_view location) {
+  return location.starts_with("http://") || location.starts_with("https://");
+}
 
 HistorySource load_history(const SplitArgs& args, const Environment& env, bool strict,
                            std::vector<std::string>& warnings) {
@@ -184,7 +190,9 @@ HistorySource load_history(const SplitArgs& args, const Environment& env, bool s
   if (store_url) {
     source.given = true;
     source.from_store = true;
-    source.loaded = open_store(*store_url, resolve_history_policy(env))->load();
+    source.server = resolve_server_options(env);
+    source.store = open_store(*store_url, resolve_history_policy(env), source.server);
+    source.loaded = source.store->load();
     if (source.loaded.status != store::HistoryStatus::ok) {
       if (strict) {
         throw io::InputError(
@@ -247,8 +255,8 @@ std::string hook_summary(const Plan& plan, const PartitionChoice& choice) {
 
 // `<dir>/partition-K-of-N.json`, the partition's record before the run; records of other partitions left in
 // `dir` by earlier runs of this build tree are removed, so `tlb record <build>` finds only this one.
-void write_partition_record(const std::string& dir, const Plan& plan, const PartitionChoice& choice,
-                            const HistorySource& source) {
+io::PartitionRecord write_partition_record(const std::string& dir, const Plan& plan,
+                                           const PartitionChoice& choice, const HistorySource& source) {
   io::PartitionRecord record;
   record.partition = choice.number;
   record.total = choice.total;
@@ -263,6 +271,10 @@ void write_partition_record(const std::string& dir, const Plan& plan, const Part
   record.history_source = source.from_store ? source.loaded.source : std::string();
   record.history_status = std::string(store::to_string(source.loaded.status));
   record.history_hash = source.loaded.hash;
+  if (source.from_store && is_server_url(source.loaded.source)) {
+    record.job = source.server.job;
+    record.job_version = source.server.job_version;
+  }
   for (const PlannedTest& t : plan.partitions[static_cast<std::size_t>(choice.number - 1)].tests) {
     record.tests.push_back(t.name);
     if (t.fixture) record.attachments.push_back(t.name);
@@ -278,6 +290,23 @@ void write_partition_record(const std::string& dir, const Plan& plan, const Part
     }
   }
   io::write_record((std::filesystem::path(dir) / name).string(), record);
+  return record;
+}
+
+// Tells a server which tests this partition was given, so it checks the run's partitions as they report.
+// A server that cannot be reached only warns (unless strict): the run goes on, and the server's verification
+// will find the partition missing. A conflict with the other partitions stops the split.
+void report_partition(const HistorySource& source, const io::PartitionRecord& record, bool strict,
+                      std::vector<std::string>& warnings) {
+  store::RunLedger* ledger = source.store ? source.store->run_ledger() : nullptr;
+  // A server that did not answer the read has had its warning (and its timeout); one is enough.
+  if (ledger == nullptr || source.loaded.status == store::HistoryStatus::unavailable) return;
+  try {
+    ledger->report_partition(record);
+  } catch (const io::InputError& error) {
+    if (strict) throw;
+    warnings.push_back(std::string(error.what()) + " (the run's verification on the server will miss it)");
+  }
 }
 
 bool stdin_is_terminal() {
@@ -328,7 +357,10 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   }
   warn_all();
 
-  if (!args.record_dir.empty()) write_partition_record(args.record_dir, plan, choice, source);
+  if (!args.record_dir.empty()) {
+    report_partition(source, write_partition_record(args.record_dir, plan, choice, source), strict, warnings);
+    warn_all();
+  }
   if (!args.cmake_script.empty()) {
     const Partition& mine = plan.partitions[static_cast<std::size_t>(choice.number - 1)];
     io::write_file_atomically(args.cmake_script, hook_script(order_tests(mine.tests, history, orderers),

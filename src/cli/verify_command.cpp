@@ -20,12 +20,41 @@ namespace fs = std::filesystem;
 
 struct VerifyArgs {
   std::vector<std::string> inputs;
+  std::optional<std::string> store;
   bool json = false;
   bool strict = false;
 };
 
+// With no records named, the server the store settings name proves the run from what its partitions
+// reported.
+int verify_on_server(const VerifyArgs& args, std::ostream& out, const Environment& env, bool strict) {
+  const std::optional<Setting> store = resolve_store(args.store, env);
+  if (!store) {
+    throw UsageError(
+        "nothing to verify: name the partition records (tlb verify build-*/tlb), or set TLB_STORE to a TLB "
+        "server to ask it");
+  }
+  std::unique_ptr<store::Store> opened = open_store(*store, env);
+  store::RunLedger* ledger = opened->run_ledger();
+  if (ledger == nullptr) {
+    throw UsageError(
+        opened->location().starts_with("http")
+            ? "the server needs to know which run to verify: set TLB_JOB_VERSION (or run in a CI "
+              "whose run id tlb knows)"
+            : store->name + "=" + store->value +
+                  " is a timing file, which keeps no partition records: name the records (tlb "
+                  "verify build-*/tlb)");
+  }
+  std::size_t count = 0;
+  const Verification verification = ledger->verify(strict, count);
+  out << (args.json ? io::verification_json(verification, count)
+                    : io::verification_text(verification, count));
+  return verification.proven() ? kSuccess : kInputError;
+}
+
 int run_verify(const VerifyArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
   const bool strict = resolve_strict(args.strict, env);
+  if (args.inputs.empty()) return verify_on_server(args, out, env, strict);
   std::vector<LoadedRecord> records;
   for (const std::string& input : args.inputs) {
     std::error_code error;
@@ -65,11 +94,16 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_verify_
       "results\n"
       "for tests a partition was not given. Fixture setup/cleanup tests may run in every partition that\n"
       "needs them. Exit status 0 when proven, 1 when not.\n\n"
-      "Example (the last job of a CI run, after downloading each job's build/tlb/*.json):\n"
-      "  tlb verify build-*/tlb/*.json");
-  cmd->add_option("inputs", args->inputs, "Partition records, or directories holding them (and their tlb/)")
-      ->required()
+      "With a TLB server (TLB_STORE=http://host:7019) and no records named, the server proves the run\n"
+      "TLB_JOB_NAME and TLB_JOB_VERSION name from what its partitions reported as they ran.\n\n"
+      "Examples (the last job of a CI run):\n"
+      "  tlb verify build-*/tlb/*.json      # each job's build/tlb/*.json, downloaded\n"
+      "  TLB_STORE=http://tlb.ci:7019 tlb verify");
+  cmd->add_option("inputs", args->inputs,
+                  "Partition records, or directories holding them (and their tlb/); none: ask the server")
       ->type_name("RECORD_OR_DIR");
+  cmd->add_option("--store", args->store, "With no records named: the TLB server to ask [TLB_STORE]")
+      ->type_name("URL");
   cmd->add_flag("--json", args->json,
                 "JSON: {\"proven\", \"problems\": [{kind, test, partitions, message}], ...}");
   cmd->add_flag("--strict", args->strict, "A partition split without its history is a problem [TLB_STRICT]");

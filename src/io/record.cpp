@@ -84,6 +84,10 @@ class RecordReader {
         record.results = results(reader, at);
       } else if (key == "recorded_on") {
         record.recorded_on = string(reader, at, key);
+      } else if (key == "job") {
+        record.job = string(reader, at, key);
+      } else if (key == "job_version") {
+        record.job_version = string(reader, at, key);
       } else {
         reader.skip();  // Unknown members are for newer minor additions; version 1 readers ignore them.
       }
@@ -236,6 +240,9 @@ std::string format_record(const PartitionRecord& record, const std::string& sour
   document["splitter"] = record.splitter;
   document["test_list_hash"] = record.test_list_hash;
   document["history_source"] = record.history_source;
+  // Only a server's history has them; file-store records keep their earlier form.
+  if (!record.job.empty()) document["job"] = record.job;
+  if (!record.job_version.empty()) document["job_version"] = record.job_version;
   document["history_status"] = record.history_status;
   document["history_hash"] = record.history_hash;
   document["has_results"] = record.has_results;

@@ -23,10 +23,13 @@ struct RecordedResult {
 struct PartitionRecord {
   int partition = 0;  // 1-based.
   int total = 0;
-  std::string splitter;                  // The splitter that made the split ("time", "count", "round-robin").
-  std::vector<std::string> all_tests;    // The full test list the split was made on, sorted.
-  std::string test_list_hash;            // hash_names(all_tests).
-  std::string history_source;            // Store path or URL the history came from ("" when none).
+  std::string splitter;                // The splitter that made the split ("time", "count", "round-robin").
+  std::vector<std::string> all_tests;  // The full test list the split was made on, sorted.
+  std::string test_list_hash;          // hash_names(all_tests).
+  std::string history_source;          // Store path or URL the history came from ("" when none).
+  std::string job;  // With a server store: the job name (TLB_JOB_NAME) and run (TLB_JOB_VERSION) the
+  std::string
+      job_version;  // history was read for and results go to, so `tlb record` needs no more ("" else).
   std::string history_status;            // "ok", "missing", "corrupt", "unavailable".
   std::string history_hash;              // Hash of the history the split was made on ("" when none).
   std::vector<std::string> tests;        // Assigned to this partition, sorted; includes the attachments.

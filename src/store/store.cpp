@@ -8,6 +8,7 @@
 
 #include "io/record.hpp"
 #include "store/file_store.hpp"
+#include "store/http_store.hpp"
 
 namespace tlb::store {
 
@@ -116,7 +117,8 @@ std::optional<std::string> scheme_of(const std::string& url) {
 
 }  // namespace
 
-std::unique_ptr<Store> open_store(const std::string& url, const HistoryPolicy& policy) {
+std::unique_ptr<Store> open_store(const std::string& url, const HistoryPolicy& policy,
+                                  const ServerOptions& server) {
   if (url.empty()) throw UnsupportedStore("empty store location (a path, or file://path)");
   const std::optional<std::string> scheme = scheme_of(url);
   if (!scheme) return open_file_store(url, policy);
@@ -126,12 +128,9 @@ std::unique_ptr<Store> open_store(const std::string& url, const HistoryPolicy& p
     if (path.empty()) throw UnsupportedStore("file:// without a path");
     return open_file_store(path, policy);
   }
-  if (*scheme == "http" || *scheme == "https") {
-    throw UnsupportedStore(
-        "a TLB server store: this tlb has no HTTP client yet (it comes with `tlb server`); use a timing file "
-        "path such as .tlb/timings.txt");
-  }
-  throw UnsupportedStore("unknown store scheme '" + *scheme + "://' (known: a file path, or file://path)");
+  if (*scheme == "http" || *scheme == "https") return open_http_store(url, policy, server);
+  throw UnsupportedStore("unknown store scheme '" + *scheme +
+                         "://' (known: a file path, file://path, http://host:port, https://host:port)");
 }
 
 }  // namespace tlb::store

@@ -1,5 +1,5 @@
-// Where test history lives between runs: one small interface, one backend a file, picked by the store's URL
-// (a path or file://path today: the timing file; http:// arrives with `tlb server`).
+// Where test history lives between runs: one small interface, two backends picked by the store's URL: a path
+// or file://path is the timing file (file_store.hpp), http:// or https:// a TLB server (http_store.hpp).
 #pragma once
 
 #include <chrono>
@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/verification.hpp"
 #include "tlb/history.hpp"
 
 namespace tlb::store {
@@ -89,6 +90,32 @@ struct UpdateSummary {
   std::size_t stored = 0;     // Tests in the store afterwards.
 };
 
+// The partitions of one CI run, as a TLB server keeps them: it checks each partition's tests against the
+// others' as they report (the original TLB's universal-set and sub-set checks) and proves the run complete.
+// The timing file keeps none: there the records stay files for `tlb verify`.
+class RunLedger {
+ public:
+  virtual ~RunLedger() = default;
+
+  // "job J, run V at URL", for messages.
+  virtual std::string describe() const = 0;
+
+  // Reports the tests a partition was given (its record, before the run). Throws RunConflict when they
+  // contradict what the run's other partitions reported, io::InputError when the server cannot be reached.
+  virtual void report_partition(const io::PartitionRecord& record) = 0;
+
+  // The server's verification of the run, as `tlb verify` prints it; `records` is set to how many partitions
+  // reported. Throws io::InputError when the server cannot be reached or no partition has reported.
+  virtual io::Verification verify(bool strict, std::size_t& records) = 0;
+};
+
+// A partition whose tests contradict its run's other partitions (another test list, another total, a test
+// another partition holds): the split contract would break, so the partition must not run.
+class RunConflict : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -102,15 +129,30 @@ class Store {
   // Applies the reports in order, all or none. Throws io::InputError, leaving the store as it was, when it
   // cannot be written or when what is stored cannot be read: it is never replaced by less than it holds.
   virtual UpdateSummary update(const std::vector<RunReport>& reports) = 0;
+
+  // The run's ledger when this store keeps one (a server, given a job version), else nullptr.
+  virtual RunLedger* run_ledger() { return nullptr; }
 };
 
-// A store URL that names no backend this tlb has (an unknown scheme, or http:// before `tlb server`).
+// A store URL that names no backend this tlb has (an unknown scheme), or a server store without a job name.
 class UnsupportedStore : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
 
-// "path" or "file://path": the timing file. Throws UnsupportedStore for other schemes.
-std::unique_ptr<Store> open_store(const std::string& url, const HistoryPolicy& policy = {});
+// What a server store needs beyond its URL (the settings TLB_JOB_NAME, TLB_JOB_VERSION, TLB_TOKEN and
+// TLB_SERVER_TIMEOUT).
+struct ServerOptions {
+  std::string job;             // The namespace of the history on the server. Required.
+  std::string job_version;     // The CI run, whose first read freezes the snapshot all its partitions split
+                               // on. "" when there is none: the live history is read, and no ledger kept.
+  std::string token;           // Sent as a bearer token with writes; "" for none.
+  double timeout_seconds = 5;  // For connecting, and for each read and write: a server never hangs a run.
+};
+
+// "path" or "file://path": the timing file; "http://host:port" or "https://...": a TLB server. Throws
+// UnsupportedStore for other schemes, and for a server without a job name.
+std::unique_ptr<Store> open_store(const std::string& url, const HistoryPolicy& policy = {},
+                                  const ServerOptions& server = {});
 
 }  // namespace tlb::store

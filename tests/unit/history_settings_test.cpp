@@ -61,13 +61,13 @@ TEST(HistorySettings, StoreFlagWinsOverTheVariable) {
 
 TEST(HistorySettings, AStoreNoBackendServesIsAUsageErrorNamingTheVariable) {
   try {
-    open_store(Setting{"ftp://host/t.txt", "TLB_STORE"}, {});
+    open_store(Setting{"ftp://host/t.txt", "TLB_STORE"}, store::HistoryPolicy{});
     FAIL();
   } catch (const UsageError& e) {
     EXPECT_EQ(std::string(e.what()).rfind("TLB_STORE=ftp://host/t.txt: unknown store scheme 'ftp://'", 0), 0u)
         << e.what();
   }
-  EXPECT_EQ(open_store(Setting{"file://t.txt", "TLB_STORE"}, {})->location(), "t.txt");
+  EXPECT_EQ(open_store(Setting{"file://t.txt", "TLB_STORE"}, store::HistoryPolicy{})->location(), "t.txt");
 }
 
 TEST(HistorySettings, TodayFollowsSourceDateEpoch) {

@@ -1,0 +1,254 @@
+#include "store/http_store.hpp"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "io/record.hpp"
+#include "io/text.hpp"
+
+namespace tlb::store {
+namespace {
+
+using nlohmann::json;
+
+// A job name or version as the server accepts it in a path: 1..128 of [A-Za-z0-9._-], starting with a letter
+// or digit. Checked here too, so a bad value is named before anything is sent.
+bool valid_key(std::string_view key) {
+  if (key.empty() || key.size() > 128) return false;
+  const auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  if (!alnum(key.front())) return false;
+  for (char c : key) {
+    if (!alnum(c) && c != '.' && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+// Why a request got no answer, in words.
+std::string reason(httplib::Error error) {
+  switch (error) {
+    case httplib::Error::Connection:
+      return "cannot connect (is `tlb server` running there?)";
+    case httplib::Error::ConnectionTimeout:
+      return "timed out connecting";
+    case httplib::Error::Read:
+      return "the connection broke or timed out while reading the answer";
+    case httplib::Error::Write:
+      return "the connection broke or timed out while sending";
+    case httplib::Error::SSLConnection:
+    case httplib::Error::SSLLoadingCerts:
+    case httplib::Error::SSLServerVerification:
+      return "TLS failed (" + httplib::to_string(error) + ")";
+    default:
+      return "no answer (" + httplib::to_string(error) + ")";
+  }
+}
+
+// The server's one-line reason for a refusal: {"error": "..."}, or the body's first line.
+std::string refusal(const httplib::Response& response) {
+  std::string text;
+  try {
+    const json body = json::parse(response.body);
+    if (body.is_object() && body.contains("error") && body["error"].is_string()) text = body["error"];
+  } catch (const json::exception&) {
+  }
+  if (text.empty()) text = response.body.substr(0, response.body.find('\n'));
+  if (text.size() > 300) text = text.substr(0, 300) + "...";
+  return "HTTP " + std::to_string(response.status) + (text.empty() ? "" : ": " + text);
+}
+
+std::string outcome_name(Outcome outcome) {
+  return std::string(to_string(outcome));
+}
+
+std::optional<Outcome> outcome_named(std::string_view name) {
+  for (Outcome o : {Outcome::unknown, Outcome::passed, Outcome::failed, Outcome::skipped}) {
+    if (to_string(o) == name) return o;
+  }
+  return std::nullopt;
+}
+
+class HttpStore final : public Store, public RunLedger {
+ public:
+  HttpStore(std::string url, std::string origin, std::string prefix, const HistoryPolicy& policy,
+            ServerOptions options)
+      : url_(std::move(url)),
+        origin_(std::move(origin)),
+        prefix_(std::move(prefix)),
+        policy_(policy),
+        options_(std::move(options)) {}
+
+  const std::string& location() const override { return url_; }
+
+  LoadedHistory load() override {
+    LoadedHistory loaded;
+    loaded.source = url_;
+    const std::string path = job_path() + (options_.job_version.empty() ? "" : version_path()) + "/history";
+    const httplib::Result result = client().Get(path);
+    if (!result) {
+      loaded.status = HistoryStatus::unavailable;
+      loaded.warning = url_ + ": " + reason(result.error());
+      return loaded;
+    }
+    if (result->status != 200) {
+      loaded.status = HistoryStatus::unavailable;
+      loaded.warning = url_ + path + ": " + refusal(*result);
+      return loaded;
+    }
+    try {
+      loaded.history = parse_history(result->body);
+    } catch (const std::exception& error) {
+      loaded.status = HistoryStatus::corrupt;
+      loaded.warning = url_ + path + ": not a tlb history (" + error.what() + ")";
+      return loaded;
+    }
+    loaded.status = HistoryStatus::ok;
+    loaded.hash = history_hash(loaded.history);
+    return loaded;
+  }
+
+  UpdateSummary update(const std::vector<RunReport>& reports) override {
+    UpdateSummary total;
+    const std::string path = job_path() + (options_.job_version.empty() ? "" : version_path()) + "/results";
+    for (const RunReport& report : reports) {
+      const json answer = post(path, report_json(report).dump(-1, ' ', false, json::error_handler_t::replace),
+                               "application/json", "record the results");
+      total.observed += answer.value("observed", std::size_t{0});
+      total.added += answer.value("added", std::size_t{0});
+      total.forgotten += answer.value("forgotten", std::size_t{0});
+      total.stored = answer.value("stored", total.stored);
+    }
+    return total;
+  }
+
+  RunLedger* run_ledger() override { return options_.job_version.empty() ? nullptr : this; }
+
+  std::string describe() const override {
+    return "job " + options_.job + ", run " + options_.job_version + " at " + url_;
+  }
+
+  void report_partition(const io::PartitionRecord& record) override {
+    post(job_path() + version_path() + "/partitions", io::format_record(record, url_), "application/json",
+         "report partition " + std::to_string(record.partition) + "/" + std::to_string(record.total));
+  }
+
+  io::Verification verify(bool strict, std::size_t& records) override {
+    const std::string path = job_path() + version_path() + "/verify" + (strict ? "?strict=1" : "");
+    const httplib::Result result = client().Get(path);
+    if (!result) throw io::InputError(url_, 0, "cannot verify " + describe() + ": " + reason(result.error()));
+    if (result->status != 200) throw io::InputError(url_ + path, 0, refusal(*result));
+    return io::parse_verification_json(result->body, url_ + path, records);
+  }
+
+ private:
+  std::string job_path() const { return prefix_ + "/api/v1/jobs/" + options_.job; }
+  std::string version_path() const { return "/versions/" + options_.job_version; }
+
+  httplib::Client client() const {
+    httplib::Client client(origin_);
+    const auto timeout = std::chrono::duration<double>(options_.timeout_seconds);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout);
+    client.set_connection_timeout(micros);
+    client.set_read_timeout(micros);
+    client.set_write_timeout(micros);
+    client.set_keep_alive(false);
+    if (!options_.token.empty()) client.set_bearer_token_auth(options_.token);
+    return client;
+  }
+
+  // POSTs `body`; returns the JSON answer of a 2xx. A refusal is an error naming the server's reason (a
+  // RunConflict for 409), as is a server that cannot be reached: a write that did not happen must not pass
+  // for one that did.
+  json post(const std::string& path, const std::string& body, const std::string& type,
+            const std::string& what) {
+    const httplib::Result result = client().Post(path, body, type);
+    if (!result) throw io::InputError(url_, 0, "cannot " + what + ": " + reason(result.error()));
+    if (result->status == 409) throw RunConflict(url_ + ": " + what + ": " + refusal(*result));
+    if (result->status < 200 || result->status >= 300) {
+      throw io::InputError(url_ + path, 0, "cannot " + what + ": " + refusal(*result));
+    }
+    try {
+      return json::parse(result->body);
+    } catch (const json::exception&) {
+      return json::object();
+    }
+  }
+
+  json report_json(const RunReport& report) const {
+    json observations = json::array();
+    for (const Observation& o : report.observations) {
+      json entry{{"name", o.name}, {"seconds", nullptr}, {"outcome", outcome_name(o.outcome)}};
+      if (o.seconds && std::isfinite(*o.seconds)) entry["seconds"] = std::round(*o.seconds * 1e6) / 1e6;
+      observations.push_back(std::move(entry));
+    }
+    return json{{"kind", "tlb-run-report"},
+                {"version", 1},
+                {"partition", report.partition},
+                {"total", report.total},
+                {"date", format_date(report.date)},
+                {"test_list_hash", report.test_list_hash},
+                {"smoothing_factor", policy_.smoothing_factor},
+                {"forget_after_days", policy_.forget_after_days},
+                {"observations", std::move(observations)}};
+  }
+
+  static History parse_history(const std::string& text) {
+    const json document = json::parse(text);
+    if (document.value("kind", "") != "tlb-history") throw std::runtime_error("no \"kind\": \"tlb-history\"");
+    History history;
+    for (const json& test : document.at("tests")) {
+      TestRecord record;
+      record.seconds = test.at("seconds").get<double>();
+      record.runs = test.at("runs").get<std::uint32_t>();
+      const std::optional<Outcome> last = outcome_named(test.value("last_result", "unknown"));
+      if (!last) throw std::runtime_error("unknown last_result of " + test.at("name").get<std::string>());
+      record.last = *last;
+      if (!std::isfinite(record.seconds) || record.seconds < 0)
+        throw std::runtime_error("bad seconds of " + test.at("name").get<std::string>());
+      history.set(test.at("name").get<std::string>(), record);
+    }
+    return history;
+  }
+
+  std::string url_, origin_, prefix_;
+  HistoryPolicy policy_;
+  ServerOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> open_http_store(const std::string& url, const HistoryPolicy& policy,
+                                       const ServerOptions& server) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos) throw UnsupportedStore("not a server URL: " + url);
+  std::string location = url;
+  while (location.size() > scheme_end + 3 && location.back() == '/') location.pop_back();
+  const auto path_start = location.find('/', scheme_end + 3);
+  std::string origin = location.substr(0, path_start);
+  std::string prefix = path_start == std::string::npos ? "" : location.substr(path_start);
+  if (origin.size() <= scheme_end + 3) throw UnsupportedStore("no host in the server URL " + url);
+  if (location.find_first_of("?#", scheme_end) != std::string::npos)
+    throw UnsupportedStore("a server URL has no query or fragment: " + url);
+  if (server.job.empty()) {
+    throw UnsupportedStore(
+        "a TLB server store needs a job name: set TLB_JOB_NAME (the CMake hook uses the project's name)");
+  }
+  if (!valid_key(server.job)) {
+    throw UnsupportedStore("TLB_JOB_NAME=" + server.job +
+                           ": a job name is 1 to 128 letters, digits, '.', '_' or '-', starting with a "
+                           "letter or digit");
+  }
+  if (!server.job_version.empty() && !valid_key(server.job_version)) {
+    throw UnsupportedStore("TLB_JOB_VERSION=" + server.job_version +
+                           ": a job version is 1 to 128 letters, digits, '.', '_' or '-', starting with a "
+                           "letter or digit");
+  }
+  return std::make_unique<HttpStore>(std::move(location), std::move(origin), std::move(prefix), policy,
+                                     server);
+}
+
+}  // namespace tlb::store
