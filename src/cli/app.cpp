@@ -8,6 +8,7 @@
 #include "cli/merge_command.hpp"
 #include "cli/parse_command.hpp"
 #include "cli/record_command.hpp"
+#include "cli/server_command.hpp"
 #include "cli/split_command.hpp"
 #include "cli/verify_command.hpp"
 #include "io/text.hpp"
@@ -45,6 +46,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   auto record = add_record_command(app);
   auto merge = add_merge_command(app);
   auto verify = add_verify_command(app);
+  auto server = add_server_command(app);
 
   try {
     app.parse(argc, argv);
@@ -67,6 +69,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     if (app.got_subcommand("record")) record(out, err, env);
     if (app.got_subcommand("merge")) merge(out, err, env);
     if (app.got_subcommand("verify")) return verify(out, err, env);
+    if (app.got_subcommand("server")) return server(out, err, env);
   } catch (const UsageError& e) {
     err << "tlb: error: " << e.what() << "\n";
     return kUsageError;

@@ -195,9 +195,11 @@ HistorySource load_history(const SplitArgs& args, const Environment& env, bool s
     source.loaded = source.store->load();
     if (source.loaded.status != store::HistoryStatus::ok) {
       if (strict) {
-        throw io::InputError(
-            source.loaded.source, 0,
-            source.loaded.warning + " (TLB_STRICT is set, so tlb does not split without it)");
+        // The warning names its source already.
+        std::string why = source.loaded.warning;
+        if (why.starts_with(source.loaded.source + ": ")) why.erase(0, source.loaded.source.size() + 2);
+        throw io::InputError(source.loaded.source, 0,
+                             why + " (TLB_STRICT is set, so tlb does not split without it)");
       }
       warnings.push_back(source.loaded.warning);
       source.origin = "none (" + source.loaded.warning + ")";

@@ -139,7 +139,11 @@ class HttpStore final : public Store, public RunLedger {
   io::Verification verify(bool strict, std::size_t& records) override {
     const std::string path = job_path() + version_path() + "/verify" + (strict ? "?strict=1" : "");
     const httplib::Result result = client().Get(path);
-    if (!result) throw io::InputError(url_, 0, "cannot verify " + describe() + ": " + reason(result.error()));
+    if (!result) {
+      throw io::InputError(url_, 0,
+                           "cannot verify job " + options_.job + ", run " + options_.job_version + ": " +
+                               reason(result.error()));
+    }
     if (result->status != 200) throw io::InputError(url_ + path, 0, refusal(*result));
     return io::parse_verification_json(result->body, url_ + path, records);
   }
@@ -156,6 +160,7 @@ class HttpStore final : public Store, public RunLedger {
     client.set_read_timeout(micros);
     client.set_write_timeout(micros);
     client.set_keep_alive(false);
+    client.set_tcp_nodelay(true);
     if (!options_.token.empty()) client.set_bearer_token_auth(options_.token);
     return client;
   }

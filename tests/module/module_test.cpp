@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/process.hpp"
+#include "support/server_process.hpp"
 
 namespace fs = std::filesystem;
 using tlb::testing::ProcessResult;
@@ -362,6 +363,94 @@ TEST_F(ModuleTest, RecordedPartitionsMergeAndVerify) {
   const ProcessResult missing = run_process(verify);
   EXPECT_EQ(missing.exit_code, 1) << missing.out << missing.err;
   EXPECT_NE((missing.out + missing.err).find("partition 2"), std::string::npos) << missing.out << missing.err;
+}
+
+// The same CI flow against a real `tlb server` on loopback: the partitions of one run split on the run's
+// frozen snapshot and report as they split, `tlb record` sends the results, and `tlb verify` asks the server.
+TEST_F(ModuleTest, AgainstATlbServerPartitionsReportAndTheServerVerifies) {
+  const fs::path dir = scratch("server-flow");
+  tlb::testing::ServerProcess server({TLB_EXECUTABLE, "server", "--bind", "127.0.0.1", "--port", "0",
+                                      "--data-dir", (dir / "data").string(), "--exit-after", "600"},
+                                     "tlb server: listening on");
+  constexpr int kTotal = 4;
+  const auto run_env = [&](const std::string& version) {
+    return Env{{"TLB_STORE", server.url()}, {"TLB_JOB_VERSION", version}};
+  };
+  const auto flow = [&](const std::string& version, int partitions) {
+    for (int k = 1; k <= partitions; ++k) {
+      const fs::path junit = dir / (version + "-" + std::to_string(k) + ".xml");
+      Env env = run_env(version);
+      env.merge(Project::partition(k, kTotal));
+      const Project::Run run = project_->ctest(env, {"--output-junit", junit.string()});
+      if (run.result.exit_code != 0) {
+        ADD_FAILURE() << version << ", partition " << k << ":\n" << run.result.out << run.result.err;
+        return;
+      }
+      const nlohmann::json record = project_->record(k, kTotal);
+      EXPECT_EQ(record["history_source"], server.url());
+      EXPECT_EQ(record["job"], "tlb_module_fixture");  // The project's name, the hook's default job.
+      EXPECT_EQ(record["job_version"], version);
+      // The record names its server, job and run: `tlb record` needs nothing more.
+      check(run_process(
+                {TLB_EXECUTABLE, "record", junit.string(),
+                 (project_->build / "tlb" / ("partition-" + std::to_string(k) + "-of-4.json")).string()}),
+            "tlb record, partition " + std::to_string(k));
+    }
+  };
+  const auto verify = [&](const std::string& version) {
+    Env env = run_env(version);
+    env["TLB_JOB_NAME"] = "tlb_module_fixture";
+    return run_process({TLB_EXECUTABLE, "verify"}, env);
+  };
+
+  flow("run-1", kTotal);
+  const ProcessResult proven = verify("run-1");
+  EXPECT_EQ(proven.exit_code, 0) << proven.out << proven.err;
+  EXPECT_NE(proven.out.find("proven: each of the"), std::string::npos) << proven.out;
+  // A new job: its history is empty (the hash of no lines is FNV-1a's offset basis).
+  EXPECT_EQ(project_->record(kTotal, kTotal)["history_hash"], "fnv1a64:cbf29ce484222325");
+
+  // The next run splits on what run-1 recorded, every partition on the same frozen snapshot.
+  flow("run-2", kTotal);
+  EXPECT_EQ(project_->record(kTotal, kTotal)["history_status"], "ok");
+  EXPECT_NE(project_->record(kTotal, kTotal)["history_hash"], "fnv1a64:cbf29ce484222325");
+  const ProcessResult second = verify("run-2");
+  EXPECT_EQ(second.exit_code, 0) << second.out << second.err;
+
+  // A run whose last partition never reported is not proven, and the server says which one.
+  flow("run-3", kTotal - 1);
+  const ProcessResult incomplete = verify("run-3");
+  EXPECT_EQ(incomplete.exit_code, 1) << incomplete.out << incomplete.err;
+  EXPECT_NE(incomplete.out.find("partition 4/4: no record"), std::string::npos) << incomplete.out;
+
+  // A partition that contradicts its run (another total) is stopped before any test runs.
+  Env other = run_env("run-2");
+  other.merge(Project::partition(1, 3));
+  const Project::Run conflicting = project_->ctest(other);
+  EXPECT_NE(conflicting.result.exit_code, 0);
+  EXPECT_TRUE(conflicting.ran.empty()) << "no test may run";
+  EXPECT_NE(conflicting.result.err.find("TLB:"), std::string::npos) << conflicting.result.err;
+
+  // The server down: the run goes on without history, once warned, and the record says so...
+  const std::string url = server.url();
+  server.stop();
+  Env down = run_env("run-4");
+  down["TLB_STORE"] = url;
+  down.merge(Project::partition(2, kTotal));
+  const Project::Run alone = project_->ctest(down);
+  EXPECT_EQ(alone.result.exit_code, 0) << alone.result.out << alone.result.err;
+  EXPECT_FALSE(alone.ran.empty());
+  EXPECT_EQ(project_->record(2, kTotal)["history_status"], "unavailable");
+  std::size_t warnings = 0;
+  for (const std::string& line : lines_of(alone.result.out + alone.result.err))
+    warnings += line.find(url) != std::string::npos;
+  EXPECT_EQ(warnings, 1u) << "one warning naming the server:\n" << alone.result.out << alone.result.err;
+  // ...unless TLB_STRICT is set: then nothing runs.
+  down["TLB_STRICT"] = "1";
+  const Project::Run strict = project_->ctest(down);
+  EXPECT_NE(strict.result.exit_code, 0);
+  EXPECT_TRUE(strict.ran.empty()) << "no test may run";
+  EXPECT_NE(strict.result.err.find(url), std::string::npos) << strict.result.err;
 }
 
 TEST(ModuleFailures, AMissingOrBrokenTlbIsOneClearErrorAndNoRun) {

@@ -1,0 +1,215 @@
+#include "cli/server_command.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <thread>
+
+#include "cli/app.hpp"
+#include "io/text.hpp"
+#include "server/database.hpp"
+#include "server/server.hpp"
+
+namespace tlb::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::int64_t kPurgeEverySeconds = 3600;
+
+struct ServerArgs {
+  std::optional<std::string> port;
+  std::optional<std::string> bind;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> token;
+  std::optional<std::string> max_request_bytes;
+  std::optional<std::string> version_life_days;
+  std::optional<std::string> threads;
+  std::optional<std::string> exit_after;
+};
+
+// A whole number in [low, high] from a flag or its variable (pick()), else `fallback`.
+long long whole(const std::optional<Setting>& setting, long long low, long long high, long long fallback) {
+  if (!setting) return fallback;
+  const std::string text(io::trim(setting->value));
+  long long value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < low ||
+      value > high) {
+    throw UsageError(setting->name + "=" + setting->value + ": not a whole number from " +
+                     std::to_string(low) + " to " + std::to_string(high));
+  }
+  return value;
+}
+
+// SIGINT and SIGTERM, blocked in every thread (the server's threads inherit the mask) and taken by
+// sigtimedwait(). They stay blocked when the command returns: the process ends right after, and a second
+// SIGTERM during the shutdown must not turn a clean exit into a kill.
+class BlockedSignals {
+ public:
+  BlockedSignals() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  BlockedSignals(const BlockedSignals&) = delete;
+  BlockedSignals& operator=(const BlockedSignals&) = delete;
+
+  // The signal that came within `timeout`, or 0.
+  int wait(std::chrono::milliseconds timeout) const {
+    timespec wait_for{static_cast<time_t>(timeout.count() / 1000),
+                      static_cast<long>(timeout.count() % 1000) * 1'000'000};
+    const int signal = sigtimedwait(&set_, nullptr, &wait_for);
+    return signal > 0 ? signal : 0;
+  }
+
+ private:
+  sigset_t set_;
+};
+
+std::string url_host(const std::string& address) {
+  return address.find(':') != std::string::npos ? "[" + address + "]" : address;
+}
+
+int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
+  const int port = static_cast<int>(whole(pick(args.port, "--port", env, "TLB_SERVER_PORT"), 0, 65535, 7019));
+  const std::string bind =
+      pick(args.bind, "--bind", env, "TLB_SERVER_BIND").value_or(Setting{"0.0.0.0", ""}).value;
+  const std::string data_dir =
+      pick(args.data_dir, "--data-dir", env, "TLB_DATA_DIR").value_or(Setting{"tlb_store", ""}).value;
+  server::ServerOptions options;
+  if (auto token = pick(args.token, "--token", env, "TLB_TOKEN")) options.token = token->value;
+  options.max_request_bytes = static_cast<std::size_t>(
+      whole(pick(args.max_request_bytes, "--max-request-bytes", env, "TLB_MAX_REQUEST_BYTES"), 1, 1LL << 40,
+            64LL << 20));
+  options.version_life_days = static_cast<int>(
+      whole(pick(args.version_life_days, "--version-life-days", env, "TLB_VERSION_LIFE_IN_DAYS"), -1,
+            1'000'000, 7));
+  options.threads =
+      static_cast<int>(whole(pick(args.threads, "--threads", env, "TLB_SERVER_THREADS"), 1, 1024, 0));
+  std::optional<Setting> exit_setting;
+  if (args.exit_after) exit_setting = Setting{*args.exit_after, "--exit-after"};
+  const long long exit_after = whole(exit_setting, 1, 1LL << 40, 0);
+  options.tlb_version = TLB_VERSION;
+  if (env("SOURCE_DATE_EPOCH")) {
+    // Reproducible dates (tests, reproducible builds): the day SOURCE_DATE_EPOCH names, as tlb record uses.
+    const store::Date today = resolve_today(env);
+    options.today = [today] { return today; };
+  }
+
+  std::error_code error;
+  fs::create_directories(data_dir, error);
+  if (error) throw io::InputError(data_dir, 0, "cannot create the data directory: " + error.message());
+  const std::string database_path = (fs::path(data_dir) / "tlb.sqlite3").string();
+  server::Database database(database_path);
+  server::Server server(database, options);
+  if (const std::size_t purged = server.purge(); purged > 0) {
+    err << "tlb server: purged " << purged << " version" << (purged == 1 ? "" : "s") << " older than "
+        << options.version_life_days << " days\n";
+  }
+
+  const BlockedSignals signals;  // Before any thread starts.
+  const int bound = server.bind(bind, port);
+  out << "tlb server: listening on http://" << url_host(bind) << ":" << bound << " (data " << database_path
+      << ", " << (options.token ? "writes need a token" : "writes open") << ")" << std::endl;
+
+  std::atomic<bool> served{false};
+  std::thread control([&] {
+    const auto start = std::chrono::steady_clock::now();
+    auto last_purge = start;
+    std::string reason;
+    while (!served) {
+      if (const int signal = signals.wait(std::chrono::milliseconds(200)); signal != 0) {
+        reason = signal == SIGTERM ? "SIGTERM" : "SIGINT";
+        break;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (exit_after > 0 && now - start >= std::chrono::seconds(exit_after)) {
+        reason = "--exit-after " + std::to_string(exit_after);
+        break;
+      }
+      if (now - last_purge >= std::chrono::seconds(kPurgeEverySeconds)) {
+        last_purge = now;
+        try {
+          if (const std::size_t purged = server.purge(); purged > 0) {
+            err << "tlb server: purged " << purged << " version" << (purged == 1 ? "" : "s") << "\n"
+                << std::flush;
+          }
+        } catch (const std::exception& e) {
+          err << "tlb server: warning: purge failed: " << e.what() << "\n" << std::flush;
+        }
+      }
+    }
+    if (!reason.empty()) err << "tlb server: stopping (" << reason << ")\n" << std::flush;
+    // stop() before serve() listens does nothing: repeat until serve() has returned.
+    while (!served) {
+      server.stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  server.serve();
+  served = true;
+  control.join();
+  return kSuccess;
+}
+
+}  // namespace
+
+std::function<int(std::ostream&, std::ostream&, const Environment&)> add_server_command(CLI::App& app) {
+  auto args = std::make_shared<ServerArgs>();
+  CLI::App* cmd =
+      app.add_subcommand("server", "Serve test history and partition records to every CI job over HTTP.");
+  cmd->description(
+      "Serve test history and partition records to every CI job over HTTP.\n\n"
+      "Jobs point TLB_STORE at it (TLB_STORE=http://host:7019, with TLB_JOB_NAME and, per CI run,\n"
+      "TLB_JOB_VERSION): each partition splits on the version's snapshot of the history, frozen when the\n"
+      "first partition asks, posts its partition record (checked against the others: same test list, no\n"
+      "test in two partitions), and posts its results, which are folded into the job's live history once.\n"
+      "GET /api/v1/jobs/JOB/versions/VERSION/verify proves the run complete. The original TLB's clients\n"
+      "work too (suite_time, suite_result, subset_size, correctness_check); GET / lists every route.\n\n"
+      "Everything is kept in <data-dir>/tlb.sqlite3 (SQLite, WAL, synchronous=FULL): a write is on disk\n"
+      "before it is acknowledged. Versions first seen more than --version-life-days ago are purged at start\n"
+      "and hourly; the live history ages by the history policy the clients send.\n\n"
+      "Example:\n"
+      "  TLB_TOKEN=s3cret tlb server --port 7019 --data-dir /var/lib/tlb");
+  cmd->add_option("--port", args->port, "Port to listen on; 0 picks a free one [TLB_SERVER_PORT, 7019]")
+      ->type_name("PORT");
+  cmd->add_option("--bind", args->bind, "Address to listen on [TLB_SERVER_BIND, 0.0.0.0]")
+      ->type_name("ADDRESS");
+  cmd->add_option("--data-dir", args->data_dir,
+                  "Where the database lives; created if missing [TLB_DATA_DIR, tlb_store]")
+      ->type_name("DIR");
+  cmd->add_option(
+         "--token", args->token,
+         "Writes (POST, PUT) need 'Authorization: Bearer TOKEN'; prefer the variable, which ps does not "
+         "show [TLB_TOKEN; unset: writes open]")
+      ->type_name("TOKEN");
+  cmd->add_option("--max-request-bytes", args->max_request_bytes,
+                  "Larger request bodies are refused with 413 [TLB_MAX_REQUEST_BYTES, 67108864]")
+      ->type_name("BYTES");
+  cmd->add_option("--version-life-days", args->version_life_days,
+                  "Purge versions first seen longer ago; -1 never [TLB_VERSION_LIFE_IN_DAYS, 7]")
+      ->type_name("DAYS");
+  cmd->add_option("--threads", args->threads, "Requests served at once [TLB_SERVER_THREADS, 64]")
+      ->type_name("N");
+  cmd->add_option("--exit-after", args->exit_after, "Stop by itself after this long (a safety net for tests)")
+      ->type_name("SECONDS");
+  cmd->footer(
+      "On start it prints one line: 'tlb server: listening on http://ADDRESS:PORT (data FILE, writes ...)'.\n"
+      "SIGTERM or SIGINT: stops accepting, answers the requests under way, closes the database, exits 0.\n"
+      "Exit status: 0 stopped, 1 the database or the address cannot be used, 2 bad flag or variable.");
+  return [args](std::ostream& out, std::ostream& err, const Environment& env) {
+    return run_server(*args, out, err, env);
+  };
+}
+
+}  // namespace tlb::cli

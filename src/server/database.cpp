@@ -1,0 +1,441 @@
+#include "server/database.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace tlb::server {
+namespace {
+
+// How long a statement waits for a lock another process holds (a second server on the same file, or a
+// backup tool) before it fails.
+constexpr int kBusyTimeoutMs = 10'000;
+
+std::string_view outcome_text(Outcome outcome) {
+  return to_string(outcome);
+}
+
+Outcome outcome_named(std::string_view name) {
+  if (name == "passed") return Outcome::passed;
+  if (name == "failed") return Outcome::failed;
+  if (name == "skipped") return Outcome::skipped;
+  return Outcome::unknown;
+}
+
+std::string describe(sqlite3* db, const std::string& path) {
+  return path + ": database error: " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory");
+}
+
+store::TimedRecord timed_record(const Statement& row, int first) {
+  store::TimedRecord entry;
+  entry.record.seconds = row.real(first);
+  const std::int64_t runs = row.integer(first + 1);
+  entry.record.runs = static_cast<std::uint32_t>(std::clamp<std::int64_t>(runs, 0, UINT32_MAX));
+  entry.record.last = outcome_named(row.text(first + 2));
+  entry.last_seen = store::parse_date(row.text(first + 3)).value_or(store::Date{});
+  return entry;
+}
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE history (
+  job TEXT NOT NULL, name TEXT NOT NULL,
+  seconds REAL NOT NULL, runs INTEGER NOT NULL, last_result TEXT NOT NULL, last_seen TEXT NOT NULL,
+  PRIMARY KEY (job, name)) WITHOUT ROWID;
+CREATE TABLE versions (
+  job TEXT NOT NULL, version TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  snapshot_created INTEGER,
+  PRIMARY KEY (job, version)) WITHOUT ROWID;
+CREATE INDEX versions_by_age ON versions (created);
+CREATE TABLE snapshots (
+  job TEXT NOT NULL, version TEXT NOT NULL, name TEXT NOT NULL,
+  seconds REAL NOT NULL, runs INTEGER NOT NULL, last_result TEXT NOT NULL, last_seen TEXT NOT NULL,
+  PRIMARY KEY (job, version, name)) WITHOUT ROWID;
+CREATE TABLE records (
+  job TEXT NOT NULL, version TEXT NOT NULL, partition INTEGER NOT NULL, total INTEGER NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (job, version, partition, total)) WITHOUT ROWID;
+CREATE TABLE applied_results (
+  job TEXT NOT NULL, version TEXT NOT NULL, digest TEXT NOT NULL,
+  PRIMARY KEY (job, version, digest)) WITHOUT ROWID;
+CREATE TABLE subset_sizes (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, ns TEXT NOT NULL, size INTEGER NOT NULL);
+CREATE INDEX subset_sizes_by_ns ON subset_sizes (ns, seq);
+CREATE TABLE universal_sets (
+  job TEXT NOT NULL, version TEXT NOT NULL, module TEXT NOT NULL, name TEXT NOT NULL,
+  partition INTEGER, total INTEGER,
+  PRIMARY KEY (job, version, module, name)) WITHOUT ROWID;
+CREATE TABLE subset_reports (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, job TEXT NOT NULL, version TEXT NOT NULL, module TEXT NOT NULL,
+  partition INTEGER NOT NULL, total INTEGER NOT NULL);
+CREATE INDEX subset_reports_by_module ON subset_reports (job, version, module, seq);
+)sql";
+
+}  // namespace
+
+// --- Statement ---
+
+Statement::Statement(sqlite3* db, std::string_view sql, const std::string& path) : db_(db), path_(path) {
+  if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &statement_, nullptr) != SQLITE_OK) {
+    throw DatabaseError(describe(db_, path_));
+  }
+}
+
+Statement::~Statement() {
+  sqlite3_finalize(statement_);
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+  if (sqlite3_bind_text(statement_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT) !=
+      SQLITE_OK)
+    throw DatabaseError(describe(db_, path_));
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::int64_t value) {
+  if (sqlite3_bind_int64(statement_, index, value) != SQLITE_OK) throw DatabaseError(describe(db_, path_));
+  return *this;
+}
+
+Statement& Statement::bind(int index, double value) {
+  if (sqlite3_bind_double(statement_, index, value) != SQLITE_OK) throw DatabaseError(describe(db_, path_));
+  return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+  if (sqlite3_bind_null(statement_, index) != SQLITE_OK) throw DatabaseError(describe(db_, path_));
+  return *this;
+}
+
+bool Statement::step() {
+  const int status = sqlite3_step(statement_);
+  if (status == SQLITE_ROW) return true;
+  if (status == SQLITE_DONE) return false;
+  const std::string message = describe(db_, path_);
+  sqlite3_reset(statement_);
+  throw DatabaseError(message);
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+  // Ready to be bound and run again.
+  sqlite3_reset(statement_);
+}
+
+std::string Statement::text(int column) const {
+  const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
+  const int size = sqlite3_column_bytes(statement_, column);
+  return data == nullptr ? std::string() : std::string(data, static_cast<std::size_t>(size));
+}
+
+std::int64_t Statement::integer(int column) const {
+  return sqlite3_column_int64(statement_, column);
+}
+
+double Statement::real(int column) const {
+  return sqlite3_column_double(statement_, column);
+}
+
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(statement_, column) == SQLITE_NULL;
+}
+
+// --- Session ---
+
+store::Timings Session::history(const std::string& job) {
+  Statement rows = prepare("SELECT name, seconds, runs, last_result, last_seen FROM history WHERE job = ?1");
+  rows.bind(1, job);
+  store::Timings timings;
+  while (rows.step()) timings.emplace_hint(timings.end(), rows.text(0), timed_record(rows, 1));
+  return timings;
+}
+
+void Session::replace_history(const std::string& job, const store::Timings& before,
+                              const store::Timings& after) {
+  Statement remove = prepare("DELETE FROM history WHERE job = ?1 AND name = ?2");
+  for (const auto& [name, entry] : before) {
+    if (after.contains(name)) continue;
+    remove.bind(1, job).bind(2, name).run();
+  }
+  Statement upsert = prepare(
+      "INSERT INTO history (job, name, seconds, runs, last_result, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, "
+      "?6) "
+      "ON CONFLICT (job, name) DO UPDATE SET seconds = excluded.seconds, runs = excluded.runs, "
+      "last_result = excluded.last_result, last_seen = excluded.last_seen");
+  for (const auto& [name, entry] : after) {
+    const auto old = before.find(name);
+    if (old != before.end() && old->second == entry) continue;
+    upsert.bind(1, job)
+        .bind(2, name)
+        .bind(3, entry.record.seconds)
+        .bind(4, static_cast<std::int64_t>(entry.record.runs))
+        .bind(5, outcome_text(entry.record.last))
+        .bind(6, store::format_date(entry.last_seen))
+        .run();
+  }
+}
+
+void Session::touch_version(const std::string& job, const std::string& version, std::int64_t now) {
+  prepare("INSERT OR IGNORE INTO versions (job, version, created) VALUES (?1, ?2, ?3)")
+      .bind(1, job)
+      .bind(2, version)
+      .bind(3, now)
+      .run();
+}
+
+std::optional<store::Timings> Session::snapshot(const std::string& job, const std::string& version) {
+  Statement frozen =
+      prepare("SELECT 1 FROM versions WHERE job = ?1 AND version = ?2 AND snapshot_created IS NOT NULL");
+  frozen.bind(1, job).bind(2, version);
+  if (!frozen.step()) return std::nullopt;
+  Statement rows = prepare(
+      "SELECT name, seconds, runs, last_result, last_seen FROM snapshots WHERE job = ?1 AND version = ?2");
+  rows.bind(1, job).bind(2, version);
+  store::Timings timings;
+  while (rows.step()) timings.emplace_hint(timings.end(), rows.text(0), timed_record(rows, 1));
+  return timings;
+}
+
+void Session::freeze_snapshot(const std::string& job, const std::string& version, std::int64_t now) {
+  touch_version(job, version, now);
+  prepare("DELETE FROM snapshots WHERE job = ?1 AND version = ?2").bind(1, job).bind(2, version).run();
+  prepare(
+      "INSERT INTO snapshots (job, version, name, seconds, runs, last_result, last_seen) "
+      "SELECT job, ?2, name, seconds, runs, last_result, last_seen FROM history WHERE job = ?1")
+      .bind(1, job)
+      .bind(2, version)
+      .run();
+  prepare("UPDATE versions SET snapshot_created = ?3 WHERE job = ?1 AND version = ?2")
+      .bind(1, job)
+      .bind(2, version)
+      .bind(3, now)
+      .run();
+}
+
+std::vector<StoredRecord> Session::records(const std::string& job, const std::string& version) {
+  Statement rows = prepare(
+      "SELECT partition, total, record FROM records WHERE job = ?1 AND version = ?2 ORDER BY partition, "
+      "total");
+  rows.bind(1, job).bind(2, version);
+  std::vector<StoredRecord> records;
+  while (rows.step()) {
+    records.push_back(StoredRecord{
+        PartitionId{static_cast<int>(rows.integer(0)), static_cast<int>(rows.integer(1))}, rows.text(2)});
+  }
+  return records;
+}
+
+void Session::put_record(const std::string& job, const std::string& version, PartitionId id,
+                         const std::string& text) {
+  prepare(
+      "INSERT OR REPLACE INTO records (job, version, partition, total, record) VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind(1, job)
+      .bind(2, version)
+      .bind(3, id.partition)
+      .bind(4, id.total)
+      .bind(5, text)
+      .run();
+}
+
+bool Session::applied(const std::string& job, const std::string& version, const std::string& digest) {
+  Statement row = prepare("SELECT 1 FROM applied_results WHERE job = ?1 AND version = ?2 AND digest = ?3");
+  row.bind(1, job).bind(2, version).bind(3, digest);
+  return row.step();
+}
+
+void Session::mark_applied(const std::string& job, const std::string& version, const std::string& digest) {
+  prepare("INSERT OR IGNORE INTO applied_results (job, version, digest) VALUES (?1, ?2, ?3)")
+      .bind(1, job)
+      .bind(2, version)
+      .bind(3, digest)
+      .run();
+}
+
+std::vector<std::int64_t> Session::subset_sizes(const std::string& ns) {
+  Statement rows = prepare("SELECT size FROM subset_sizes WHERE ns = ?1 ORDER BY seq");
+  rows.bind(1, ns);
+  std::vector<std::int64_t> sizes;
+  while (rows.step()) sizes.push_back(rows.integer(0));
+  return sizes;
+}
+
+void Session::add_subset_size(const std::string& ns, std::int64_t size) {
+  prepare("INSERT INTO subset_sizes (ns, size) VALUES (?1, ?2)").bind(1, ns).bind(2, size).run();
+}
+
+std::vector<SetEntry> Session::universal_set(const std::string& job, const std::string& version,
+                                             const std::string& module) {
+  Statement rows = prepare(
+      "SELECT name, partition, total FROM universal_sets WHERE job = ?1 AND version = ?2 AND module = ?3 "
+      "ORDER BY name");
+  rows.bind(1, job).bind(2, version).bind(3, module);
+  std::vector<SetEntry> entries;
+  while (rows.step()) {
+    SetEntry entry{rows.text(0), std::nullopt};
+    if (!rows.is_null(1)) {
+      entry.mark = PartitionId{static_cast<int>(rows.integer(1)), static_cast<int>(rows.integer(2))};
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+void Session::put_universal_set(const std::string& job, const std::string& version, const std::string& module,
+                                const std::vector<SetEntry>& entries) {
+  Statement insert = prepare(
+      "INSERT OR REPLACE INTO universal_sets (job, version, module, name, partition, total) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  for (const SetEntry& entry : entries) {
+    insert.bind(1, job).bind(2, version).bind(3, module).bind(4, entry.name);
+    if (entry.mark) {
+      insert.bind(5, entry.mark->partition).bind(6, entry.mark->total);
+    } else {
+      insert.bind_null(5).bind_null(6);
+    }
+    insert.run();
+  }
+}
+
+void Session::mark(const std::string& job, const std::string& version, const std::string& module,
+                   const std::string& name, PartitionId id) {
+  prepare(
+      "UPDATE universal_sets SET partition = ?5, total = ?6 "
+      "WHERE job = ?1 AND version = ?2 AND module = ?3 AND name = ?4")
+      .bind(1, job)
+      .bind(2, version)
+      .bind(3, module)
+      .bind(4, name)
+      .bind(5, id.partition)
+      .bind(6, id.total)
+      .run();
+}
+
+std::vector<PartitionId> Session::subset_reports(const std::string& job, const std::string& version,
+                                                 const std::string& module) {
+  Statement rows = prepare(
+      "SELECT partition, total FROM subset_reports WHERE job = ?1 AND version = ?2 AND module = ?3 "
+      "ORDER BY seq");
+  rows.bind(1, job).bind(2, version).bind(3, module);
+  std::vector<PartitionId> reports;
+  while (rows.step()) {
+    reports.push_back(PartitionId{static_cast<int>(rows.integer(0)), static_cast<int>(rows.integer(1))});
+  }
+  return reports;
+}
+
+void Session::add_subset_report(const std::string& job, const std::string& version, const std::string& module,
+                                PartitionId id) {
+  prepare("INSERT INTO subset_reports (job, version, module, partition, total) VALUES (?1, ?2, ?3, ?4, ?5)")
+      .bind(1, job)
+      .bind(2, version)
+      .bind(3, module)
+      .bind(4, id.partition)
+      .bind(5, id.total)
+      .run();
+}
+
+std::size_t Session::purge_versions(std::int64_t before) {
+  Statement old = prepare("SELECT job, version FROM versions WHERE created < ?1 ORDER BY job, version");
+  old.bind(1, before);
+  std::vector<std::pair<std::string, std::string>> versions;
+  while (old.step()) versions.emplace_back(old.text(0), old.text(1));
+  for (std::string_view table :
+       {"snapshots", "records", "applied_results", "universal_sets", "subset_reports", "versions"}) {
+    Statement remove = prepare("DELETE FROM " + std::string(table) + " WHERE job = ?1 AND version = ?2");
+    for (const auto& [job, version] : versions) remove.bind(1, job).bind(2, version).run();
+  }
+  return versions.size();
+}
+
+// --- Database ---
+
+Database::Database(std::string path) : path_(std::move(path)) {
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
+    const std::string message = describe(db_, path_);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw DatabaseError(message);
+  }
+  try {
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    sqlite3_extended_result_codes(db_, 1);
+    // journal_mode answers with the mode it is in; a file that is not a database fails here.
+    {
+      Statement journal(db_, "PRAGMA journal_mode = WAL", path_);
+      if (!journal.step() || journal.text(0) != "wal") {
+        throw DatabaseError(path_ + ": cannot switch the database to WAL mode");
+      }
+    }
+    execute("PRAGMA synchronous = FULL");
+    execute("PRAGMA foreign_keys = ON");
+    create_schema();
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Database::~Database() {
+  if (db_ != nullptr) {
+    // A clean close checkpoints the WAL into the database file and removes it.
+    sqlite3_close_v2(db_);
+  }
+}
+
+void Database::execute(std::string_view sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, std::string(sql).c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = path_ + ": database error: " + (error != nullptr ? error : sqlite3_errmsg(db_));
+    sqlite3_free(error);
+    throw DatabaseError(message);
+  }
+}
+
+void Database::create_schema() {
+  std::lock_guard lock(mutex_);
+  Transaction guard(*this, true);
+  const auto single = [this](std::string_view sql) {
+    Statement query(db_, sql, path_);
+    query.step();
+    return query.integer(0);
+  };
+  const std::int64_t found = single("PRAGMA user_version");
+  if (found > kSchemaVersion) {
+    throw DatabaseError(path_ + ": database schema version " + std::to_string(found) +
+                        " was written by a newer tlb; this one reads version " +
+                        std::to_string(kSchemaVersion) + " (upgrade tlb, or point --data-dir elsewhere)");
+  }
+  if (found == kSchemaVersion) {
+    guard.commit();
+    return;
+  }
+  if (single("SELECT count(*) FROM sqlite_master WHERE type = 'table'") != 0) {
+    throw DatabaseError(path_ + ": not a tlb database (it has tables but no tlb schema version)");
+  }
+  execute(kSchema);
+  execute("PRAGMA user_version = " + std::to_string(kSchemaVersion));
+  guard.commit();
+}
+
+Database::Transaction::Transaction(Database& db, bool write) : db_(db) {
+  db_.execute(write ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+Database::Transaction::~Transaction() {
+  if (!done_) {
+    char* error = nullptr;
+    sqlite3_exec(db_.db_, "ROLLBACK", nullptr, nullptr, &error);
+    sqlite3_free(error);
+  }
+}
+
+void Database::Transaction::commit() {
+  db_.execute("COMMIT");
+  done_ = true;
+}
+
+}  // namespace tlb::server

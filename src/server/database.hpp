@@ -1,0 +1,202 @@
+// The server's storage: one SQLite database (the only file that includes sqlite3.h is database.cpp).
+//
+// Durability: WAL journal, synchronous=FULL, so a transaction is on disk when COMMIT returns; every write
+// request runs in one transaction committed before its response is sent, so an acknowledged write survives
+// kill -9 and power loss. One connection, used under a mutex: SQLite serializes writers anyway, and the
+// server's requests are small.
+//
+// Schema (PRAGMA user_version 1):
+//   history          live history per job: the timing file's columns (file_store.hpp's TimedRecord)
+//   versions         one row per (job, version) the server has seen, with when it was first seen (for the
+//                    purge) and whether its snapshot is frozen
+//   snapshots        the frozen copy of a job's live history, per version
+//   records          partition records (io::format_record's text) per (job, version, partition, total)
+//   applied_results  digests of the results bodies applied per (job, version): the idempotence of results
+//   subset_sizes     the original API's subset sizes per namespace, in the order they were posted
+//   universal_sets   the original correctness check's universal set per (job, version, module), each
+//                    name with the partition ("p/t") that took it
+//   subset_reports   every partition ("p/t") that posted a subset, per (job, version, module), in order
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "store/file_store.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace tlb::server {
+
+// A database that cannot be opened, read or written; the message names the file.
+class DatabaseError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The schema version this tlb writes; a database with a newer one is refused.
+inline constexpr int kSchemaVersion = 1;
+
+// A prepared statement with bound parameters (the only way SQL sees a value). Parameters are bound by
+// position, from 1. step() returns true while there is a row.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql, const std::string& path);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
+  Statement& bind(int index, double value);
+  Statement& bind_null(int index);
+
+  bool step();
+  // step() for statements that return no row.
+  void run();
+
+  std::string text(int column) const;
+  std::int64_t integer(int column) const;
+  double real(int column) const;
+  bool is_null(int column) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* statement_ = nullptr;
+  const std::string& path_;
+};
+
+// A partition: number and total ("p/t" in the original API).
+struct PartitionId {
+  int partition = 0;
+  int total = 0;
+  friend auto operator<=>(const PartitionId&, const PartitionId&) = default;
+};
+
+// One name of an original universal set and the partition that took it, if any.
+struct SetEntry {
+  std::string name;
+  std::optional<PartitionId> mark;
+};
+
+struct StoredRecord {
+  PartitionId id;
+  std::string text;  // io::format_record's JSON.
+};
+
+class Database;
+
+// The operations, valid only inside Database::transaction (which holds the lock and the transaction).
+class Session {
+ public:
+  // Live history of `job` (empty for an unknown job).
+  store::Timings history(const std::string& job);
+  // Writes `after` over `before` (what history() returned): deletes the names it lost, writes the rows that
+  // changed.
+  void replace_history(const std::string& job, const store::Timings& before, const store::Timings& after);
+
+  // Remembers (job, version) as first seen at `now` (unix seconds) unless it is known already.
+  void touch_version(const std::string& job, const std::string& version, std::int64_t now);
+  // The version's frozen snapshot; nullopt when it was never frozen.
+  std::optional<store::Timings> snapshot(const std::string& job, const std::string& version);
+  // Freezes a copy of the live history as the version's snapshot (the caller checked it is not frozen).
+  void freeze_snapshot(const std::string& job, const std::string& version, std::int64_t now);
+
+  // Partition records of a version, sorted by (partition, total).
+  std::vector<StoredRecord> records(const std::string& job, const std::string& version);
+  void put_record(const std::string& job, const std::string& version, PartitionId id,
+                  const std::string& text);
+
+  bool applied(const std::string& job, const std::string& version, const std::string& digest);
+  void mark_applied(const std::string& job, const std::string& version, const std::string& digest);
+
+  std::vector<std::int64_t> subset_sizes(const std::string& ns);
+  void add_subset_size(const std::string& ns, std::int64_t size);
+
+  // The universal set, sorted by name (bytes); empty when none was posted.
+  std::vector<SetEntry> universal_set(const std::string& job, const std::string& version,
+                                      const std::string& module);
+  // Inserts `entries` (a name given twice keeps its last mark) as the universal set.
+  void put_universal_set(const std::string& job, const std::string& version, const std::string& module,
+                         const std::vector<SetEntry>& entries);
+  void mark(const std::string& job, const std::string& version, const std::string& module,
+            const std::string& name, PartitionId id);
+  // Every partition that posted a subset, in the order they posted (repeats included).
+  std::vector<PartitionId> subset_reports(const std::string& job, const std::string& version,
+                                          const std::string& module);
+  void add_subset_report(const std::string& job, const std::string& version, const std::string& module,
+                         PartitionId id);
+
+  // Deletes every version first seen before `before` (unix seconds) with all that hangs on it. Returns how
+  // many versions went.
+  std::size_t purge_versions(std::int64_t before);
+
+ private:
+  friend class Database;
+  Session(sqlite3* db, const std::string& path) : db_(db), path_(path) {}
+  Statement prepare(std::string_view sql) { return Statement(db_, sql, path_); }
+
+  sqlite3* db_;
+  const std::string& path_;
+};
+
+class Database {
+ public:
+  // Opens `path`, creating it and its schema when missing. Throws DatabaseError naming the file when it
+  // cannot be opened, is not a tlb database, or has a newer schema.
+  explicit Database(std::string path);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Runs `work` in one transaction under the lock: committed (durably) when it returns, rolled back when it
+  // throws. `write` takes the write lock at once (BEGIN IMMEDIATE), so a read-then-write never has to retry.
+  template <class Work>
+  auto transaction(bool write, Work&& work) -> decltype(work(std::declval<Session&>())) {
+    std::lock_guard lock(mutex_);
+    Transaction guard(*this, write);
+    Session session(db_, path_);
+    if constexpr (std::is_void_v<decltype(work(session))>) {
+      work(session);
+      guard.commit();
+    } else {
+      auto result = work(session);
+      guard.commit();
+      return result;
+    }
+  }
+
+ private:
+  // BEGIN on construction; ROLLBACK on destruction unless commit() ran.
+  class Transaction {
+   public:
+    Transaction(Database& db, bool write);
+    ~Transaction();
+    void commit();
+
+   private:
+    Database& db_;
+    bool done_ = false;
+  };
+
+  void execute(std::string_view sql);
+  void create_schema();
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::mutex mutex_;
+};
+
+}  // namespace tlb::server

@@ -1,0 +1,73 @@
+// `tlb server`'s HTTP side: the JSON API of tlb's own client (/api/v1/...) and the original TLB server's
+// text API, over one Database. Routes, status codes and bodies: spec/server-spec.md; the original's formats:
+// original.hpp.
+//
+// Every request is answered, whatever it holds: a bad one with a 4xx and one line (text/plain on the
+// original paths, {"error": "..."} on /api/v1), a failure inside with 500 and one line; nothing a client
+// sends can stop the server. Each write request is one database transaction, committed before the answer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "server/database.hpp"
+#include "store/store.hpp"
+
+namespace tlb::server {
+
+struct ServerOptions {
+  std::optional<std::string> token;          // Writes (POST, PUT) need "Authorization: Bearer <token>".
+  std::size_t max_request_bytes = 64 << 20;  // Larger bodies get 413.
+  int version_life_days = 7;                 // Versions first seen longer ago are purged; -1 never.
+  int threads = 0;                           // Request threads; 0: 64.
+  std::string tlb_version;                   // What /api/v1/status reports.
+  std::function<store::Date()> today;        // The original API's last-seen date; default UTC today.
+  std::function<std::int64_t()> now;         // Unix seconds, for version ages; default the system clock.
+};
+
+// One answer, before HTTP.
+struct Reply {
+  int status = 200;
+  std::string content_type;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+class Server {
+ public:
+  Server(Database& database, ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds address:port (port 0: a free one) and returns the port. Throws std::runtime_error naming the
+  // address when it cannot.
+  int bind(const std::string& address, int port);
+
+  // Serves until stop(); returns once the requests under way are answered.
+  void serve();
+
+  // Asks serve() to return. Thread-safe; one that comes before serve() is listening has no effect, so a
+  // caller that must stop the server calls it until serve() has returned.
+  void stop();
+
+  // Purges the versions first seen more than version_life_days ago (nothing when it is -1); returns how many.
+  std::size_t purge();
+
+  // What serve() answers to one request (`target` as sent: path and query, percent-encoded). Never throws.
+  Reply handle(std::string_view method, std::string_view target, std::string_view authorization,
+               std::string_view body);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tlb::server

@@ -1,0 +1,918 @@
+// `tlb server` as users run it: the real `tlb` binary as a child process on loopback, driven over HTTP with
+// cpp-httplib's client. Every route of the JSON API, the original TLB API byte for byte, bad and hostile
+// requests, many partitions at once, and restarts on the same data directory.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "io/record.hpp"
+#include "server/names.hpp"
+#include "server/original.hpp"
+#include "support/scratch_dir.hpp"
+#include "support/server_process.hpp"
+
+namespace tlb {
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+using testing::ServerProcess;
+
+// 2023-11-14: the date the original API's writes give as last seen (tlb server honours SOURCE_DATE_EPOCH).
+constexpr const char* kEpoch = "1700000000";
+constexpr const char* kToday = "2023-11-14";
+
+struct Observed {
+  std::string name;
+  std::optional<double> seconds;
+  std::string outcome = "passed";
+};
+
+std::string results_body(int partition, int total, const std::string& date,
+                         const std::vector<Observed>& observed, double alpha = 0.5,
+                         int forget_after_days = 30) {
+  ordered_json observations = ordered_json::array();
+  for (const Observed& o : observed) {
+    observations.push_back(
+        ordered_json{{"name", o.name},
+                     {"seconds", o.seconds ? ordered_json(*o.seconds) : ordered_json(nullptr)},
+                     {"outcome", o.outcome}});
+  }
+  return ordered_json{{"kind", "tlb-run-report"},
+                      {"version", 1},
+                      {"partition", partition},
+                      {"total", total},
+                      {"date", date},
+                      {"test_list_hash", ""},
+                      {"smoothing_factor", alpha},
+                      {"forget_after_days", forget_after_days},
+                      {"observations", observations}}
+      .dump();
+}
+
+io::PartitionRecord make_record(int partition, int total, std::vector<std::string> all,
+                                std::vector<std::string> tests, std::vector<std::string> attachments = {}) {
+  std::sort(all.begin(), all.end());
+  std::sort(tests.begin(), tests.end());
+  std::sort(attachments.begin(), attachments.end());
+  io::PartitionRecord record;
+  record.partition = partition;
+  record.total = total;
+  record.splitter = "time";
+  record.all_tests = all;
+  record.test_list_hash = io::hash_names(all);
+  record.history_source = "http://tlb";
+  record.history_status = "ok";
+  record.history_hash = "fnv1a64:0123456789abcdef";
+  record.tests = tests;
+  record.attachments = attachments;
+  return record;
+}
+
+std::string record_text(const io::PartitionRecord& record) {
+  return io::format_record(record, "test");
+}
+
+class ServerTest : public testing::ScratchDirTest {
+ protected:
+  void TearDown() override {
+    server_.reset();
+    ScratchDirTest::TearDown();
+  }
+
+  ServerProcess& start(std::vector<std::string> extra = {}, std::map<std::string, std::string> env = {}) {
+    env.emplace("SOURCE_DATE_EPOCH", kEpoch);
+    server_ = std::make_unique<ServerProcess>(testing::tlb_server_command(TLB_EXECUTABLE, data_dir(), extra),
+                                              testing::kTlbServerListening, env);
+    return *server_;
+  }
+
+  std::string data_dir() const { return (dir_ / "data").string(); }
+
+  httplib::Client client() const {
+    httplib::Client client(server_->host(), server_->port());
+    client.set_connection_timeout(10);
+    client.set_read_timeout(30);
+    client.set_write_timeout(30);
+    return client;
+  }
+
+  httplib::Result get(const std::string& path) { return client().Get(path.c_str()); }
+  httplib::Result post(const std::string& path, const std::string& body,
+                       const std::string& type = "text/plain", httplib::Headers headers = {}) {
+    return client().Post(path.c_str(), headers, body, type.c_str());
+  }
+  httplib::Result put(const std::string& path, const std::string& body, httplib::Headers headers = {}) {
+    return client().Put(path.c_str(), headers, body, "text/plain");
+  }
+  httplib::Result post_json(const std::string& path, const std::string& body) {
+    return post(path, body, "application/json");
+  }
+
+  // Status and body, for one-line assertions.
+  static std::pair<int, std::string> answer(const httplib::Result& result) {
+    if (!result) return {-1, "no answer: " + httplib::to_string(result.error())};
+    return {result->status, result->body};
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+};
+
+// --- The process ---
+
+TEST_F(ServerTest, PrintsExactlyTheListeningLine) {
+  ServerProcess& server = start();
+  EXPECT_EQ(server.listening_line(),
+            "tlb server: listening on http://127.0.0.1:" + std::to_string(server.port()) + " (data " +
+                data_dir() + "/tlb.sqlite3, writes open)");
+  EXPECT_TRUE(std::filesystem::exists(data_dir() + "/tlb.sqlite3"));
+  server_.reset();
+  ServerProcess& with_token = start({}, {{"TLB_TOKEN", "s3cret"}});
+  EXPECT_TRUE(with_token.listening_line().ends_with(", writes need a token)")) << with_token.listening_line();
+}
+
+TEST_F(ServerTest, StopsCleanlyOnSigtermSigintAndExitAfter) {
+  ServerProcess& server = start();
+  EXPECT_EQ(server.stop(), 0) << server.err();
+  EXPECT_NE(server.err().find("tlb server: stopping (SIGTERM)"), std::string::npos) << server.err();
+  server.restart();
+  kill(server.pid(), SIGINT);
+  EXPECT_EQ(server.wait_exit(std::chrono::seconds(10)), 0) << server.err();
+  EXPECT_NE(server.err().find("tlb server: stopping (SIGINT)"), std::string::npos) << server.err();
+
+  ServerProcess quick({TLB_EXECUTABLE, "server", "--bind", "127.0.0.1", "--port", "0", "--data-dir",
+                       data_dir(), "--exit-after", "1"},
+                      testing::kTlbServerListening);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(quick.wait_exit(std::chrono::seconds(10)), 0) << quick.err();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_NE(quick.err().find("tlb server: stopping (--exit-after 1)"), std::string::npos) << quick.err();
+}
+
+TEST_F(ServerTest, RefusesBadSettings) {
+  for (const auto& [flag, value] :
+       std::vector<std::pair<std::string, std::string>>{{"--port", "abc"},
+                                                        {"--port", "70000"},
+                                                        {"--max-request-bytes", "0"},
+                                                        {"--version-life-days", "-2"}}) {
+    EXPECT_THROW(ServerProcess({TLB_EXECUTABLE, "server", "--data-dir", data_dir(), flag, value},
+                               testing::kTlbServerListening, {}, std::chrono::seconds(5)),
+                 std::runtime_error)
+        << flag << " " << value;
+  }
+  try {
+    ServerProcess({TLB_EXECUTABLE, "server", "--data-dir", data_dir(), "--port", "abc"},
+                  testing::kTlbServerListening);
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("exit status 2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--port=abc: not a whole number from 0 to 65535"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(ServerTest, RefusesADatabaseOfANewerSchemaAndAFileThatIsNoDatabase) {
+  start();
+  put("/job/suite_time", "a: 5\n");
+  EXPECT_EQ(server_->stop(), 0);
+  // PRAGMA user_version is the big-endian 32-bit number at offset 60 of the file (the clean stop checkpointed
+  // the WAL into it).
+  const std::string file = data_dir() + "/tlb.sqlite3";
+  ASSERT_FALSE(std::filesystem::exists(file + "-wal"));
+  {
+    std::fstream db(file, std::ios::in | std::ios::out | std::ios::binary);
+    db.seekp(60);
+    const char version[4] = {0, 0, 0, 99};
+    db.write(version, 4);
+  }
+  try {
+    server_->restart();
+    FAIL() << "a newer schema was opened";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(
+        std::string(e.what()).find("database schema version 99 was written by a newer tlb; this one reads "
+                                   "version 1"),
+        std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("exit status 1"), std::string::npos) << e.what();
+  }
+
+  std::filesystem::remove(file);
+  write("data/tlb.sqlite3", "this is not a database, but a text file long enough to have a header .........");
+  EXPECT_THROW(start(), std::runtime_error);
+}
+
+// --- JSON API ---
+
+TEST_F(ServerTest, StatusAndHelp) {
+  start();
+  const auto status = get("/api/v1/status");
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->status, 200);
+  EXPECT_EQ(status->get_header_value("Content-Type"), "application/json");
+  const json document = json::parse(status->body);
+  EXPECT_EQ(document.at("service"), "tlb");
+  EXPECT_FALSE(document.at("version").get<std::string>().empty());
+
+  const auto help = get("/");
+  ASSERT_TRUE(help);
+  EXPECT_EQ(help->status, 200);
+  EXPECT_TRUE(help->body.starts_with("tlb server ")) << help->body;
+  for (const char* route :
+       {"POST /api/v1/jobs/{job}/versions/{version}/partitions", "GET,PUT /{job}/suite_time",
+        "POST /{job}/correctness_check/{version}/{total}/{partition}/sub_set/{module}"}) {
+    EXPECT_NE(help->body.find(route), std::string::npos) << route;
+  }
+  EXPECT_EQ(std::count(help->body.begin(), help->body.end(), '\n'), 17);  // A title line and one line per route.
+}
+
+TEST_F(ServerTest, AnUnknownJobHasAnEmptyHistory) {
+  start();
+  EXPECT_EQ(
+      answer(get("/api/v1/jobs/nobody/history")),
+      std::make_pair(
+          200, std::string(R"({"kind":"tlb-history","version":1,"job":"nobody","snapshot":null,"tests":[]})"
+                           "\n")));
+}
+
+TEST_F(ServerTest, ResultsAreFoldedIntoTheLiveHistoryByTheHistoryRules) {
+  start();
+  auto first = post_json("/api/v1/jobs/app/versions/run1/results",
+                         results_body(1, 2, "2024-05-01",
+                                      {{"b", 2.0}, {"a", 1.0}, {"c", 4.0, "failed"}, {"s", 9.0, "skipped"}}));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200) << first->body;
+  EXPECT_EQ(first->body, R"({"observed":4,"added":4,"forgotten":0,"stored":4,"duplicate":false})"
+                         "\n");
+  // A passed run is smoothed in (alpha 0.5); a failed run shorter than the estimate is not; skipped never.
+  auto second =
+      post_json("/api/v1/jobs/app/versions/run2/results",
+                results_body(1, 2, "2024-05-02", {{"a", 3.0}, {"c", 1.0, "failed"}, {"s", 1.0, "passed"}}));
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->body, R"({"observed":3,"added":0,"forgotten":0,"stored":4,"duplicate":false})"
+                          "\n");
+  EXPECT_EQ(answer(get("/api/v1/jobs/app/history")).second,
+            R"({"kind":"tlb-history","version":1,"job":"app","snapshot":null,"tests":[)"
+            R"({"name":"a","seconds":2.0,"runs":2,"last_result":"passed","last_seen":"2024-05-02"},)"
+            R"({"name":"b","seconds":2.0,"runs":1,"last_result":"passed","last_seen":"2024-05-01"},)"
+            R"({"name":"c","seconds":4.0,"runs":1,"last_result":"failed","last_seen":"2024-05-02"},)"
+            R"({"name":"s","seconds":1.0,"runs":1,"last_result":"passed","last_seen":"2024-05-02"}]})"
+            "\n");
+  // The aging rule, counted back from the newest last-seen date.
+  auto later = post_json("/api/v1/jobs/app/versions/run3/results",
+                         results_body(0, 0, "2024-06-15", {{"a", 2.0}}, 0.5, 30));
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->body, R"({"observed":1,"added":0,"forgotten":3,"stored":1,"duplicate":false})"
+                         "\n");
+}
+
+TEST_F(ServerTest, ResultsAreAppliedOnceHoweverOftenTheyArePosted) {
+  start();
+  const std::string body = results_body(2, 4, "2024-05-01", {{"x", 1.0}, {"y", 2.0}});
+  auto first = post_json("/api/v1/jobs/app/versions/v1/results", body);
+  auto again = post_json("/api/v1/jobs/app/versions/v1/results", body);
+  ASSERT_TRUE(first && again);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(again->body, R"({"observed":0,"added":0,"forgotten":0,"stored":2,"duplicate":true})"
+                         "\n");
+  const json history = json::parse(get("/api/v1/jobs/app/history")->body);
+  for (const json& test : history.at("tests")) EXPECT_EQ(test.at("runs"), 1) << test.dump();
+  // Another version, or another body, is applied.
+  auto other_version = post_json("/api/v1/jobs/app/versions/v2/results", body);
+  ASSERT_TRUE(other_version);
+  EXPECT_NE(other_version->body.find("\"duplicate\":false"), std::string::npos);
+}
+
+TEST_F(ServerTest, AVersionSnapshotIsFrozenOnItsFirstRead) {
+  start();
+  ASSERT_EQ(post_json("/api/v1/jobs/app/versions/old/results", results_body(0, 0, "2024-05-01", {{"a", 1.0}}))
+                ->status,
+            200);
+  const auto first = get("/api/v1/jobs/app/versions/run7/history");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200);
+  EXPECT_EQ(first->body,
+            R"({"kind":"tlb-history","version":1,"job":"app","snapshot":"run7","tests":[)"
+            R"({"name":"a","seconds":1.0,"runs":1,"last_result":"passed","last_seen":"2024-05-01"}]})"
+            "\n");
+  // Recorded after the first read: the live history changes, the snapshot does not.
+  ASSERT_EQ(post_json("/api/v1/jobs/app/versions/run7/results",
+                      results_body(1, 2, "2024-05-02", {{"a", 3.0}, {"b", 5.0}}))
+                ->status,
+            200);
+  EXPECT_EQ(get("/api/v1/jobs/app/versions/run7/history")->body, first->body);
+  EXPECT_EQ(get("/app/suite_time/run7")->body, "a: 1000\n");
+  const json live = json::parse(get("/api/v1/jobs/app/history")->body);
+  EXPECT_EQ(live.at("tests").size(), 2u);
+  EXPECT_EQ(live.at("tests").at(0).at("seconds"), 2.0);
+  // A new version freezes the history as it is now; the original path freezes the same snapshot.
+  EXPECT_EQ(get("/app/suite_time/run8")->body, "a: 2000\nb: 5000\n");
+  EXPECT_EQ(json::parse(get("/api/v1/jobs/app/versions/run8/history")->body).at("tests").size(), 2u);
+}
+
+TEST_F(ServerTest, PartitionRecordsAreCheckedAgainstEachOther) {
+  start();
+  const std::vector<std::string> all{"a", "b", "c", "d", "e", "f", "fixture"};
+  const std::string path = "/api/v1/jobs/app/versions/42/partitions";
+  EXPECT_EQ(answer(post_json(path, record_text(make_record(1, 4, all, {"a", "b", "fixture"}, {"fixture"})))),
+            std::make_pair(201, std::string(R"({"partition":1,"total":4,"records":1,"complete":false})"
+                                            "\n")));
+  EXPECT_EQ(answer(post_json(path, record_text(make_record(2, 4, all, {"c", "fixture"}, {"fixture"})))),
+            std::make_pair(200, std::string(R"({"partition":2,"total":4,"records":2,"complete":false})"
+                                            "\n")));
+  // A retried job posts the same record again.
+  EXPECT_EQ(answer(post_json(path, record_text(make_record(2, 4, all, {"c", "fixture"}, {"fixture"})))),
+            std::make_pair(200, std::string(R"({"partition":2,"total":4,"records":2,"complete":false})"
+                                            "\n")));
+  // ... but not other tests under the same partition.
+  EXPECT_EQ(
+      answer(post_json(path, record_text(make_record(2, 4, all, {"c", "d"})))),
+      std::make_pair(
+          409,
+          std::string(
+              R"j({"error":"partition 2/4 was already recorded with other tests (a retried job must be given the same tests)"})j"
+              "\n")));
+  // Another test list.
+  const std::vector<std::string> other_list{"a", "b", "c", "d", "e", "f", "g"};
+  EXPECT_EQ(
+      answer(post_json(path, record_text(make_record(3, 4, other_list, {"d"})))),
+      std::make_pair(409, "{\"error\":\"partition 3/4 saw another test list than partition 1/4 (" +
+                              io::hash_names(other_list) + " against " + io::hash_names(all) + ")\"}\n"));
+  // Another total.
+  EXPECT_EQ(
+      answer(post_json(path, record_text(make_record(3, 5, all, {"d"})))),
+      std::make_pair(
+          409, std::string(R"j({"error":"partition 3/5 saw another total than partition 1/4 (5 against 4)"})j"
+                           "\n")));
+  // A test another partition already has (attachments may be in several).
+  EXPECT_EQ(
+      answer(post_json(path, record_text(make_record(3, 4, all, {"b", "c", "d", "fixture"}, {"fixture"})))),
+      std::make_pair(
+          409, std::string(R"({"error":"partition 3/4 was given 1 test that partition 1/4 already has: 'b'"})"
+                           "\n")));
+  // A record whose list does not hash to its hash.
+  io::PartitionRecord forged = make_record(3, 4, all, {"d"});
+  forged.all_tests.pop_back();
+  const auto bad = post_json(path, record_text(forged));
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_TRUE(bad->body.starts_with(R"({"error":"partition record: its all_tests hash to fnv1a64:)"))
+      << bad->body;
+
+  EXPECT_EQ(answer(post_json(path, record_text(make_record(3, 4, all, {"d", "e"})))).first, 200);
+  EXPECT_EQ(answer(post_json(path, record_text(make_record(4, 4, all, {"f", "fixture"}, {"fixture"})))),
+            std::make_pair(200, std::string(R"({"partition":4,"total":4,"records":4,"complete":true})"
+                                            "\n")));
+
+  const auto records = get("/api/v1/jobs/app/versions/42/records");
+  ASSERT_TRUE(records);
+  EXPECT_EQ(records->status, 200);
+  const json listed = json::parse(records->body);
+  ASSERT_EQ(listed.at("records").size(), 4u);
+  for (std::size_t k = 0; k < 4; ++k) {
+    EXPECT_EQ(listed.at("records").at(k).at("partition"), k + 1);
+    EXPECT_EQ(io::parse_record(listed.at("records").at(k).dump(), "listed").tests,
+              (std::vector<std::vector<std::string>>{
+                  {"a", "b", "fixture"}, {"c", "fixture"}, {"d", "e"}, {"f", "fixture"}}[k]));
+  }
+}
+
+TEST_F(ServerTest, VerifyProvesARunOnlyWhenEveryPartitionReported) {
+  start();
+  const std::vector<std::string> all{"t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"};
+  EXPECT_EQ(answer(get("/api/v1/jobs/app/versions/9/verify")),
+            std::make_pair(404, std::string(R"({"error":"no partition of app version 9 has reported"})"
+                                            "\n")));
+  for (int k = 1; k <= 4; ++k) {
+    const auto first = static_cast<std::size_t>(2 * (k - 1));
+    const std::vector<std::string> mine{all[first], all[first + 1]};
+    for (const char* version : {"complete", "partial"}) {
+      if (k == 3 && std::string(version) == "partial") continue;  // Partition 3 of "partial" never ran.
+      const std::string base = std::string("/api/v1/jobs/app/versions/") + version;
+      ASSERT_LT(answer(post_json(base + "/partitions", record_text(make_record(k, 4, all, mine)))).first,
+                300);
+      ASSERT_EQ(answer(post_json(base + "/results", results_body(k, 4, "2024-05-01",
+                                                                 {{mine[0], 1.0}, {mine[1], 2.0, "failed"}})))
+                    .first,
+                200);
+    }
+  }
+  const auto proven = get("/api/v1/jobs/app/versions/complete/verify");
+  ASSERT_TRUE(proven);
+  EXPECT_EQ(proven->status, 200);
+  const json yes = json::parse(proven->body);
+  EXPECT_EQ(yes.at("proven"), true) << proven->body;
+  EXPECT_EQ(yes.at("records"), 4);
+  EXPECT_EQ(yes.at("tests"), 8);
+
+  const auto unproven = get("/api/v1/jobs/app/versions/partial/verify?strict=1");
+  ASSERT_TRUE(unproven);
+  EXPECT_EQ(unproven->status, 200);
+  const json no = json::parse(unproven->body);
+  EXPECT_EQ(no.at("proven"), false) << unproven->body;
+  std::vector<std::string> kinds;
+  for (const json& problem : no.at("problems")) kinds.push_back(problem.at("kind"));
+  EXPECT_NE(std::find(kinds.begin(), kinds.end(), "missing partition"), kinds.end()) << unproven->body;
+
+  // The results completed the stored records.
+  const json records = json::parse(get("/api/v1/jobs/app/versions/complete/records")->body);
+  const io::PartitionRecord first = io::parse_record(records.at("records").at(0).dump(), "listed");
+  EXPECT_TRUE(first.has_results);
+  EXPECT_EQ(first.recorded_on, "2024-05-01");
+  ASSERT_EQ(first.results.size(), 2u);
+  EXPECT_EQ(first.results[1].status, io::ResultStatus::failed);
+}
+
+// --- The original TLB API, byte for byte ---
+
+TEST_F(ServerTest, OriginalSuiteTimesAndResults) {
+  start();
+  EXPECT_EQ(answer(put("/job-a/suite_time",
+                       "com/foo/BarTest.class: 1500\nspec/x_spec.rb:200\r\nx: y: 7\n\nz:   3\n")),
+            std::make_pair(200, std::string()));
+  EXPECT_EQ(
+      answer(get("/job-a/suite_time")),
+      std::make_pair(200, std::string("com/foo/BarTest.class: 1500\nspec/x_spec.rb: 200\nx: y: 7\nz: 3\n")));
+  // Merged by name: a later PUT replaces the times it names and keeps the others.
+  EXPECT_EQ(answer(put("/job-a/suite_time", "z: 40\n")).first, 200);
+  EXPECT_EQ(get("/job-a/suite_time")->body,
+            "com/foo/BarTest.class: 1500\nspec/x_spec.rb: 200\nx: y: 7\nz: 40\n");
+  const ordered_json history = ordered_json::parse(get("/api/v1/jobs/job-a/history")->body);
+  EXPECT_EQ(history.at("tests").at(3).dump(),
+            std::string(R"({"name":"z","seconds":0.04,"runs":2,"last_result":"unknown","last_seen":")") +
+                kToday + "\"}");
+
+  EXPECT_EQ(
+      answer(put("/job-a/suite_result", "z: true\ncom/foo/BarTest.class: false\nnew/Test: true\n")).first,
+      200);
+  EXPECT_EQ(get("/job-a/suite_result")->body, "com/foo/BarTest.class: false\nnew/Test: true\nz: true\n");
+  // A test known only by its result has no time to give.
+  EXPECT_EQ(get("/job-a/suite_time")->body,
+            "com/foo/BarTest.class: 1500\nspec/x_spec.rb: 200\nx: y: 7\nz: 40\n");
+  // Unknown jobs: empty bodies.
+  EXPECT_EQ(answer(get("/nobody/suite_time")), std::make_pair(200, std::string()));
+  EXPECT_EQ(answer(get("/nobody/suite_result")), std::make_pair(200, std::string()));
+}
+
+TEST_F(ServerTest, OriginalSubsetSizes) {
+  start();
+  EXPECT_EQ(answer(get("/job-1/subset_size")), std::make_pair(200, std::string()));
+  EXPECT_EQ(answer(post("/job-1/subset_size", "5")).first, 200);
+  EXPECT_EQ(answer(post("/job-1/subset_size", "7\n")).first, 200);
+  EXPECT_EQ(answer(post("/job-2/subset_size", "1")).first, 200);
+  EXPECT_EQ(answer(get("/job-1/subset_size")), std::make_pair(200, std::string("5\n7\n")));
+  EXPECT_EQ(answer(post("/job-1/subset_size", "many")),
+            std::make_pair(400, std::string("subset size 'many' is not a whole number\n")));
+  EXPECT_EQ(answer(put("/job-1/subset_size", "5")).first, 405);
+}
+
+TEST_F(ServerTest, OriginalUniversalSet) {
+  start();
+  const std::string path = "/job/correctness_check/v1/universal_set/my-module";
+  EXPECT_EQ(answer(post(path, "foo.bar.Baz.class\nbar.baz.Bang.class\nbaz.bang.Quux.class")),
+            std::make_pair(201, std::string()));
+  EXPECT_EQ(answer(post(path, "foo.bar.Baz.class\nbaz.bang.Quux.class\nbar.baz.Bang.class")),
+            std::make_pair(200, std::string()));
+  EXPECT_EQ(
+      answer(post(path, "foo.bar.Baz.class\nbaz.bang.Quux.class")),
+      std::make_pair(
+          409, std::string("Expected universal set was [bar.baz.Bang.class, baz.bang.Quux.class, "
+                           "foo.bar.Baz.class] but given [baz.bang.Quux.class, foo.bar.Baz.class].\n")));
+  // Modules are separate; so are versions.
+  EXPECT_EQ(answer(post("/job/correctness_check/v1/universal_set/other", "x")).first, 201);
+  EXPECT_EQ(answer(post("/job/correctness_check/v2/universal_set/my-module", "x")).first, 201);
+}
+
+class OriginalSubsetTest : public ServerTest {
+ protected:
+  void SetUp() override {
+    ServerTest::SetUp();
+    start();
+  }
+  std::pair<int, std::string> universal(const std::string& module, const std::string& names) {
+    return answer(post("/job/correctness_check/v1/universal_set/" + module, names));
+  }
+  std::pair<int, std::string> subset(const std::string& module, int partition, int total,
+                                     const std::string& names) {
+    return answer(post("/job/correctness_check/v1/" + std::to_string(total) + "/" +
+                           std::to_string(partition) + "/sub_set/" + module,
+                       names));
+  }
+  std::pair<int, std::string> completeness(const std::string& module) {
+    return answer(get("/job/correctness_check/v1/verify_partition_completeness/" + module));
+  }
+};
+
+TEST_F(OriginalSubsetTest, NeedsAUniversalSet) {
+  EXPECT_EQ(subset("m", 1, 2, "a"),
+            std::make_pair(406, std::string("Universal set for given job-name, job-version and module-name "
+                                            "combination doesn't exist.\n")));
+}
+
+TEST_F(OriginalSubsetTest, MutualExclusion) {
+  ASSERT_EQ(universal("my-module", "foo/bar/Baz\nbar/baz/Quux\nfoo/Quux\nhello/World").first, 201);
+  EXPECT_EQ(subset("my-module", 2, 3, "foo/bar/Baz\nbar/baz/Quux"), std::make_pair(200, std::string()));
+  EXPECT_EQ(subset("my-module", 3, 3, "foo/Quux"), std::make_pair(200, std::string()));
+  EXPECT_EQ(subset("my-module", 1, 3, "bar/baz/Quux\nhello/World\nfoo/Quux"),
+            std::make_pair(
+                409, std::string(
+                         "- Mutual exclusion of test-suites across splits violated by partition 1/3. Suites "
+                         "[bar/baz/Quux: 2/3, foo/Quux: 3/3] have already been selected for running by "
+                         "other partitions.\nHad total of 3 suites named [bar/baz/Quux, foo/Quux, "
+                         "hello/World] in partition 1 of 3(for module my-module). Corresponding universal "
+                         "set had a total of 4 suites named [bar/baz/Quux: 2/3, foo/Quux: 3/3, "
+                         "foo/bar/Baz: 2/3, hello/World: 1/3].\n")));
+  EXPECT_EQ(completeness("my-module"), std::make_pair(200, std::string("All partitions executed.\n")));
+}
+
+TEST_F(OriginalSubsetTest, CollectiveExhaustion) {
+  ASSERT_EQ(universal("some-module", "foo/bar/Baz\nbar/baz/Quux\nfoo/Quux\nhello/World\nbaz/bar/Foo").first,
+            201);
+  EXPECT_EQ(subset("some-module", 2, 3, "bar/baz/Quux").first, 200);
+  EXPECT_EQ(
+      completeness("some-module"),
+      std::make_pair(417, std::string("- [1, 3] of total 3 partition(s)(for module some-module) were not "
+                                      "executed. This violates collective exhaustion. Please check your "
+                                      "partition configuration for potential mismatch in total-partitions "
+                                      "value and actual 'number of partitions' configured and check your "
+                                      "build process triggering mechanism for failures.\n")));
+  EXPECT_EQ(subset("some-module", 3, 3, "foo/Quux").first, 200);
+  EXPECT_EQ(
+      subset("some-module", 1, 3, "hello/World"),
+      std::make_pair(
+          409, std::string("- Collective exhaustion of tests violated as none of the 3 partition picked up "
+                           "suites: [baz/bar/Foo, foo/bar/Baz](of module some-module). Failing partition 1 "
+                           "as this is the last partition to execute.\nHad total of 1 suites named "
+                           "[hello/World] in partition 1 of 3(for module some-module). Corresponding "
+                           "universal set had a total of 5 suites named [bar/baz/Quux: 2/3, baz/bar/Foo, "
+                           "foo/Quux: 3/3, foo/bar/Baz, hello/World: 1/3].\n")));
+}
+
+TEST_F(OriginalSubsetTest, UnknownAndRepeatedSuites) {
+  ASSERT_EQ(universal("yeah-baby", "foo/bar/Baz\nbar/baz/Quux\nfoo/Quux\nhello/World").first, 201);
+  EXPECT_EQ(subset("yeah-baby", 1, 2, "foo/bar/Baz\nfoo/Bar\nhell/Yeah\nhell/o/World\nfoo/Quux"),
+            std::make_pair(
+                409, std::string("- Found 3 unknown(not present in universal set) suite(s) named: [foo/Bar, "
+                                 "hell/Yeah, hell/o/World].\nHad total of 5 suites named [foo/Bar, foo/Quux, "
+                                 "foo/bar/Baz, hell/Yeah, hell/o/World] in partition 1 of 2(for module "
+                                 "yeah-baby). Corresponding universal set had a total of 4 suites named "
+                                 "[bar/baz/Quux, foo/Quux: 1/2, foo/bar/Baz: 1/2, hello/World].\n")));
+
+  ASSERT_EQ(universal("hello-world", "foo/bar/Baz\nbar/baz/Quux\nfoo/Quux\nhello/World").first, 201);
+  EXPECT_EQ(subset("hello-world", 2, 3, "foo/Quux\nfoo/bar/Baz\nfoo/Quux\nfoo/bar/Baz\nfoo/Quux"),
+            std::make_pair(
+                409, std::string("- Found more than one occurrence of 2 suite(s) named: {foo/bar/Baz=2, "
+                                 "foo/Quux=3}.\nHad total of 5 suites named [foo/Quux, foo/Quux, foo/Quux, "
+                                 "foo/bar/Baz, foo/bar/Baz] in partition 2 of 3(for module hello-world). "
+                                 "Corresponding universal set had a total of 4 suites named [bar/baz/Quux, "
+                                 "foo/Quux: 2/3, foo/bar/Baz: 2/3, hello/World].\n")));
+}
+
+TEST_F(OriginalSubsetTest, ASubsetPostedTwiceAndInconsistentTotals) {
+  ASSERT_EQ(universal("m", "a\nb\nc\nd").first, 201);
+  EXPECT_EQ(subset("m", 2, 3, "a\nb").first, 200);
+  EXPECT_EQ(subset("m", 2, 3, "a\nc").first, 200);  // Same partition again: allowed.
+  EXPECT_EQ(
+      subset("m", 3, 4, "d"),
+      std::make_pair(
+          409, std::string("- Partitions [2/3, 3/4](for module m) are being run with inconsistent "
+                           "total-partitions configuration. This may lead to violation of mutual-exclusion "
+                           "or collective-exhaustion or both. Total partitions value should be the same "
+                           "across all partitions of a job-name and job-version combination.\nHad total of "
+                           "1 suites named [d] in partition 3 of 4(for module m). Corresponding universal "
+                           "set had a total of 4 suites named [a: 2/3, b: 2/3, c: 2/3, d: 3/4].\n")));
+  EXPECT_EQ(completeness("m").first, 417);
+  EXPECT_EQ(
+      completeness("never"),
+      std::make_pair(417, std::string("- No record found for partition execution. Please verify correctness "
+                                      "check was enabled on this build.\n")));
+  EXPECT_EQ(subset("m", 4, 3, "d").first, 400);
+  EXPECT_EQ(subset("m", 0, 3, "d").first, 400);
+}
+
+TEST_F(ServerTest, WhatOneApiWritesTheOtherReads) {
+  start();
+  ASSERT_EQ(answer(put("/shared/suite_time", "Legacy: 2500\n")).first, 200);
+  ASSERT_EQ(answer(put("/shared/suite_result", "Legacy: true\n")).first, 200);
+  const ordered_json legacy = ordered_json::parse(get("/api/v1/jobs/shared/history")->body);
+  EXPECT_EQ(legacy.at("tests").at(0).dump(),
+            std::string(R"({"name":"Legacy","seconds":2.5,"runs":1,"last_result":"failed","last_seen":")") +
+                kToday + "\"}");
+
+  ASSERT_EQ(post_json("/api/v1/jobs/shared/versions/1/results",
+                      results_body(1, 1, "2023-11-14", {{"Modern", 0.25}, {"Legacy", 1.5, "passed"}}))
+                ->status,
+            200);
+  EXPECT_EQ(get("/shared/suite_time")->body, "Legacy: 2000\nModern: 250\n");
+  EXPECT_EQ(get("/shared/suite_result")->body, "Legacy: false\nModern: false\n");
+}
+
+// --- Bad, hostile and large requests ---
+
+TEST_F(ServerTest, MalformedBodiesAreRefusedWithALineAndChangeNothing) {
+  start();
+  ASSERT_EQ(answer(put("/job/suite_time", "a: 100\n")).first, 200);
+  EXPECT_EQ(answer(put("/job/suite_time", "b: 5\ngarbage\n")),
+            std::make_pair(400, std::string("line 2: 'garbage' is not 'name: milliseconds'\n")));
+  EXPECT_EQ(answer(put("/job/suite_time", "b: 5\nc: 1.5\n")),
+            std::make_pair(400, std::string("line 2: 'c: 1.5' is not 'name: milliseconds'\n")));
+  EXPECT_EQ(answer(put("/job/suite_time", "b: x\n")),
+            std::make_pair(400, std::string("line 1: 'b: x' is not 'name: milliseconds'\n")));
+  EXPECT_EQ(answer(put("/job/suite_time", "b: 5\na: -20\n")),
+            std::make_pair(400, std::string("line 2: negative time -20 ms for 'a'\n")));
+  EXPECT_EQ(answer(put("/job/suite_time", "b: 99999999999999999999999\n")),
+            std::make_pair(400, std::string("line 1: time 99999999999999999999999 ms is out of range\n")));
+  EXPECT_EQ(answer(put("/job/suite_time", ": 5\n")),
+            std::make_pair(400, std::string("line 1: empty test name\n")));
+  EXPECT_EQ(answer(put("/job/suite_result", "a: maybe\n")),
+            std::make_pair(400, std::string("line 1: 'a: maybe' is not 'name: true|false'\n")));
+  EXPECT_EQ(get("/job/suite_time")->body, "a: 100\n");
+
+  const std::string results = "/api/v1/jobs/job/versions/1/results";
+  EXPECT_EQ(
+      answer(post_json(results, results_body(0, 0, "2024-01-01", {{"a", -1.0}}))),
+      std::make_pair(400, std::string(R"({"error":"run report: observation 1 ('a'): negative seconds -1.0"})"
+                                      "\n")));
+  EXPECT_EQ(answer(post_json(results, results_body(0, 0, "yesterday", {{"a", 1.0}}))),
+            std::make_pair(400, std::string(R"({"error":"run report: \"date\" should be a date YYYY-MM-DD"})"
+                                            "\n")));
+  const auto not_json = post_json(results, "{\"kind\": ");
+  ASSERT_TRUE(not_json);
+  EXPECT_EQ(not_json->status, 400);
+  EXPECT_TRUE(not_json->body.starts_with(R"({"error":"request body is not JSON: )")) << not_json->body;
+  EXPECT_EQ(answer(post_json(results, R"({"kind":"tlb-run-report","version":2})")).second,
+            R"({"error":"run report version 2 was written by a newer tlb; this server reads version 1"})"
+            "\n");
+  const auto not_record = post_json("/api/v1/jobs/job/versions/1/partitions", "[1, 2]");
+  ASSERT_TRUE(not_record);
+  EXPECT_EQ(not_record->status, 400);
+  EXPECT_EQ(not_record->body, R"({"error":"request body:1: not a tlb partition record: not a JSON object"})"
+                              "\n");
+  EXPECT_EQ(json::parse(get("/api/v1/jobs/job/history")->body).at("tests").size(), 1u);
+}
+
+TEST_F(ServerTest, BodiesOverTheLimitGet413) {
+  start({"--max-request-bytes", "1000"});
+  const std::string big(5000, 'x');
+  EXPECT_EQ(answer(put("/job/suite_time", big)),
+            std::make_pair(413, std::string("request body larger than the limit of 1000 bytes (tlb server "
+                                            "--max-request-bytes)\n")));
+  EXPECT_EQ(
+      answer(post_json("/api/v1/jobs/job/versions/1/results", big)),
+      std::make_pair(
+          413,
+          std::string(
+              R"j({"error":"request body larger than the limit of 1000 bytes (tlb server --max-request-bytes)"})j"
+              "\n")));
+  EXPECT_EQ(answer(put("/job/suite_time", "a: 1\n")).first, 200);
+}
+
+TEST_F(ServerTest, WritesNeedTheTokenWhileReadsAreOpen) {
+  start({}, {{"TLB_TOKEN", "s3cret"}});
+  EXPECT_EQ(answer(put("/job/suite_time", "a: 1\n")),
+            std::make_pair(401, std::string("a token is required for writes: send Authorization: Bearer "
+                                            "<TLB_TOKEN>\n")));
+  EXPECT_EQ(answer(put("/job/suite_time", "a: 1\n", {{"Authorization", "Bearer wrong"}})),
+            std::make_pair(401, std::string("wrong token\n")));
+  EXPECT_EQ(
+      answer(post_json("/api/v1/jobs/job/versions/1/results", results_body(0, 0, "2024-01-01", {}))),
+      std::make_pair(
+          401,
+          std::string(R"({"error":"a token is required for writes: send Authorization: Bearer <TLB_TOKEN>"})"
+                      "\n")));
+  EXPECT_EQ(answer(post("/job/correctness_check/v/universal_set/m", "a", "text/plain",
+                        {{"Authorization", "Bearer s3cret2"}}))
+                .first,
+            401);
+  EXPECT_EQ(answer(get("/job/suite_time")).first, 200);
+  EXPECT_EQ(answer(get("/api/v1/jobs/job/history")).first, 200);
+  EXPECT_EQ(answer(get("/api/v1/jobs/job/versions/3/history")).first, 200);
+  EXPECT_EQ(answer(put("/job/suite_time", "a: 1\n", {{"Authorization", "Bearer s3cret"}})).first, 200);
+  EXPECT_EQ(get("/job/suite_time")->body, "a: 1\n");
+}
+
+TEST_F(ServerTest, HostileNamesAreRefusedAndTheServerGoesOn) {
+  start();
+  ASSERT_EQ(answer(put("/keep/suite_time", "precious: 1\n")).first, 200);
+  const std::string long_name(200, 'a');
+  for (const std::string& name :
+       {std::string(".."), std::string("%2e%2e"), std::string("a%2Fb"), std::string("%2E"),
+        std::string("'%3B%20DROP%20TABLE%20history%3B%20--"), long_name, std::string("a%00b"),
+        std::string("%00"), std::string("a%0Ab"), std::string("-rf"), std::string("a%25b"),
+        std::string("%ff"), std::string("%zz"), std::string("a%20b")}) {
+    SCOPED_TRACE(name);
+    const auto text = answer(get("/" + name + "/suite_time"));
+    EXPECT_EQ(text.first, 400) << text.second;
+    EXPECT_EQ(std::count(text.second.begin(), text.second.end(), '\n'), 1) << text.second;
+    const auto api = answer(get("/api/v1/jobs/" + name + "/history"));
+    EXPECT_EQ(api.first, 400) << api.second;
+    EXPECT_TRUE(api.second.starts_with("{\"error\":\"")) << api.second;
+    EXPECT_EQ(answer(get("/api/v1/jobs/ok/versions/" + name + "/history")).first, 400);
+    EXPECT_EQ(answer(post("/ok/correctness_check/v/universal_set/" + name, "a")).first, 400);
+    EXPECT_EQ(answer(put("/" + name + "/suite_time", "a: 1\n")).first, 400);
+  }
+  EXPECT_EQ(answer(get("/api/v1/jobs/" + std::string(128, 'b') + "/history")).first, 200);
+  EXPECT_EQ(answer(get("/api/v1/jobs/" + std::string(129, 'b') + "/history")).first, 400);
+
+  // Test names are data: anything but a line break or NUL is kept exactly.
+  const std::string odd = "'; DROP TABLE history; -- \"quoted\" ü [1] a,b";
+  ASSERT_EQ(answer(put("/keep/suite_time", odd + ": 5\n")).first, 200);
+  EXPECT_EQ(answer(put("/keep/suite_time", std::string("nul\0name: 5\n", 12))).first, 400);
+  EXPECT_EQ(answer(put("/keep/suite_time", "bad\xff utf8: 5\n")).first, 400);
+  EXPECT_EQ(answer(post_json("/api/v1/jobs/keep/versions/1/results",
+                             results_body(0, 0, "2024-01-01", {{std::string(4097, 'n'), 1.0}})))
+                .first,
+            400);
+  EXPECT_EQ(get("/keep/suite_time")->body, odd + ": 5\nprecious: 1\n");
+  EXPECT_EQ(answer(get("/api/v1/status")).first, 200);
+  // Unknown paths and methods.
+  EXPECT_EQ(
+      answer(get("/api/v1/nothing")),
+      std::make_pair(404, std::string(R"j({"error":"no such resource: /api/v1/nothing (GET / lists them)"})j"
+                                      "\n")));
+  EXPECT_EQ(answer(get("/a/b/c/d")),
+            std::make_pair(404, std::string("no such resource: /a/b/c/d (GET / lists them)\n")));
+  const auto wrong_method = client().Delete("/keep/suite_time");
+  ASSERT_TRUE(wrong_method);
+  EXPECT_EQ(wrong_method->status, 405);
+  EXPECT_EQ(wrong_method->get_header_value("Allow"), "GET, PUT");
+  EXPECT_EQ(wrong_method->body, "DELETE is not allowed on /{job}/suite_time (allowed: GET, PUT)\n");
+  EXPECT_EQ(answer(post("/api/v1/jobs/keep/history", "")).first, 405);
+}
+
+TEST_F(ServerTest, BodiesAreTextWhateverContentTypeTheClientSays) {
+  start();
+  // curl --data says application/x-www-form-urlencoded; that is no reason to parse the body as a form.
+  std::string lines;
+  for (int i = 0; i < 2000; ++i) lines += "suite/Test" + std::to_string(i) + ": " + std::to_string(i) + "\n";
+  ASSERT_GT(lines.size(), 8192u);
+  EXPECT_EQ(answer(client().Put("/job/suite_time", lines, "application/x-www-form-urlencoded")).first, 200);
+  const std::string stored = get("/job/suite_time")->body;
+  EXPECT_EQ(std::count(stored.begin(), stored.end(), '\n'), 2000);
+  httplib::MultipartFormDataItems form{{"file", "a: 1\n", "times.txt", "text/plain"}};
+  const auto multipart = client().Put("/job/suite_time", form);
+  ASSERT_TRUE(multipart);
+  EXPECT_EQ(multipart->status, 415);
+  EXPECT_EQ(multipart->body, "multipart form bodies are not read here: send the text itself\n");
+}
+
+// --- Load and restarts ---
+
+TEST_F(ServerTest, SixteenPartitionsPostingAtOnceAreAllStored) {
+  start();
+  constexpr int kTotal = 16;
+  std::vector<std::string> all;
+  for (int i = 0; i < kTotal * 3; ++i) all.push_back("test" + std::to_string(i));
+  std::vector<int> record_status(kTotal), results_status(kTotal);
+  std::vector<std::thread> threads;
+  for (int k = 1; k <= kTotal; ++k) {
+    threads.emplace_back([&, k] {
+      const auto first = static_cast<std::size_t>(3 * (k - 1));
+      const std::vector<std::string> mine{all[first], all[first + 1], all[first + 2]};
+      record_status[static_cast<std::size_t>(k - 1)] =
+          answer(post_json("/api/v1/jobs/big/versions/7/partitions",
+                           record_text(make_record(k, kTotal, all, mine))))
+              .first;
+      results_status[static_cast<std::size_t>(k - 1)] =
+          answer(post_json(
+                     "/api/v1/jobs/big/versions/7/results",
+                     results_body(k, kTotal, "2024-05-01", {{mine[0], 1.0}, {mine[1], 2.0}, {mine[2], 3.0}})))
+              .first;
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(std::count(record_status.begin(), record_status.end(), 201), 1);
+  EXPECT_EQ(std::count(record_status.begin(), record_status.end(), 200), kTotal - 1);
+  EXPECT_EQ(std::count(results_status.begin(), results_status.end(), 200), kTotal);
+  EXPECT_EQ(json::parse(get("/api/v1/jobs/big/versions/7/records")->body).at("records").size(),
+            static_cast<std::size_t>(kTotal));
+  EXPECT_EQ(json::parse(get("/api/v1/jobs/big/history")->body).at("tests").size(), all.size());
+  EXPECT_EQ(json::parse(get("/api/v1/jobs/big/versions/7/verify")->body).at("proven"), true);
+}
+
+TEST_F(ServerTest, ARestartKeepsEverything) {
+  start();
+  ASSERT_EQ(put("/job/suite_time", "a: 100\nb: 200\n")->status, 200);
+  ASSERT_EQ(put("/job/suite_result", "a: true\n")->status, 200);
+  ASSERT_EQ(post("/job-1/subset_size", "2")->status, 200);
+  ASSERT_EQ(post("/job/correctness_check/v/universal_set/m", "a\nb")->status, 201);
+  ASSERT_EQ(post("/job/correctness_check/v/2/1/sub_set/m", "a")->status, 200);
+  const std::vector<std::string> all{"a", "b"};
+  ASSERT_EQ(
+      post_json("/api/v1/jobs/job/versions/v/partitions", record_text(make_record(1, 2, all, {"a"})))->status,
+      201);
+  const std::vector<std::string> paths{"/job/suite_time",
+                                       "/job/suite_result",
+                                       "/job-1/subset_size",
+                                       "/api/v1/jobs/job/history",
+                                       "/api/v1/jobs/job/versions/v/history",
+                                       "/api/v1/jobs/job/versions/v/records",
+                                       "/job/correctness_check/v/verify_partition_completeness/m"};
+  std::vector<std::pair<int, std::string>> before;
+  for (const std::string& path : paths) before.push_back(answer(get(path)));
+  ASSERT_EQ(put("/job/suite_time", "a: 999\n")->status, 200);  // After the snapshot: not in it.
+  before[0].second = "a: 999\nb: 200\n";
+  before[3] = answer(get("/api/v1/jobs/job/history"));
+
+  EXPECT_EQ(server_->stop(), 0);
+  server_->restart();
+  for (std::size_t i = 0; i < paths.size(); ++i) EXPECT_EQ(answer(get(paths[i])), before[i]) << paths[i];
+  EXPECT_EQ(answer(post("/job/correctness_check/v/2/2/sub_set/m", "b")).first, 200);
+  EXPECT_EQ(answer(post("/job/correctness_check/v/universal_set/m", "b\na")).first, 200);
+}
+
+TEST_F(ServerTest, OldVersionsArePurgedAtStart) {
+  start();
+  ASSERT_EQ(put("/job/suite_time", "a: 100\n")->status, 200);
+  ASSERT_EQ(get("/job/suite_time/v1")->body, "a: 100\n");
+  ASSERT_EQ(post("/job/correctness_check/v1/universal_set/m", "a")->status, 201);
+  ASSERT_EQ(put("/job/suite_time", "a: 300\n")->status, 200);
+  EXPECT_EQ(server_->stop(), 0);
+
+  // Kept while younger than the version life.
+  server_->restart();
+  EXPECT_EQ(get("/job/suite_time/v1")->body, "a: 100\n");
+  server_.reset();
+
+  // Versions first seen more than 0 days (a second) ago: gone, so the snapshot is frozen anew; the live
+  // history stays.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  start({"--version-life-days", "0"});
+  EXPECT_EQ(server_->stop(), 0);  // Then all it wrote to stderr is in.
+  EXPECT_NE(server_->err().find("tlb server: purged 1 version older than 0 days"), std::string::npos)
+      << server_->err();
+  server_->restart();
+  EXPECT_EQ(get("/job/suite_time")->body, "a: 300\n");
+  EXPECT_EQ(get("/job/suite_time/v1")->body, "a: 300\n");
+  EXPECT_EQ(answer(post("/job/correctness_check/v1/universal_set/m", "b")).first, 201);
+}
+
+// --- In process: the name rules and the original's Java orders ---
+
+TEST(ServerNames, JobVersionAndModuleNames) {
+  for (const char* good : {"a", "job-1", "A.b_c-9", "123456789", "0"}) {
+    EXPECT_EQ(server::check_name("job", good), std::nullopt) << good;
+  }
+  for (const std::string& bad :
+       {std::string(), std::string(".."), std::string("."), std::string("-a"), std::string("_a"),
+        std::string("a/b"), std::string("a b"), std::string("a%b"), std::string("a\0b", 3),
+        std::string(129, 'x'), std::string("ü")}) {
+    EXPECT_NE(server::check_name("job", bad), std::nullopt) << bad;
+  }
+  EXPECT_EQ(
+      server::check_name("version", "a/b").value(),
+      "version name 'a/b' is not valid: use 1 to 128 of A-Z a-z 0-9 . _ - starting with a letter or digit");
+  EXPECT_EQ(
+      server::check_name("job", "a\nb").value(),
+      "job name 'a\\x0ab' is not valid: use 1 to 128 of A-Z a-z 0-9 . _ - starting with a letter or digit");
+}
+
+TEST(ServerNames, TestNames) {
+  for (const std::string& good : {std::string("a"), std::string("Suite.Case/1 \"x\" ; : ü 日本"),
+                                  std::string(4096, 't'), std::string("\xf0\x9f\x98\x80")}) {
+    EXPECT_EQ(server::check_test_name(good), std::nullopt) << good;
+  }
+  for (const std::string& bad :
+       {std::string(), std::string(4097, 't'), std::string("a\nb"), std::string("a\rb"),
+        std::string("a\0b", 3), std::string("\xff"), std::string("\xc3"), std::string("\xed\xa0\x80")}) {
+    EXPECT_NE(server::check_test_name(bad), std::nullopt) << server::printable(bad);
+  }
+}
+
+TEST(ServerOriginal, JavaHashCodesAndMapOrders) {
+  EXPECT_EQ(server::original::java_hash_code("hello"), 99162322);
+  EXPECT_EQ(server::original::java_hash_code("ü"), 252);
+  EXPECT_EQ(server::original::java_hash_code("\xf0\x9f\x98\x80"), 55357 * 31 + 56832);  // U+1F600, two units.
+  // The original's own test expects {foo/bar/Baz=2, foo/Quux=3}: Java 6's HashMap order.
+  EXPECT_EQ(server::original::java6_hash_map_order({"foo/Quux", "foo/bar/Baz"}),
+            (std::vector<std::string>{"foo/bar/Baz", "foo/Quux"}));
+  // ... and [1/3, 3/4] from its ConcurrentHashMap of partitions.
+  EXPECT_EQ(server::original::java6_concurrent_hash_map_order({"1/3", "3/4"}),
+            (std::vector<std::string>{"1/3", "3/4"}));
+  // Whatever the puts, each key once; a HashMap past its threshold (12) still lists every key.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; ++i) keys.push_back("k" + std::to_string(i));
+  std::vector<std::string> order = server::original::java6_hash_map_order(keys);
+  std::sort(order.begin(), order.end());
+  std::vector<std::string> sorted = keys;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(order, sorted);
+  const std::vector<std::string> again = keys;
+  keys.insert(keys.end(), again.begin(), again.end());
+  order = server::original::java6_concurrent_hash_map_order(keys);
+  std::sort(order.begin(), order.end());
+  EXPECT_EQ(order, sorted);
+}
+
+}  // namespace
+}  // namespace tlb
