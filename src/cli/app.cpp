@@ -5,6 +5,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "cli/balancer_command.hpp"
 #include "cli/merge_command.hpp"
 #include "cli/parse_command.hpp"
 #include "cli/record_command.hpp"
@@ -46,6 +47,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   auto record = add_record_command(app);
   auto merge = add_merge_command(app);
   auto verify = add_verify_command(app);
+  auto balancer = add_balancer_command(app);
   auto server = add_server_command(app);
 
   try {
@@ -69,6 +71,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     if (app.got_subcommand("record")) record(out, err, env);
     if (app.got_subcommand("merge")) merge(out, err, env);
     if (app.got_subcommand("verify")) return verify(out, err, env);
+    if (app.got_subcommand("balancer")) return balancer(out, err, env);
     if (app.got_subcommand("server")) return server(out, err, env);
   } catch (const UsageError& e) {
     err << "tlb: error: " << e.what() << "\n";

@@ -951,6 +951,13 @@ Server::Server(Database& database, ServerOptions options)
   http.set_keep_alive_timeout(1);
   // Headers and body go out as separate writes: without this, Nagle's algorithm and delayed ACKs add ~40 ms.
   http.set_tcp_nodelay(true);
+  // Not httplib's default, which adds SO_REUSEPORT: a second server started on the same port would bind it
+  // too, and the kernel would share the clients out between two databases. SO_REUSEADDR alone lets a server
+  // restart on its port while old connections linger; a port in use is an error.
+  http.set_socket_options([](socket_t socket) {
+    int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   const int threads = impl->options.threads > 0 ? impl->options.threads : kDefaultThreads;
   http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
   const auto answer = [impl](const httplib::Request& request, std::string_view body,

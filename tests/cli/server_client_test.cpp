@@ -126,6 +126,18 @@ TEST_F(ServerClient, WritesNeedTheServersToken) {
   EXPECT_NE(record(2)["history_hash"], "fnv1a64:cbf29ce484222325");  // Not the empty history.
 }
 
+// A second server on a port in use must fail, not share the port (and the clients) with the first.
+TEST_F(ServerClient, APortInUseIsAnError) {
+  const auto server = start_server();
+  const ProcessResult second =
+      run_process({TLB_EXECUTABLE, "server", "--bind", "127.0.0.1", "--port", std::to_string(server->port()),
+                   "--data-dir", (dir_ / "other").string(), "--exit-after", "5"});
+  EXPECT_EQ(second.exit_code, 1) << second.out << second.err;
+  EXPECT_NE(second.err.find("cannot listen on 127.0.0.1:" + std::to_string(server->port())),
+            std::string::npos)
+      << second.err;
+}
+
 // Outside a CI run (no job version) the live history is read and results go straight into it.
 TEST_F(ServerClient, WithoutAJobVersionTheLiveHistoryIsUsed) {
   const auto server = start_server();
