@@ -12,26 +12,13 @@
 namespace tlb::cli {
 namespace {
 
-struct BalancerArgs {
+struct BalancerArgs : SplitFlags {
   std::string port;
   std::string bind = "127.0.0.1";
   std::string exit_after;
   std::string store;
   std::string record_dir;
-  std::string partition;
-  std::string total;
-  std::string weights;
-  std::string splitter;
-  std::string preferred;
-  std::string orderer;
-  std::string parallel_level;
   bool strict = false;
-  CLI::App* command = nullptr;
-
-  std::optional<std::string> flag(const std::string& name, const std::string& value) const {
-    if (command->count(name) == 0) return std::nullopt;
-    return value;
-  }
 };
 
 constexpr int kDefaultPort = 8019;
@@ -67,12 +54,7 @@ int run_balancer(const BalancerArgs& args, std::ostream& out, std::ostream& err,
   balancer::BalancerConfig config;
   config.partition = choice->number;
   config.total = choice->total;
-  config.options.total = choice->total;
-  config.options.weights = resolve_weights(args.flag("--weights", args.weights), choice->total, env);
-  config.options.splitters = resolve_splitters(args.flag("--splitter", args.splitter),
-                                               args.flag("--preferred-splitters", args.preferred), env);
-  config.options.parallel_level =
-      resolve_parallel_level(args.flag("--parallel-level", args.parallel_level), env);
+  config.options = resolve_split_options(args, choice->total, env);
   config.orderers = resolve_orderers(args.flag("--orderer", args.orderer), env);
   config.strict = resolve_strict(args.strict, env);
   config.record_dir = args.record_dir;
@@ -164,24 +146,7 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_balance
   cmd->add_option("--record-dir", args->record_dir,
                   "Keep this partition's record in DIR/partition-K-of-N.json, results included (tlb verify)")
       ->type_name("DIR");
-  cmd->add_option("--partition", args->partition, "This partition, 1-based: k or k/N [TLB_PARTITION_NUMBER]")
-      ->type_name("K");
-  cmd->add_option("--total", args->total, "Number of partitions [TLB_TOTAL_PARTITIONS]")->type_name("N");
-  cmd->add_option("--weights", args->weights,
-                  "Relative work per partition, e.g. 1,1,2 [TLB_PARTITION_WEIGHTS]")
-      ->type_name("W,...");
-  cmd->add_option("--splitter", args->splitter, "time, count, round-robin, or default [TLB_SPLITTER]")
-      ->type_name("NAME");
-  cmd->add_option("--preferred-splitters", args->preferred,
-                  "Chain tried in order by 'default' [TLB_PREFERRED_SPLITTERS: time:count]")
-      ->type_name("A:B");
-  cmd->add_option("--orderer", args->orderer,
-                  "failed-first, longest-first or none [TLB_ORDERER: failed-first:longest-first]")
-      ->type_name("A:B");
-  cmd->add_option(
-         "--parallel-level", args->parallel_level,
-         "The J of the ctest -j J each partition runs with [TLB_PARALLEL_LEVEL, CTEST_PARALLEL_LEVEL: 1]")
-      ->type_name("J");
+  add_split_flags(cmd, *args);
   cmd->add_flag("--strict", args->strict,
                 "Answer /balance with 500 instead of splitting without history [TLB_STRICT]");
   cmd->footer(

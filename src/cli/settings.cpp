@@ -328,4 +328,46 @@ store::Date resolve_today(const Environment& env) {
   return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
 }
 
+std::optional<std::string> SplitFlags::flag(const std::string& name, const std::string& value) const {
+  if (command == nullptr || command->count(name) == 0) return std::nullopt;
+  return value;
+}
+
+void add_split_flags(CLI::App* command, SplitFlags& flags) {
+  flags.command = command;
+  command
+      ->add_option("--partition", flags.partition, "This partition, 1-based: k or k/N [TLB_PARTITION_NUMBER]")
+      ->type_name("K");
+  command->add_option("--total", flags.total, "Number of partitions [TLB_TOTAL_PARTITIONS]")->type_name("N");
+  command
+      ->add_option("--weights", flags.weights,
+                   "Relative work per partition, e.g. 1,1,2 [TLB_PARTITION_WEIGHTS]")
+      ->type_name("W,...");
+  command->add_option("--splitter", flags.splitter, "time, count, round-robin, or default [TLB_SPLITTER]")
+      ->type_name("NAME");
+  command
+      ->add_option("--preferred-splitters", flags.preferred,
+                   "Chain tried in order by 'default' [TLB_PREFERRED_SPLITTERS: time:count]")
+      ->type_name("A:B");
+  command
+      ->add_option("--orderer", flags.orderer,
+                   "failed-first, longest-first or none [TLB_ORDERER: failed-first:longest-first]")
+      ->type_name("A:B");
+  command
+      ->add_option(
+          "--parallel-level", flags.parallel_level,
+          "The J of the ctest -j J each partition runs with [TLB_PARALLEL_LEVEL, CTEST_PARALLEL_LEVEL: 1]")
+      ->type_name("J");
+}
+
+SplitOptions resolve_split_options(const SplitFlags& flags, int total, const Environment& env) {
+  SplitOptions options;
+  options.total = total;
+  options.weights = resolve_weights(flags.flag("--weights", flags.weights), total, env);
+  options.splitters = resolve_splitters(flags.flag("--splitter", flags.splitter),
+                                        flags.flag("--preferred-splitters", flags.preferred), env);
+  options.parallel_level = resolve_parallel_level(flags.flag("--parallel-level", flags.parallel_level), env);
+  return options;
+}
+
 }  // namespace tlb::cli

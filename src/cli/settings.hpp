@@ -2,6 +2,7 @@
 // A bad value is a UsageError whose message names the flag or variable and the value.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -88,5 +89,28 @@ store::HistoryPolicy resolve_history_policy(const Environment& env);
 // Today's date in UTC, or the day of SOURCE_DATE_EPOCH (seconds since 1970, the reproducible-builds
 // convention) when it is set: the date `tlb record` and `tlb merge` write as a test's last run.
 store::Date resolve_today(const Environment& env);
+
+// The flags of a split's settings, shared by `tlb split` and `tlb balancer`. Each is kept as text, so that a
+// flag given on the command line is told from one left out, and resolved like its variable.
+struct SplitFlags {
+  std::string partition;
+  std::string total;
+  std::string weights;
+  std::string splitter;
+  std::string preferred;
+  std::string orderer;
+  std::string parallel_level;
+  CLI::App* command = nullptr;  // Set by add_split_flags.
+
+  // `value` when the flag `name` was given, else nullopt.
+  std::optional<std::string> flag(const std::string& name, const std::string& value) const;
+};
+
+// Adds --partition, --total, --weights, --splitter, --preferred-splitters, --orderer and --parallel-level to
+// `command`, bound to `flags`.
+void add_split_flags(CLI::App* command, SplitFlags& flags);
+
+// The split options for `total` partitions (weights, splitters, parallel level) from the flags and variables.
+SplitOptions resolve_split_options(const SplitFlags& flags, int total, const Environment& env);
 
 }  // namespace tlb::cli

@@ -25,29 +25,16 @@
 namespace tlb::cli {
 namespace {
 
-struct SplitArgs {
+struct SplitArgs : SplitFlags {
   std::string tests;
   std::string durations;
   std::string store;
   std::string cmake_script;
   std::string record_dir;
-  std::string partition;
-  std::string total;
-  std::string weights;
-  std::string splitter;
-  std::string preferred;
-  std::string orderer;
-  std::string parallel_level;
   bool all = false;
   bool json = false;
   bool explain = false;
   bool strict = false;
-  CLI::App* command = nullptr;
-
-  std::optional<std::string> flag(const std::string& name, const std::string& value) const {
-    if (command->count(name) == 0) return std::nullopt;
-    return value;
-  }
 };
 
 std::string seconds_text(double seconds) {
@@ -330,12 +317,7 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   std::optional<PartitionChoice> resolved = resolve_partition(partition_flag, total_flag, env, warnings);
   const PartitionChoice choice = resolved.value_or(PartitionChoice{1, 1, "default"});
 
-  SplitOptions options;
-  options.total = choice.total;
-  options.weights = resolve_weights(args.flag("--weights", args.weights), choice.total, env);
-  options.splitters = resolve_splitters(args.flag("--splitter", args.splitter),
-                                        args.flag("--preferred-splitters", args.preferred), env);
-  options.parallel_level = resolve_parallel_level(args.flag("--parallel-level", args.parallel_level), env);
+  const SplitOptions options = resolve_split_options(args, choice.total, env);
   const std::vector<Orderer> orderers = resolve_orderers(args.flag("--orderer", args.orderer), env);
   const bool strict = resolve_strict(args.strict, env);
 
@@ -419,24 +401,7 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_split_
   cmd->add_option("--record-dir", args->record_dir,
                   "Write this partition's record to DIR/partition-K-of-N.json (for tlb record, tlb verify)")
       ->type_name("DIR");
-  cmd->add_option("--partition", args->partition, "This partition, 1-based: k or k/N [TLB_PARTITION_NUMBER]")
-      ->type_name("K");
-  cmd->add_option("--total", args->total, "Number of partitions [TLB_TOTAL_PARTITIONS]")->type_name("N");
-  cmd->add_option("--weights", args->weights,
-                  "Relative work per partition, e.g. 1,1,2 [TLB_PARTITION_WEIGHTS]")
-      ->type_name("W,...");
-  cmd->add_option("--splitter", args->splitter, "time, count, round-robin, or default [TLB_SPLITTER]")
-      ->type_name("NAME");
-  cmd->add_option("--preferred-splitters", args->preferred,
-                  "Chain tried in order by 'default' [TLB_PREFERRED_SPLITTERS: time:count]")
-      ->type_name("A:B");
-  cmd->add_option("--orderer", args->orderer,
-                  "failed-first, longest-first or none [TLB_ORDERER: failed-first:longest-first]")
-      ->type_name("A:B");
-  cmd->add_option(
-         "--parallel-level", args->parallel_level,
-         "The J of the ctest -j J each partition runs with [TLB_PARALLEL_LEVEL, CTEST_PARALLEL_LEVEL: 1]")
-      ->type_name("J");
+  add_split_flags(cmd, *args);
   cmd->add_flag("--all", args->all, "Every partition: 'k<TAB>name' lines, or all partitions with --json");
   cmd->add_flag("--json", args->json, "JSON: {\"partitions\": [{number, weight, predicted_seconds, tests}]}");
   cmd->add_flag("--explain", args->explain, "A table of predicted time per partition instead of names");
