@@ -267,7 +267,13 @@ io::PartitionRecord write_partition_record(const std::string& dir, const Plan& p
   for (const PlannedTest& t : plan.partitions[static_cast<std::size_t>(choice.number - 1)].tests) {
     record.tests.push_back(t.name);
     if (t.fixture) record.attachments.push_back(t.name);
+    record.estimates.push_back(io::RecordedEstimate{t.name, t.seconds, t.estimate});
   }
+  io::RecordedPlan predicted;
+  for (const Partition& p : plan.partitions) predicted.predicted_seconds.push_back(p.predicted_seconds);
+  predicted.lower_bound_seconds = plan.lower_bound_seconds;
+  predicted.makespan_seconds = plan.predicted_makespan_seconds;
+  record.plan = std::move(predicted);
   const std::string name =
       "partition-" + std::to_string(choice.number) + "-of-" + std::to_string(choice.total) + ".json";
   if (std::filesystem::is_directory(dir)) {

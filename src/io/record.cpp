@@ -88,6 +88,10 @@ class RecordReader {
         record.job = string(reader, at, key);
       } else if (key == "job_version") {
         record.job_version = string(reader, at, key);
+      } else if (key == "plan") {
+        record.plan = plan(reader, at);
+      } else if (key == "estimates") {
+        record.estimates = estimates(reader, at);
       } else {
         reader.skip();  // Unknown members are for newer minor additions; version 1 readers ignore them.
       }
@@ -198,6 +202,75 @@ class RecordReader {
     return results;
   }
 
+  double seconds(JsonReader& reader, std::size_t at, const std::string& key) {
+    if (reader.peek() != JsonReader::Kind::number) fail(at, "\"" + key + "\" should be a number of seconds");
+    const double value = reader.read_number();
+    if (!(value >= 0)) fail(at, "\"" + key + "\" should not be negative");
+    return value;
+  }
+
+  RecordedPlan plan(JsonReader& reader, std::size_t at) {
+    if (reader.peek() != JsonReader::Kind::object) fail(at, "\"plan\" should be an object");
+    RecordedPlan plan;
+    std::string key;
+    reader.begin_object();
+    while (reader.next_key(key)) {
+      const std::size_t value_at = reader.offset();
+      if (key == "predicted_seconds") {
+        if (reader.peek() != JsonReader::Kind::array)
+          fail(value_at, "\"predicted_seconds\" should be a list");
+        reader.begin_array();
+        while (reader.next_element()) plan.predicted_seconds.push_back(seconds(reader, reader.offset(), key));
+      } else if (key == "lower_bound_seconds") {
+        plan.lower_bound_seconds = seconds(reader, value_at, key);
+      } else if (key == "makespan_seconds") {
+        plan.makespan_seconds = seconds(reader, value_at, key);
+      } else {
+        reader.skip();
+      }
+    }
+    return plan;
+  }
+
+  std::vector<RecordedEstimate> estimates(JsonReader& reader, std::size_t at) {
+    if (reader.peek() != JsonReader::Kind::array) fail(at, "\"estimates\" should be a list");
+    std::vector<RecordedEstimate> estimates;
+    reader.begin_array();
+    while (reader.next_element()) {
+      const std::size_t element = reader.offset();
+      if (reader.peek() != JsonReader::Kind::object)
+        fail(element, "an estimate should be {\"name\", \"seconds\", \"estimate\"}");
+      RecordedEstimate entry;
+      bool named = false;
+      std::string key;
+      reader.begin_object();
+      while (reader.next_key(key)) {
+        const std::size_t value_at = reader.offset();
+        if (key == "name") {
+          entry.name = string(reader, value_at, key);
+          named = true;
+        } else if (key == "seconds") {
+          entry.seconds = seconds(reader, value_at, key);
+        } else if (key == "estimate") {
+          const std::string name = string(reader, value_at, key);
+          bool known = false;
+          for (Estimate e : {Estimate::history, Estimate::cost, Estimate::fallback, Estimate::disabled}) {
+            if (to_string(e) == name) {
+              entry.estimate = e;
+              known = true;
+            }
+          }
+          if (!known) fail(value_at, "unknown estimate '" + name + "' (history, cost, fallback, disabled)");
+        } else {
+          reader.skip();
+        }
+      }
+      if (!named) fail(element, "an estimate without a \"name\"");
+      estimates.push_back(std::move(entry));
+    }
+    return estimates;
+  }
+
   [[noreturn]] void fail(std::size_t offset, const std::string& message) const {
     throw InputError(source_, line_at(text_, offset), message);
   }
@@ -205,6 +278,12 @@ class RecordReader {
   std::string_view text_;
   std::string source_;
 };
+
+// Microseconds are the resolution of every producer and of the split; more digits would only be noise in
+// diffs.
+double micro(double seconds) {
+  return std::round(seconds * 1e6) / 1e6;
+}
 
 nlohmann::ordered_json names_json(const std::vector<std::string>& names) {
   nlohmann::ordered_json list = nlohmann::ordered_json::array();
@@ -230,6 +309,20 @@ std::string hash_names(const std::vector<std::string>& sorted_names) {
   return text;
 }
 
+std::string_view to_string(Estimate estimate) {
+  switch (estimate) {
+    case Estimate::history:
+      return "history";
+    case Estimate::cost:
+      return "cost";
+    case Estimate::fallback:
+      return "fallback";
+    case Estimate::disabled:
+      return "disabled";
+  }
+  return "history";
+}
+
 std::string format_record(const PartitionRecord& record, const std::string& source) {
   using nlohmann::ordered_json;
   ordered_json document;
@@ -247,6 +340,13 @@ std::string format_record(const PartitionRecord& record, const std::string& sour
   document["history_hash"] = record.history_hash;
   document["has_results"] = record.has_results;
   document["recorded_on"] = record.recorded_on;
+  if (record.plan) {
+    ordered_json predicted = ordered_json::array();
+    for (double seconds : record.plan->predicted_seconds) predicted.push_back(micro(seconds));
+    document["plan"] = ordered_json{{"predicted_seconds", std::move(predicted)},
+                                    {"lower_bound_seconds", micro(record.plan->lower_bound_seconds)},
+                                    {"makespan_seconds", micro(record.plan->makespan_seconds)}};
+  }
   document["tests"] = names_json(record.tests);
   document["attachments"] = names_json(record.attachments);
   ordered_json results = ordered_json::array();
@@ -254,11 +354,18 @@ std::string format_record(const PartitionRecord& record, const std::string& sour
     ordered_json entry;
     entry["name"] = result.name;
     entry["status"] = status_name(result.status);
-    // Microseconds are the resolution of every producer; more digits would only be noise in diffs.
-    if (result.seconds) entry["seconds"] = std::round(*result.seconds * 1e6) / 1e6;
+    if (result.seconds) entry["seconds"] = micro(*result.seconds);
     results.push_back(std::move(entry));
   }
   document["results"] = std::move(results);
+  if (!record.estimates.empty()) {
+    ordered_json estimates = ordered_json::array();
+    for (const RecordedEstimate& entry : record.estimates) {
+      estimates.push_back(ordered_json{
+          {"name", entry.name}, {"seconds", micro(entry.seconds)}, {"estimate", to_string(entry.estimate)}});
+    }
+    document["estimates"] = std::move(estimates);
+  }
   document["all_tests"] = names_json(record.all_tests);
 
   std::string text;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "io/results.hpp"
+#include "tlb/split.hpp"
 
 namespace tlb::io {
 
@@ -19,6 +20,27 @@ struct RecordedResult {
 
   friend bool operator==(const RecordedResult&, const RecordedResult&) = default;
 };
+
+// What the split predicted for the whole run, as this partition's split saw it.
+struct RecordedPlan {
+  std::vector<double>
+      predicted_seconds;           // Each partition's predicted time, 1..N (seconds of a weight-1 partition).
+  double lower_bound_seconds = 0;  // No schedule finishes before this.
+  double makespan_seconds = 0;     // The predicted makespan: the largest of predicted_seconds / weight.
+
+  friend bool operator==(const RecordedPlan&, const RecordedPlan&) = default;
+};
+
+// One test's estimate, as the split used it.
+struct RecordedEstimate {
+  std::string name;
+  double seconds = 0;
+  Estimate estimate = Estimate::history;  // Where it came from: history, COST, the fallback, or disabled.
+
+  friend bool operator==(const RecordedEstimate&, const RecordedEstimate&) = default;
+};
+
+std::string_view to_string(Estimate estimate);
 
 struct PartitionRecord {
   int partition = 0;  // 1-based.
@@ -36,6 +58,8 @@ struct PartitionRecord {
   std::vector<std::string> attachments;  // Fixture setup/cleanup tests, which may be in several partitions.
   bool has_results = false;              // Set once `tlb record` added what ran.
   std::vector<RecordedResult> results;   // Sorted by name.
+  std::optional<RecordedPlan> plan;      // The split's prediction; absent in records of tlb before 0.x.
+  std::vector<RecordedEstimate> estimates;  // This partition's tests in name order, with their estimates.
   std::string recorded_on;  // UTC date (YYYY-MM-DD) `tlb record` added the results, so that `tlb merge`
                             // dates each test's last run the same whatever day it runs ("" before).
 

@@ -47,6 +47,8 @@ PartitionRecord sample() {
   r.results = {{"b;c [d] \"e\" ü", ResultStatus::failed, 1.25},
                {"fixture setup", ResultStatus::passed, std::nullopt}};
   r.recorded_on = "2024-05-02";
+  r.plan = RecordedPlan{{4.5, 5.25, 5.0}, 4.875, 5.25};
+  r.estimates = {{"b;c [d] \"e\" ü", 3.25, Estimate::history}, {"fixture setup", 2.0, Estimate::cost}};
   return r;
 }
 
@@ -74,6 +76,13 @@ TEST_F(Record, RoundTrip) {
   before.results.clear();
   before.recorded_on.clear();
   write_record(path, before);
+  EXPECT_EQ(read_record(path), before);
+
+  // Records of an earlier tlb have no plan and no estimates: they still read.
+  before.plan.reset();
+  before.estimates.clear();
+  write_record(path, before);
+  EXPECT_EQ(read_file(path).find("\"plan\""), std::string::npos);
   EXPECT_EQ(read_record(path), before);
 }
 
