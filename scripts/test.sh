@@ -44,7 +44,7 @@ if ((!quick)); then
     build/fuzz/tests/fuzz/"$target" -seed=1 -runs="$runs" -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix=build/fuzz/ "$@" "$corpus" 2>&1 | tail -n 1
   }
-  echo "== fuzz: the readers of test lists and durations, 20000 seeded runs"
+  echo "== fuzz: the readers of test lists, durations, partition records and timing files, 20000 seeded runs"
   fuzz tlb_readers_fuzzer tests/fuzz/corpus 20000
   echo "== fuzz: the results parser (JUnit XML, ctest's formats, GoogleTest's XML), 100000 seeded runs"
   fuzz tlb_results_fuzzer tests/fuzz/results-corpus 100000 -dict=tests/fuzz/results.dict
