@@ -5,8 +5,8 @@
 # they ran every test exactly once, and `tlb merge` joins their results into the history for the next run.
 #
 # Usage: scripts/demo.sh   (on a fresh Debian machine; installs packages with scripts/setup.sh)
-# Everything it writes is under build/demo (the build tree), build/demo-runs (one directory per job) and
-# build/demo-history (the timing file).
+# Everything it writes is under build/demo (the build tree), build/demo-runs (one directory per job),
+# build/demo-history (the timing file) and build/demo-report.html (the run's report).
 set -euo pipefail
 export LC_ALL=C
 
@@ -14,6 +14,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 demo=$root/build/demo
 runs=$root/build/demo-runs
 store=$root/build/demo-history/timings.txt
+report=$root/build/demo-report.html
 tlb=$demo/tlb-build/src/tlb
 total=4
 
@@ -80,7 +81,10 @@ done
 heading "4. Verify: together the partitions ran every test exactly once"
 "$tlb" verify "$runs"/partition-*/tlb/partition-*.json
 
-heading "5. Merge: the partitions' results become the history the next run splits on"
+heading "5. Report: each partition's predicted and actual time, the slowest tests, one HTML page"
+"$tlb" report --title "examples/demo, $total partitions" -o "$report" "$runs"/partition-*/tlb
+
+heading "6. Merge: the partitions' results become the history the next run splits on"
 "$tlb" merge -o "$store" "$runs"/partition-*/tlb/partition-*.json
 echo "history: $store ($(grep -vc '^#' "$store") tests)"
 
@@ -96,3 +100,4 @@ done
 serial=$(grep -o 'Total Test time (real) = *[0-9.]*' "$runs/learn.log" | grep -o '[0-9.]*$')
 echo "The whole suite took $serial s with ctest -j2 on one machine; each partition above is one CI job."
 echo "Outputs: build/demo-runs/partition-<k>/ (ctest.log, junit.xml, tlb/partition-<k>-of-$total.json)."
+echo "Report: ${report#"$root"/} (open it in a browser)."

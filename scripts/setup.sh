@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev libtinyxml2-dev libgtest-dev libgmock-dev libcpp-httplib-dev
   libsqlite3-dev libcli11-dev libbenchmark-dev
   catch2 doctest-dev  # Header-only; the tests of include(TLB) check Catch2's and doctest's test discovery.
+  chromium           # Headless, for the test that opens tlb report's page in a browser (label "browser").
 )
 # Extra groups, asked for by the commands that need them: `setup.sh sanitize` adds clang's runtimes.
 for group in "$@"; do

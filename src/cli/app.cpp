@@ -8,7 +8,9 @@
 #include "cli/balancer_command.hpp"
 #include "cli/merge_command.hpp"
 #include "cli/parse_command.hpp"
+#include "cli/plan_command.hpp"
 #include "cli/record_command.hpp"
+#include "cli/report_command.hpp"
 #include "cli/server_command.hpp"
 #include "cli/split_command.hpp"
 #include "cli/verify_command.hpp"
@@ -43,10 +45,12 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   app.footer(
       "Run 'tlb <command> --help' for a command's options. Settings and their variables: see README.md.");
   auto split = add_split_command(app);
+  auto plan = add_plan_command(app);
   auto parse = add_parse_command(app);
   auto record = add_record_command(app);
   auto merge = add_merge_command(app);
   auto verify = add_verify_command(app);
+  auto report = add_report_command(app);
   auto balancer = add_balancer_command(app);
   auto server = add_server_command(app);
 
@@ -67,9 +71,11 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
 
   try {
     if (app.got_subcommand("split")) split(out, err, env);
+    if (app.got_subcommand("plan")) plan(out, err, env);
     if (app.got_subcommand("parse")) parse(out, err, env);
     if (app.got_subcommand("record")) record(out, err, env);
     if (app.got_subcommand("merge")) merge(out, err, env);
+    if (app.got_subcommand("report")) report(out, err, env);
     if (app.got_subcommand("verify")) return verify(out, err, env);
     if (app.got_subcommand("balancer")) return balancer(out, err, env);
     if (app.got_subcommand("server")) return server(out, err, env);

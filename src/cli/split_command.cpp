@@ -1,11 +1,8 @@
 #include "cli/split_command.hpp"
 
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <iomanip>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -13,8 +10,9 @@
 #include <sstream>
 
 #include "cli/hook_script.hpp"
+#include "cli/plan_view.hpp"
+#include "cli/split_inputs.hpp"
 #include "io/atomic_file.hpp"
-#include "io/durations.hpp"
 #include "io/record.hpp"
 #include "io/test_list.hpp"
 #include "io/text.hpp"
@@ -36,19 +34,6 @@ struct SplitArgs : SplitFlags {
   bool explain = false;
   bool strict = false;
 };
-
-std::string seconds_text(double seconds) {
-  std::ostringstream text;
-  text.imbue(std::locale::classic());
-  if (seconds >= 3600) {
-    text << std::fixed << std::setprecision(1) << seconds / 3600 << " h";
-  } else if (seconds >= 60) {
-    text << std::fixed << std::setprecision(1) << seconds / 60 << " min";
-  } else {
-    text << std::fixed << std::setprecision(seconds < 10 ? 2 : 1) << seconds << " s";
-  }
-  return text.str();
-}
 
 double rounded(double seconds) {
   return std::round(seconds * 1e6) / 1e6;
@@ -86,136 +71,8 @@ void print_json(std::ostream& out, const Plan& plan, const PartitionChoice& choi
   out << dump(document) << "\n";
 }
 
-// What --explain says about the inputs, besides the plan.
-struct ExplainContext {
-  int total = 1;
-  int mine = 0;                  // This job's partition, or 0 for an overview that marks none.
-  std::string partition_source;  // Where `mine` came from: "--partition", "TLB_PARTITION_NUMBER"...
-  std::string history;           // Where the durations came from, in a phrase.
-};
-
-void print_explain(std::ostream& out, const Plan& plan, const ExplainContext& context) {
-  const int total = context.total, mine = context.mine;
-  std::size_t fixture_placements = 0;
-  for (const Partition& p : plan.partitions) {
-    fixture_placements += static_cast<std::size_t>(
-        std::count_if(p.tests.begin(), p.tests.end(), [](const PlannedTest& t) { return t.fixture; }));
-  }
-  out << "Split with the " << to_string(plan.splitter) << " splitter into " << total << " partition"
-      << (total == 1 ? "" : "s")
-      << (mine > 0
-              ? " (this is partition " + std::to_string(mine) + ", from " + context.partition_source + ")"
-              : std::string())
-      << ".\n";
-  out << "  history: " << context.history << "\n";
-  for (const std::string& reason : plan.declined) out << "  declined: " << reason << "\n";
-  if (plan.tests_without_history > 0) {
-    out << "  " << plan.tests_without_history << " test" << (plan.tests_without_history == 1 ? "" : "s")
-        << " without history, estimated from COST or as " << seconds_text(plan.fallback_seconds)
-        << " each.\n";
-  }
-  out << "\n";
-
-  const bool weighted = std::any_of(plan.partitions.begin(), plan.partitions.end(),
-                                    [](const Partition& p) { return p.weight != 1.0; });
-  double longest = 0;
-  for (const Partition& p : plan.partitions) longest = std::max(longest, p.predicted_seconds / p.weight);
-  constexpr int kBarWidth = 30;
-
-  out << "  partition  tests  " << (weighted ? "weight  " : "") << "predicted\n";
-  for (const Partition& p : plan.partitions) {
-    std::ostringstream row;
-    row.imbue(std::locale::classic());
-    row << (p.number == mine ? "* " : "  ") << std::setw(9) << std::left
-        << (std::to_string(p.number) + "/" + std::to_string(total)) << std::right << std::setw(7)
-        << p.tests.size() << "  ";
-    if (weighted) row << std::setw(6) << std::setprecision(3) << p.weight << "  ";
-    row << std::setw(9) << seconds_text(p.predicted_seconds) << "  ";
-    const int bar =
-        longest > 0 ? static_cast<int>(std::lround(kBarWidth * (p.predicted_seconds / p.weight) / longest))
-                    : 0;
-    row << std::string(static_cast<std::size_t>(bar), '#');
-    out << row.str() << "\n";
-  }
-  out << "\n";
-  const double ratio =
-      plan.lower_bound_seconds > 0 ? plan.predicted_makespan_seconds / plan.lower_bound_seconds : 1;
-  std::ostringstream summary;
-  summary.imbue(std::locale::classic());
-  summary << "Predicted makespan " << seconds_text(plan.predicted_makespan_seconds)
-          << "; no split can finish before " << seconds_text(plan.lower_bound_seconds) << " (" << std::fixed
-          << std::setprecision(3) << ratio << "x the bound).\n";
-  out << summary.str();
-  if (fixture_placements > 0) {
-    out << fixture_placements << " fixture setup/cleanup placement(s) included above.\n";
-  }
-}
-
-// Where the history of a split came from: a store (--store, TLB_STORE), a durations file (--durations), or
-// nothing.
-struct HistorySource {
-  store::LoadedHistory loaded;
-  bool given = false;                   // A store or durations file was named.
-  bool from_store = false;              // The history came from a store, which `tlb record` may update.
-  std::string origin;                   // In a phrase, for --explain.
-  std::unique_ptr<store::Store> store;  // The store it came from, kept for reporting the partition.
-  store::ServerOptions server;          // With a server store: its job and run.
-};
-
 bool is_server_url(std::string_view location) {
   return location.starts_with("http://") || location.starts_with("https://");
-}
-
-HistorySource load_history(const SplitArgs& args, const Environment& env, bool strict,
-                           std::vector<std::string>& warnings) {
-  HistorySource source;
-  const std::optional<Setting> store_url = resolve_store(args.flag("--store", args.store), env);
-  const bool durations_given = args.command->count("--durations") > 0;
-  if (store_url && durations_given) {
-    throw UsageError("--durations and " + store_url->name + " both name a history; give one");
-  }
-  if (store_url) {
-    source.given = true;
-    source.from_store = true;
-    source.server = resolve_server_options(env);
-    source.store = open_store(*store_url, resolve_history_policy(env), source.server);
-    source.loaded = source.store->load();
-    if (source.loaded.status != store::HistoryStatus::ok) {
-      if (strict) {
-        // The warning names its source already.
-        std::string why = source.loaded.warning;
-        if (why.starts_with(source.loaded.source + ": ")) why.erase(0, source.loaded.source.size() + 2);
-        throw io::InputError(source.loaded.source, 0,
-                             why + " (TLB_STRICT is set, so tlb does not split without it)");
-      }
-      warnings.push_back(source.loaded.warning);
-      source.origin = "none (" + source.loaded.warning + ")";
-    } else {
-      const std::size_t count = source.loaded.history.size();
-      source.origin =
-          std::to_string(count) + " test" + (count == 1 ? "" : "s") + " from " + source.loaded.source;
-    }
-    return source;
-  }
-  source.loaded.status = store::HistoryStatus::missing;
-  source.origin = "none (no --durations given)";
-  if (!durations_given) return source;
-  source.given = true;
-  source.loaded.source = io::display_name(args.durations);
-  if (args.durations != "-" && !std::filesystem::exists(args.durations)) {
-    if (strict) throw io::InputError(args.durations, 0, "no such durations file (TLB_STRICT is set)");
-    warnings.push_back(args.durations + ": no such durations file yet; splitting without history");
-    source.origin = "none (" + args.durations + " does not exist yet)";
-    return source;
-  }
-  io::Durations durations = io::read_durations(args.durations);
-  source.loaded.history = std::move(durations.history);
-  source.loaded.status = store::HistoryStatus::ok;
-  source.loaded.hash = store::history_hash(source.loaded.history);
-  source.origin = std::to_string(source.loaded.history.size()) + " test" +
-                  (source.loaded.history.size() == 1 ? "" : "s") + " from " + source.loaded.source + " (" +
-                  std::string(io::to_string(durations.format)) + ")";
-  return source;
 }
 
 // The line the hook prints under ctest's "Test project" line.
@@ -304,10 +161,6 @@ void report_partition(const HistorySource& source, const io::PartitionRecord& re
   }
 }
 
-bool stdin_is_terminal() {
-  return isatty(STDIN_FILENO) != 0;
-}
-
 void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
   std::vector<std::string> warnings;
   auto warn_all = [&] {
@@ -327,15 +180,15 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   const std::vector<Orderer> orderers = resolve_orderers(args.flag("--orderer", args.orderer), env);
   const bool strict = resolve_strict(args.strict, env);
 
-  std::string tests_path = args.command->count("--tests") ? args.tests : "-";
-  if (tests_path == "-" && stdin_is_terminal()) {
-    throw UsageError(
-        "no test list: pass --tests FILE, or pipe one in: ctest --show-only=json-v1 | tlb split ...");
-  }
-  std::vector<Test> tests = io::read_test_list(tests_path);
-  if (tests.empty()) warnings.push_back(io::display_name(tests_path) + ": the test list is empty");
+  const std::optional<std::string> tests_path = args.flag("--tests", args.tests);
+  std::vector<Test> tests = read_tests(
+      tests_path,
+      "no test list: pass --tests FILE, or pipe one in: ctest --show-only=json-v1 | tlb split ...");
+  if (tests.empty())
+    warnings.push_back(io::display_name(tests_path.value_or("-")) + ": the test list is empty");
 
-  HistorySource source = load_history(args, env, strict, warnings);
+  HistorySource source = load_history(args.flag("--store", args.store),
+                                      args.flag("--durations", args.durations), env, strict, warnings);
   const History& history = source.loaded.history;
   const std::string& history_origin = source.origin;
 
@@ -359,9 +212,9 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   }
 
   if (args.explain) {
-    print_explain(out, plan,
-                  ExplainContext{choice.total, overview_without_partition || !resolved ? 0 : choice.number,
-                                 choice.source, history_origin});
+    print_plan(out, plan,
+               PlanContext{choice.total, overview_without_partition || !resolved ? 0 : choice.number,
+                           choice.source, history_origin});
   } else if (args.json) {
     print_json(out, plan, choice, args.all, history, orderers);
   } else if (args.all) {

@@ -214,6 +214,27 @@ void Session::freeze_snapshot(const std::string& job, const std::string& version
       .run();
 }
 
+std::vector<std::string> Session::jobs() {
+  Statement rows = prepare("SELECT job FROM versions UNION SELECT job FROM history ORDER BY job");
+  std::vector<std::string> names;
+  while (rows.step()) names.push_back(rows.text(0));
+  return names;
+}
+
+std::vector<VersionSummary> Session::versions(const std::string& job) {
+  Statement rows = prepare(
+      "SELECT v.version, v.created, "
+      "(SELECT count(*) FROM records r WHERE r.job = v.job AND r.version = v.version) "
+      "FROM versions v WHERE v.job = ?1 ORDER BY v.created DESC, length(v.version) DESC, v.version DESC");
+  rows.bind(1, job);
+  std::vector<VersionSummary> versions;
+  while (rows.step()) {
+    versions.push_back(VersionSummary{rows.text(0), rows.integer(1),
+                                      static_cast<std::size_t>(std::max<std::int64_t>(rows.integer(2), 0))});
+  }
+  return versions;
+}
+
 std::vector<StoredRecord> Session::records(const std::string& job, const std::string& version) {
   Statement rows = prepare(
       "SELECT partition, total, record FROM records WHERE job = ?1 AND version = ?2 ORDER BY partition, "

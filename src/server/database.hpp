@@ -94,6 +94,13 @@ struct StoredRecord {
   std::string text;  // io::format_record's JSON.
 };
 
+// A job version as the dashboard lists it.
+struct VersionSummary {
+  std::string version;
+  std::int64_t created = 0;    // When the server first saw it (unix seconds).
+  std::size_t partitions = 0;  // Partition records stored.
+};
+
 class Database;
 
 // The operations, valid only inside Database::transaction (which holds the lock and the transaction).
@@ -111,6 +118,12 @@ class Session {
   std::optional<store::Timings> snapshot(const std::string& job, const std::string& version);
   // Freezes a copy of the live history as the version's snapshot (the caller checked it is not frozen).
   void freeze_snapshot(const std::string& job, const std::string& version, std::int64_t now);
+
+  // Every job the server holds a history or a version of, sorted by name (bytes).
+  std::vector<std::string> jobs();
+  // The versions of `job`, newest first: first seen later, then (same second) the longer name, then the
+  // greater, so that numbered CI runs seen at once still come in their order.
+  std::vector<VersionSummary> versions(const std::string& job);
 
   // Partition records of a version, sorted by (partition, total).
   std::vector<StoredRecord> records(const std::string& job, const std::string& version);

@@ -1,6 +1,7 @@
 // `tlb server`'s HTTP side: the JSON API of tlb's own client (/api/v1/...) and the original TLB server's
 // text API, over one Database. Routes, status codes and bodies: spec/server-spec.md; the original's formats:
-// original.hpp.
+// original.hpp. GET / is a read-only dashboard in HTML (dashboard.hpp) for browsers and curl alike, one
+// representation per URL; GET /api/v1/routes lists the routes as text.
 //
 // Every request is answered, whatever it holds: a bad one with a 4xx and one line (text/plain on the
 // original paths, {"error": "..."} on /api/v1), a failure inside with 500 and one line; nothing a client

@@ -8,8 +8,10 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -18,6 +20,7 @@
 #include "io/record.hpp"
 #include "server/names.hpp"
 #include "server/original.hpp"
+#include "support/process.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/server_process.hpp"
 
@@ -223,16 +226,25 @@ TEST_F(ServerTest, StatusAndHelp) {
   EXPECT_EQ(document.at("service"), "tlb");
   EXPECT_FALSE(document.at("version").get<std::string>().empty());
 
-  const auto help = get("/");
+  const auto help = get("/api/v1/routes");
   ASSERT_TRUE(help);
   EXPECT_EQ(help->status, 200);
+  EXPECT_EQ(help->get_header_value("Content-Type"), "text/plain; charset=utf-8");
   EXPECT_TRUE(help->body.starts_with("tlb server ")) << help->body;
   for (const char* route :
        {"POST /api/v1/jobs/{job}/versions/{version}/partitions", "GET,PUT /{job}/suite_time",
-        "POST /{job}/correctness_check/{version}/{total}/{partition}/sub_set/{module}"}) {
+        "POST /{job}/correctness_check/{version}/{total}/{partition}/sub_set/{module}", "GET /api/v1/routes",
+        "GET /  the dashboard (HTML)"}) {
     EXPECT_NE(help->body.find(route), std::string::npos) << route;
   }
-  EXPECT_EQ(std::count(help->body.begin(), help->body.end(), '\n'), 17);  // A title line and one line per route.
+  // A title line and one line per route.
+  EXPECT_EQ(std::count(help->body.begin(), help->body.end(), '\n'), 18);
+  // GET / is the dashboard, for browsers and curl alike (one representation per URL): HTML.
+  const auto home = get("/");
+  ASSERT_TRUE(home);
+  EXPECT_EQ(home->status, 200);
+  EXPECT_EQ(home->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(home->body.find("href=\"/api/v1/routes\""), std::string::npos) << home->body;
 }
 
 TEST_F(ServerTest, AnUnknownJobHasAnEmptyHistory) {
@@ -736,12 +748,13 @@ TEST_F(ServerTest, HostileNamesAreRefusedAndTheServerGoesOn) {
   EXPECT_EQ(get("/keep/suite_time")->body, odd + ": 5\nprecious: 1\n");
   EXPECT_EQ(answer(get("/api/v1/status")).first, 200);
   // Unknown paths and methods.
-  EXPECT_EQ(
-      answer(get("/api/v1/nothing")),
-      std::make_pair(404, std::string(R"j({"error":"no such resource: /api/v1/nothing (GET / lists them)"})j"
-                                      "\n")));
+  EXPECT_EQ(answer(get("/api/v1/nothing")),
+            std::make_pair(
+                404, std::string(
+                         R"j({"error":"no such resource: /api/v1/nothing (GET /api/v1/routes lists them)"})j"
+                         "\n")));
   EXPECT_EQ(answer(get("/a/b/c/d")),
-            std::make_pair(404, std::string("no such resource: /a/b/c/d (GET / lists them)\n")));
+            std::make_pair(404, std::string("no such resource: /a/b/c/d (GET /api/v1/routes lists them)\n")));
   const auto wrong_method = client().Delete("/keep/suite_time");
   ASSERT_TRUE(wrong_method);
   EXPECT_EQ(wrong_method->status, 405);
@@ -764,6 +777,215 @@ TEST_F(ServerTest, BodiesAreTextWhateverContentTypeTheClientSays) {
   ASSERT_TRUE(multipart);
   EXPECT_EQ(multipart->status, 415);
   EXPECT_EQ(multipart->body, "multipart form bodies are not read here: send the text itself\n");
+}
+
+// --- The dashboard (read-only HTML) ---
+
+// The attributes of every element of `html` that has `data-partition`, in document order.
+std::vector<std::map<std::string, std::string>> partition_elements(const std::string& html) {
+  std::vector<std::map<std::string, std::string>> elements;
+  for (std::size_t at = html.find("data-partition=\""); at != std::string::npos;
+       at = html.find("data-partition=\"", at + 1)) {
+    const std::size_t open = html.rfind('<', at), close = html.find('>', at);
+    if (open == std::string::npos || close == std::string::npos) break;
+    const std::string tag = html.substr(open, close - open);
+    std::map<std::string, std::string> attributes;
+    for (std::size_t equals = tag.find("=\""); equals != std::string::npos;
+         equals = tag.find("=\"", equals + 1)) {
+      std::size_t name_start = equals;
+      while (name_start > 0 && tag[name_start - 1] != ' ' && tag[name_start - 1] != '\n') --name_start;
+      const std::size_t value_end = tag.find('"', equals + 2);
+      if (value_end == std::string::npos) break;
+      attributes[tag.substr(name_start, equals - name_start)] =
+          tag.substr(equals + 2, value_end - equals - 2);
+      equals = value_end;
+    }
+    elements.push_back(std::move(attributes));
+  }
+  return elements;
+}
+
+class DashboardTest : public ServerTest {
+ protected:
+  // Reports run `version` of `job`: 4 partitions, partition k with tests t(2k-1) and t(2k), which ran in
+  // 1.0 k and 1.5 k seconds (2.5 k in all); the split predicted 2.5, 4.5, 6.5 and 8.5 s. `failed` fails t1.
+  void report_run(const std::string& job, const std::string& version, bool failed = false,
+                  const std::string& odd_name = "") {
+    std::vector<std::string> all;
+    for (int i = 1; i <= 8; ++i) all.push_back("t" + std::to_string(i));
+    if (!odd_name.empty()) all.push_back(odd_name);
+    const std::string base = "/api/v1/jobs/" + job + "/versions/" + version;
+    for (int k = 1; k <= 4; ++k) {
+      std::vector<std::string> mine{"t" + std::to_string(2 * k - 1), "t" + std::to_string(2 * k)};
+      std::vector<Observed> observed{{mine[0], 1.0 * k, failed && k == 1 ? "failed" : "passed"},
+                                     {mine[1], 1.5 * k}};
+      if (k == 4 && !odd_name.empty()) {
+        mine.push_back(odd_name);
+        observed.push_back({odd_name, 0.0});
+      }
+      io::PartitionRecord record = make_record(k, 4, all, mine);
+      record.plan = io::RecordedPlan{{2.5, 4.5, 6.5, 8.5}, 5.5, 8.5};
+      for (const std::string& test : record.tests) {
+        record.estimates.push_back(io::RecordedEstimate{test, 1.0, Estimate::history});
+      }
+      ASSERT_LT(answer(post_json(base + "/partitions", record_text(record))).first, 300);
+      ASSERT_EQ(answer(post_json(base + "/results", results_body(k, 4, "2024-05-01", observed))).first, 200);
+    }
+  }
+};
+
+TEST_F(DashboardTest, TheIndexListsEachJobWithItsRunsNewestFirst) {
+  start();
+  const auto empty = get("/");
+  ASSERT_TRUE(empty);
+  EXPECT_EQ(empty->status, 200);
+  EXPECT_NE(empty->body.find("No job yet"), std::string::npos) << empty->body;
+  // The pages run no script and fetch nothing, and the policy says so to the browser.
+  EXPECT_EQ(empty->get_header_value("Content-Security-Policy"),
+            "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
+
+  report_run("app", "9");
+  report_run("app", "10", true);
+  // A run whose partitions have not all reported is listed as not proven.
+  ASSERT_LT(answer(post_json("/api/v1/jobs/app/versions/11/partitions",
+                             record_text(make_record(1, 2, {"t1", "t2"}, {"t1"}))))
+                .first,
+            300);
+  ASSERT_EQ(answer(put("/legacy/suite_time", "a: 5\n")).first, 200);  // History only, from the original API.
+
+  const auto index = get("/");
+  ASSERT_TRUE(index);
+  EXPECT_EQ(index->status, 200);
+  EXPECT_EQ(index->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  const std::string& html = index->body;
+  EXPECT_TRUE(html.starts_with("<!DOCTYPE html>")) << html;
+  const std::size_t app = html.find("data-job=\"app\""), legacy = html.find("data-job=\"legacy\"");
+  ASSERT_NE(app, std::string::npos) << html;
+  ASSERT_NE(legacy, std::string::npos) << html;
+  EXPECT_LT(app, legacy);  // Jobs by name.
+  EXPECT_NE(html.find("No CI run recorded", legacy), std::string::npos) << html;
+  // Newest first: seen in the same second, run 11 comes before 10, and 10 before 9.
+  const std::size_t run11 = html.find("data-version=\"11\" data-partitions=\"1\" data-proven=\"false\"");
+  const std::size_t run10 = html.find("data-version=\"10\" data-partitions=\"4\" data-proven=\"true\"");
+  const std::size_t run9 = html.find("data-version=\"9\" data-partitions=\"4\" data-proven=\"true\"");
+  ASSERT_NE(run11, std::string::npos) << html;
+  ASSERT_NE(run10, std::string::npos) << html;
+  ASSERT_NE(run9, std::string::npos) << html;
+  EXPECT_LT(run11, run10);
+  EXPECT_LT(run10, run9);
+  EXPECT_NE(html.find("<a href=\"/?job=app&amp;version=10\">10</a>"), std::string::npos) << html;
+  EXPECT_NE(html.find("not proven ("), std::string::npos) << html;
+
+  const auto job = get("/?job=app");
+  ASSERT_TRUE(job);
+  EXPECT_EQ(job->status, 200);
+  EXPECT_NE(job->body.find("3 runs, newest first."), std::string::npos) << job->body;
+  EXPECT_EQ(job->body.find("data-job=\"legacy\""), std::string::npos);
+}
+
+TEST_F(DashboardTest, ARunsPageIsItsReportWithEveryPartitionsNumbers) {
+  start();
+  report_run("app", "41", true);
+  report_run("app", "42");
+  const auto page = get("/?job=app&version=42");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200) << page->body;
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  const std::string& html = page->body;
+  EXPECT_NE(html.find("app, run 42"), std::string::npos);
+  EXPECT_NE(html.find("<a href=\"/?job=app\">app</a>"), std::string::npos) << "no way back to the job";
+
+  std::map<std::string, std::pair<std::string, std::string>> predicted_and_actual;
+  for (const auto& element : partition_elements(html)) {
+    const auto partition = element.find("data-partition");
+    auto& figures = predicted_and_actual[partition->second];
+    if (element.contains("data-predicted") && !element.at("data-predicted").empty()) {
+      figures.first = element.at("data-predicted");
+    }
+    if (element.contains("data-actual") && !element.at("data-actual").empty()) {
+      figures.second = element.at("data-actual");
+    }
+  }
+  EXPECT_EQ(predicted_and_actual,
+            (std::map<std::string, std::pair<std::string, std::string>>{{"1", {"2.500", "2.500"}},
+                                                                        {"2", {"4.500", "5.000"}},
+                                                                        {"3", {"6.500", "7.500"}},
+                                                                        {"4", {"8.500", "10.000"}}}))
+      << html;
+  // Run 41 is among the earlier runs: t1 failed there and passed here.
+  const std::size_t across = html.find("id=\"flaky\"");
+  ASSERT_NE(across, std::string::npos) << html;
+  const std::string flaky = html.substr(across, html.find("</section>", across) - across);
+  EXPECT_NE(flaky.find(">t1<"), std::string::npos) << flaky;
+  EXPECT_EQ(flaky.find(">t2<"), std::string::npos) << flaky;
+}
+
+TEST_F(DashboardTest, UnknownJobsAndRunsAre404PagesAndHostileNames400) {
+  start();
+  report_run("app", "1");
+  for (const std::string& target : {std::string("/?job=nobody"), std::string("/?job=nobody&version=1"),
+                                    std::string("/?job=app&version=2")}) {
+    SCOPED_TRACE(target);
+    const auto page = get(target);
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->status, 404);
+    EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_NE(page->body.find("404 Not Found"), std::string::npos) << page->body;
+  }
+  EXPECT_EQ(answer(get("/?version=1")).first, 400);
+
+  for (const std::string& name :
+       {std::string(".."), std::string("%3Cscript%3Ealert(1)%3C%2Fscript%3E"), std::string("a%2Fb"),
+        std::string("'%3B%20DROP%20TABLE%20versions%3B%20--"), std::string(200, 'a'), std::string("a%00b"),
+        std::string("%0A"), std::string("%ff"), std::string("")}) {
+    SCOPED_TRACE(name);
+    for (const std::string& target : {"/?job=" + name, "/?job=app&version=" + name}) {
+      const auto page = get(target);
+      ASSERT_TRUE(page);
+      EXPECT_EQ(page->status, 400) << page->body;
+      EXPECT_EQ(page->body.find("<script"), std::string::npos) << page->body;
+    }
+  }
+  const auto escaped = get("/?job=%3Cscript%3Ealert(1)%3C%2Fscript%3E");
+  EXPECT_NE(escaped->body.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos) << escaped->body;
+  EXPECT_EQ(answer(get("/?job=app&version=%zz")).first, 400);
+  // Still serving, and nothing changed.
+  EXPECT_EQ(answer(get("/api/v1/status")).first, 200);
+  EXPECT_EQ(answer(get("/?job=app&version=1")).first, 200);
+  EXPECT_EQ(json::parse(get("/api/v1/jobs/app/versions/1/records")->body).at("records").size(), 4u);
+}
+
+TEST_F(DashboardTest, TestNamesAreEscaped) {
+  start();
+  const std::string hostile = "<script>alert('x')</script> & \"q\"";
+  report_run("app", "7", false, hostile);
+  const auto page = get("/?job=app&version=7");
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->status, 200) << page->body;
+  EXPECT_EQ(page->body.find("<script"), std::string::npos) << page->body;
+  EXPECT_NE(page->body.find("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"),
+            std::string::npos)
+      << page->body;
+}
+
+TEST_F(DashboardTest, ChromiumRendersARunsPage) {
+  const std::string chromium = "/usr/bin/chromium";
+  if (!std::filesystem::exists(chromium)) {
+    GTEST_SKIP() << "chromium is not installed (" << chromium << "); scripts/setup.sh installs it";
+  }
+  start();
+  report_run("app", "3");
+  const std::string url = server_->url() + "/?job=app&version=3";
+  const testing::ProcessResult dom = testing::run_process(
+      {"/usr/bin/timeout", "120", chromium, "--headless", "--no-sandbox", "--disable-gpu",
+       "--user-data-dir=" + (dir_ / "chromium").string(), "--dump-dom", url},
+      {{"HOME", dir_.string()}});
+  ASSERT_EQ(dom.exit_code, 0) << dom.err;
+  std::set<std::string> partitions;
+  for (const auto& element : partition_elements(dom.out)) partitions.insert(element.at("data-partition"));
+  EXPECT_EQ(partitions, (std::set<std::string>{"1", "2", "3", "4"})) << dom.out;
+  EXPECT_NE(dom.out.find("data-predicted=\"8.500\""), std::string::npos) << dom.out;
+  EXPECT_NE(dom.out.find("data-actual=\"10.000\""), std::string::npos) << dom.out;
 }
 
 // --- Load and restarts ---

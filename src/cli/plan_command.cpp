@@ -1,0 +1,320 @@
+#include "cli/plan_command.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <stdexcept>
+
+#include "cli/plan_view.hpp"
+#include "cli/split_inputs.hpp"
+#include "io/test_list.hpp"
+#include "io/text.hpp"
+
+extern char** environ;
+
+namespace tlb::cli {
+namespace {
+
+struct PlanArgs : SplitFlags {
+  std::string tests;
+  std::string build_dir;
+  std::string durations;
+  std::string store;
+  std::string color = "auto";
+  bool json = false;
+  bool strict = false;
+};
+
+// What a child process wrote and how it ended.
+struct ChildOutput {
+  int status = 0;  // Exit status; 128 + signal when killed.
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` (found on PATH) with this process's environment plus `extra`, stdin from /dev/null, and
+// collects both outputs. nullopt when it cannot be started (not on PATH).
+std::optional<ChildOutput> run_child(const std::vector<std::string>& argv,
+                                     const std::vector<std::string>& extra) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe(out_pipe) != 0) throw std::runtime_error("cannot create a pipe");
+  if (pipe(err_pipe) != 0) {
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    throw std::runtime_error("cannot create a pipe");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
+    posix_spawn_file_actions_addclose(&actions, fd);
+
+  std::vector<std::string> args = argv, variables = extra;
+  std::vector<char*> c_argv, c_env;
+  for (std::string& arg : args) c_argv.push_back(arg.data());
+  c_argv.push_back(nullptr);
+  for (char** variable = environ; variable != nullptr && *variable != nullptr; ++variable)
+    c_env.push_back(*variable);
+  for (std::string& variable : variables) c_env.push_back(variable.data());
+  c_env.push_back(nullptr);
+
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, c_argv[0], &actions, nullptr, c_argv.data(), c_env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (spawned != 0) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    return std::nullopt;
+  }
+  // Both pipes at once, so that a child filling one while we wait on the other cannot stall.
+  ChildOutput child;
+  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+  std::string* into[2] = {&child.out, &child.err};
+  for (int remaining = 2; remaining > 0;) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buffer[65536];
+      const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
+      if (n > 0) {
+        into[i]->append(buffer, static_cast<std::size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --remaining;
+      }
+    }
+  }
+  for (const pollfd& fd : fds) {
+    if (fd.fd >= 0) close(fd.fd);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  child.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return child;
+}
+
+// The build tree's test list, as the CMake hook lists it: `ctest --show-only=json-v1 --test-dir DIR`, with
+// TLB_HOOK_ACTIVE set so that a partition variable in the environment does not make include(TLB) split the
+// listing itself.
+std::vector<Test> list_build_dir(const std::string& dir) {
+  if (!std::filesystem::is_directory(dir)) throw UsageError("--build-dir " + dir + ": no such directory");
+  const std::vector<std::string> argv{"ctest", "--show-only=json-v1", "--test-dir", dir};
+  const std::string command = "ctest --show-only=json-v1 --test-dir " + dir;
+  const std::optional<ChildOutput> child = run_child(argv, {"TLB_HOOK_ACTIVE=1"});
+  if (!child) throw UsageError("--build-dir needs ctest, and there is no ctest on PATH");
+  if (child->status != 0) {
+    // What ctest said, on one line (CMake puts the message under its "CMake Error at ..." line).
+    std::string why;
+    for (char c : io::trim(child->err.empty() ? child->out : child->err)) {
+      const bool space = c == '\n' || c == '\r' || c == ' ' || c == '\t';
+      if (!space) {
+        why += c;
+      } else if (!why.empty() && why.back() != ' ') {
+        why += ' ';
+      }
+    }
+    if (why.size() > 400) why = why.substr(0, 400) + "...";
+    throw io::InputError(dir, 0,
+                         "`" + command + "` failed (exit status " + std::to_string(child->status) + ")" +
+                             (why.empty() ? ": is it a CMake build directory?" : ": " + why));
+  }
+  return io::parse_test_list(child->out, "`" + command + "`");
+}
+
+// The number of partitions (required) and the partition to mark, if one is set. Only a total is needed:
+// --total or TLB_TOTAL_PARTITIONS alone is an overview that marks none; a whole partition setting
+// (--partition k/N, TLB_PARTITION, the CI's own variables) marks its partition.
+struct PlanPartitions {
+  int total = 1;
+  int mine = 0;        // 0: none marked.
+  std::string source;  // Where `mine` came from.
+};
+
+PlanPartitions resolve_plan_partitions(const PlanArgs& args, const Environment& env,
+                                       std::vector<std::string>& warnings) {
+  const std::optional<std::string> partition_flag = args.flag("--partition", args.partition);
+  const std::optional<std::string> total_flag = args.flag("--total", args.total);
+  std::optional<PartitionChoice> choice;
+  bool marked = true;
+  if (total_flag && !partition_flag) {
+    choice = resolve_partition(std::string("1"), total_flag, env, warnings);
+    marked = false;
+  } else if (!partition_flag && env("TLB_TOTAL_PARTITIONS") && !env("TLB_PARTITION_NUMBER")) {
+    const Environment first = [&env](std::string_view name) -> std::optional<std::string> {
+      if (name == "TLB_PARTITION_NUMBER") return "1";
+      return env(name);
+    };
+    choice = resolve_partition(std::nullopt, std::nullopt, first, warnings);
+    marked = false;
+  } else {
+    choice = resolve_partition(partition_flag, total_flag, env, warnings);
+  }
+  if (!choice) {
+    throw UsageError(
+        "how many partitions? Pass --total N or set TLB_TOTAL_PARTITIONS (TLB_PARTITION=k/N and the CI's own "
+        "variables give it too)");
+  }
+  return PlanPartitions{choice->total, marked ? choice->number : 0, choice->source};
+}
+
+double rounded(double value) {
+  return std::round(value * 1e6) / 1e6;
+}
+
+// The figures of the table, for scripts.
+std::string plan_json(const Plan& plan, const PlanPartitions& partitions, const std::string& history) {
+  using nlohmann::ordered_json;
+  ordered_json rows = ordered_json::array();
+  std::size_t tests = 0, without_history = 0;
+  double seconds = 0;
+  for (const PartitionFigures& row : partition_figures(plan)) {
+    rows.push_back(ordered_json{{"number", row.number},
+                                {"weight", row.weight},
+                                {"tests", row.tests},
+                                {"predicted_seconds", rounded(row.predicted_seconds)},
+                                {"tests_without_history", row.without_history},
+                                {"bound_ratio", rounded(row.bound_ratio)}});
+    tests += row.tests;
+    without_history += row.without_history;
+    seconds += row.predicted_seconds;
+  }
+  ordered_json declined = ordered_json::array();
+  for (const std::string& reason : plan.declined) declined.push_back(reason);
+  const ordered_json document{
+      {"kind", "tlb-plan"},
+      {"version", 1},
+      {"total", partitions.total},
+      {"partition", partitions.mine > 0 ? ordered_json(partitions.mine) : ordered_json(nullptr)},
+      {"splitter", std::string(to_string(plan.splitter))},
+      {"declined", std::move(declined)},
+      {"history", history},
+      {"fallback_seconds", rounded(plan.fallback_seconds)},
+      {"partitions", std::move(rows)},
+      {"totals", ordered_json{{"tests", tests},
+                              {"predicted_seconds", rounded(seconds)},
+                              {"tests_without_history", without_history}}},
+      {"predicted_makespan_seconds", rounded(plan.predicted_makespan_seconds)},
+      {"lower_bound_seconds", rounded(plan.lower_bound_seconds)},
+      {"ratio", rounded(bound_ratio(plan))}};
+  return document.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+}
+
+// --color auto: only on a terminal, and not when NO_COLOR (https://no-color.org) is set or TERM is dumb.
+bool use_color(const std::string& setting, const Environment& env) {
+  if (setting == "always") return true;
+  if (setting == "never") return false;
+  if (isatty(STDOUT_FILENO) == 0 || env("NO_COLOR")) return false;
+  const std::optional<std::string> term = env("TERM");
+  return !term || *term != "dumb";
+}
+
+void run_plan(const PlanArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
+  std::vector<std::string> warnings;
+  const PlanPartitions partitions = resolve_plan_partitions(args, env, warnings);
+  const SplitOptions options = resolve_split_options(args, partitions.total, env);
+  const bool strict = resolve_strict(args.strict, env);
+
+  std::vector<Test> tests;
+  std::string list_name;
+  if (const auto build_dir = args.flag("--build-dir", args.build_dir)) {
+    tests = list_build_dir(*build_dir);
+    list_name = *build_dir;
+  } else {
+    const std::optional<std::string> path = args.flag("--tests", args.tests);
+    tests = read_tests(path,
+                       "no test list: pass --build-dir DIR or --tests FILE, or pipe one in: "
+                       "ctest --show-only=json-v1 | tlb plan ...");
+    list_name = io::display_name(path.value_or("-"));
+  }
+  if (tests.empty()) warnings.push_back(list_name + ": the test list is empty");
+
+  const HistorySource source = load_history(args.flag("--store", args.store),
+                                            args.flag("--durations", args.durations), env, strict, warnings);
+  const Plan plan = split(std::move(tests), source.loaded.history, options);
+  if (source.given && source.loaded.status == store::HistoryStatus::ok && !plan.declined.empty()) {
+    warnings.push_back("no test in the list has a recorded duration; split by " +
+                       std::string(to_string(plan.splitter)));
+  }
+  for (const std::string& warning : warnings) err << "tlb: warning: " << warning << "\n";
+
+  if (args.json) {
+    out << plan_json(plan, partitions, source.origin);
+    return;
+  }
+  print_plan(out, plan,
+             PlanContext{partitions.total, partitions.mine, partitions.source, source.origin,
+                         use_color(args.color, env)});
+}
+
+}  // namespace
+
+std::function<void(std::ostream&, std::ostream&, const Environment&)> add_plan_command(CLI::App& app) {
+  auto args = std::make_shared<PlanArgs>();
+  CLI::App* cmd = app.add_subcommand("plan", "Show how the suite will be split, before a run.");
+  args->command = cmd;
+  cmd->description(
+      "Show how the suite will be split, before a run: each partition's tests and predicted time.\n\n"
+      "A row per partition: its tests, its predicted time, how many of its tests have no history (estimated\n"
+      "from COST or the mean of the others), and its predicted time over the lower bound; a total row; then\n"
+      "the predicted makespan (the partition that finishes last) against the lower bound, the time before\n"
+      "which no split can finish: the work over N partitions, or the longest test with its fixtures. When\n"
+      "the longest test sets the bound, more partitions cannot make the run shorter.\n\n"
+      "The inputs are tlb split's: the test list from --tests FILE or stdin, or --build-dir DIR, which runs\n"
+      "`ctest --show-only=json-v1 --test-dir DIR` itself (ctest from PATH); history from --store/TLB_STORE\n"
+      "or --durations; the number of partitions from --total or TLB_TOTAL_PARTITIONS (required). With a\n"
+      "server store and a job version (TLB_JOB_VERSION, or the CI's run id), the plan is made on that run's\n"
+      "snapshot, as its partitions will be. Colour only on a terminal, unless NO_COLOR is set.\n\n"
+      "Examples:\n"
+      "  tlb plan --build-dir build --store .tlb/timings.txt --total 4\n"
+      "  ctest --test-dir build --show-only=json-v1 | tlb plan --durations CTestCostData.txt --total 8 "
+      "--json");
+  CLI::Option* tests =
+      cmd->add_option("--tests", args->tests,
+                      "Test list: `ctest --show-only=json-v1` output or one name a line [stdin]")
+          ->type_name("FILE");
+  cmd->add_option("--build-dir", args->build_dir,
+                  "List the tests of this build tree with `ctest --show-only=json-v1 --test-dir DIR`")
+      ->type_name("DIR")
+      ->excludes(tests);
+  cmd->add_option("--durations", args->durations,
+                  "Known durations, as for tlb split (format detected). A missing file: no history yet")
+      ->type_name("FILE");
+  cmd->add_option("--store", args->store, "History: a timing file or server URL [TLB_STORE]")
+      ->type_name("URL");
+  add_split_flags(cmd, *args);
+  cmd->add_option("--color", args->color,
+                  "Colour the table: auto (on a terminal, without NO_COLOR), always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->type_name("WHEN");
+  cmd->add_flag(
+      "--json", args->json,
+      "JSON: {\"partitions\": [{number, tests, predicted_seconds, tests_without_history, bound_ratio}],"
+      " \"totals\", \"predicted_makespan_seconds\", \"lower_bound_seconds\", \"ratio\"}");
+  cmd->add_flag("--strict", args->strict, "Fail instead of planning without history [TLB_STRICT]");
+  cmd->footer(
+      "Exit status: 0 success, 1 bad input file or ctest failed, 2 bad flag or variable. Every variable: "
+      "README.md.");
+  return [args](std::ostream& out, std::ostream& err, const Environment& env) {
+    run_plan(*args, out, err, env);
+  };
+}
+
+}  // namespace tlb::cli
