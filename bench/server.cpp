@@ -3,12 +3,13 @@
 //
 //   record  POST /api/v1/jobs/{job}/versions/{v}/results, the results of one partition of 100 tests
 //           (what `tlb record` sends); every post is a new run, so every one is folded in and committed.
-//   split   GET /api/v1/jobs/{job}/versions/{v}/history, the frozen snapshot of a job of 10,000 tests (what the
+//   split   GET /api/v1/jobs/{job}/versions/{v}/history, the frozen snapshot of a job of 10,000 tests (what
+//   the
 //           hook reads before each partition's split); the snapshot is frozen by the first read.
 //
 // The server is the real `tlb` binary, started on loopback with a fresh data directory, as a CI would run it;
-// SQLite commits every write with fsync before answering (synchronous=FULL), so the record figures include the
-// disk. Usage: tlb_bench_server <path to tlb> [--seconds S] [--clients 1,10,100] [--tests 100]
+// SQLite commits every write with fsync before answering (synchronous=FULL), so the record figures include
+// the disk. Usage: tlb_bench_server <path to tlb> [--seconds S] [--clients 1,10,100] [--tests 100]
 //              [--suite 10000] [--keep DIR]
 #include <httplib.h>
 #include <signal.h>
@@ -89,8 +90,8 @@ class Server {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_addclose(&actions, out[0]);
-    std::vector<std::string> args = {tlb,           "server",       "--bind",      "127.0.0.1", "--port", "0",
-                                     "--data-dir", data.string(), "--exit-after", "3600"};
+    std::vector<std::string> args = {tlb, "server",     "--bind",      "127.0.0.1",    "--port",
+                                     "0", "--data-dir", data.string(), "--exit-after", "3600"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -207,8 +208,9 @@ Figures load(int port, int clients, double seconds, Request request) {
 void print_row(const std::string& what, int clients, Figures& f) {
   std::cout << "| " << what << " | " << clients << " | " << f.requests << " | " << std::fixed
             << std::setprecision(0) << static_cast<double>(f.requests) / f.seconds << " | "
-            << std::setprecision(2) << percentile(f.latencies_ms, 50) << " | " << percentile(f.latencies_ms, 99)
-            << " | " << f.latencies_ms.back() << " | " << f.errors << " |" << std::endl;
+            << std::setprecision(2) << percentile(f.latencies_ms, 50) << " | "
+            << percentile(f.latencies_ms, 99) << " | " << f.latencies_ms.back() << " | " << f.errors << " |"
+            << std::endl;
 }
 
 }  // namespace
@@ -216,9 +218,9 @@ void print_row(const std::string& what, int clients, Figures& f) {
 int main(int argc, char** argv) {
   try {
     const Options options = parse_options(argc, argv);
-    const fs::path data =
-        options.keep.empty() ? fs::temp_directory_path() / ("tlb-bench-server-" + std::to_string(getpid()))
-                             : fs::path(options.keep);
+    const fs::path data = options.keep.empty()
+                              ? fs::temp_directory_path() / ("tlb-bench-server-" + std::to_string(getpid()))
+                              : fs::path(options.keep);
     fs::remove_all(data);
     fs::create_directories(data);
     Server server(options.tlb, data);
@@ -242,8 +244,8 @@ int main(int argc, char** argv) {
     {
       httplib::Client client("127.0.0.1", server.port());
       client.set_read_timeout(std::chrono::seconds(60));
-      const auto seeded =
-          client.Post("/api/v1/jobs/bench-split/results", results_body(options.suite, 0, 0), "application/json");
+      const auto seeded = client.Post("/api/v1/jobs/bench-split/results", results_body(options.suite, 0, 0),
+                                      "application/json");
       if (!seeded || seeded->status != 200) throw std::runtime_error("cannot seed the split job");
     }
     const std::string snapshot = "/api/v1/jobs/bench-split/versions/run-1/history";

@@ -34,13 +34,6 @@ int resolve_port(const BalancerArgs& args, const Environment& env) {
   return *number;
 }
 
-bool is_server_url(const std::string& url) {
-  std::string start = url.substr(0, 8);
-  std::transform(start.begin(), start.end(), start.begin(),
-                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
-  return start.starts_with("http://") || start.starts_with("https://");
-}
-
 int run_balancer(const BalancerArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
   std::vector<std::string> warnings;
   const std::optional<PartitionChoice> choice = resolve_partition(
@@ -77,7 +70,7 @@ int run_balancer(const BalancerArgs& args, std::ostream& out, std::ostream& err,
   if (const std::optional<Setting> url = resolve_store(args.flag("--store", args.store), env)) {
     const store::ServerOptions server = resolve_server_options(env);
     store = open_store(*url, resolve_history_policy(env), server);
-    if (is_server_url(url->value)) {
+    if (store::is_server_url(url->value)) {
       config.server_store = true;
       config.job = server.job;
       config.job_version = server.job_version;

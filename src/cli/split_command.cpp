@@ -71,10 +71,6 @@ void print_json(std::ostream& out, const Plan& plan, const PartitionChoice& choi
   out << dump(document) << "\n";
 }
 
-bool is_server_url(std::string_view location) {
-  return location.starts_with("http://") || location.starts_with("https://");
-}
-
 // The line the hook prints under ctest's "Test project" line.
 std::string hook_summary(const Plan& plan, const PartitionChoice& choice) {
   const Partition& mine = plan.partitions[static_cast<std::size_t>(choice.number - 1)];
@@ -117,7 +113,7 @@ io::PartitionRecord write_partition_record(const std::string& dir, const Plan& p
   record.history_source = source.from_store ? source.loaded.source : std::string();
   record.history_status = std::string(store::to_string(source.loaded.status));
   record.history_hash = source.loaded.hash;
-  if (source.from_store && is_server_url(source.loaded.source)) {
+  if (source.from_store && store::is_server_url(source.loaded.source)) {
     record.job = source.server.job;
     record.job_version = source.server.job_version;
   }

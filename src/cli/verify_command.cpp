@@ -38,7 +38,7 @@ int verify_on_server(const VerifyArgs& args, std::ostream& out, const Environmen
   store::RunLedger* ledger = opened->run_ledger();
   if (ledger == nullptr) {
     throw UsageError(
-        opened->location().starts_with("http")
+        store::is_server_url(opened->location())
             ? "the server needs to know which run to verify: set TLB_JOB_VERSION (or run in a CI "
               "whose run id tlb knows)"
             : store->name + "=" + store->value +

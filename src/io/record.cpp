@@ -164,42 +164,57 @@ class RecordReader {
     return names;
   }
 
-  std::vector<RecordedResult> results(JsonReader& reader, std::size_t at) {
-    if (reader.peek() != JsonReader::Kind::array) fail(at, "\"results\" should be a list");
-    std::vector<RecordedResult> results;
+  // A list of objects that each need a "name"; `member(entry, key, at)` reads one other member, or returns
+  // false to have it skipped.
+  template <typename Entry, typename Member>
+  std::vector<Entry> named_objects(JsonReader& reader, std::size_t at, const std::string& list,
+                                   const std::string& shape, const std::string& what, Member member) {
+    if (reader.peek() != JsonReader::Kind::array) fail(at, "\"" + list + "\" should be a list");
+    std::vector<Entry> entries;
     reader.begin_array();
     while (reader.next_element()) {
       const std::size_t element = reader.offset();
-      if (reader.peek() != JsonReader::Kind::object)
-        fail(element, "a result should be {\"name\", \"status\", \"seconds\"}");
-      RecordedResult result;
+      if (reader.peek() != JsonReader::Kind::object) fail(element, what + " should be " + shape);
+      Entry entry;
       bool named = false;
       std::string key;
       reader.begin_object();
       while (reader.next_key(key)) {
         const std::size_t value_at = reader.offset();
         if (key == "name") {
-          result.name = string(reader, value_at, key);
+          entry.name = string(reader, value_at, key);
           named = true;
-        } else if (key == "status") {
-          const std::string name = string(reader, value_at, key);
-          auto status = status_named(name);
-          if (!status)
-            fail(value_at, "unknown result status '" + name + "' (passed, failed, error, skipped)");
-          result.status = *status;
-        } else if (key == "seconds" && reader.peek() != JsonReader::Kind::null) {
-          if (reader.peek() != JsonReader::Kind::number) fail(value_at, "\"seconds\" should be a number");
-          const double seconds = reader.read_number();
-          if (!(seconds >= 0)) fail(value_at, "negative duration for '" + result.name + "'");
-          result.seconds = seconds;
-        } else {
+        } else if (!member(entry, key, value_at)) {
           reader.skip();
         }
       }
-      if (!named) fail(element, "a result without a \"name\"");
-      results.push_back(std::move(result));
+      if (!named) fail(element, what + " without a \"name\"");
+      entries.push_back(std::move(entry));
     }
-    return results;
+    return entries;
+  }
+
+  std::vector<RecordedResult> results(JsonReader& reader, std::size_t at) {
+    return named_objects<RecordedResult>(
+        reader, at, "results", "{\"name\", \"status\", \"seconds\"}", "a result",
+        [&](RecordedResult& result, const std::string& key, std::size_t value_at) {
+          if (key == "status") {
+            const std::string name = string(reader, value_at, key);
+            auto status = status_named(name);
+            if (!status)
+              fail(value_at, "unknown result status '" + name + "' (passed, failed, error, skipped)");
+            result.status = *status;
+            return true;
+          }
+          if (key == "seconds" && reader.peek() != JsonReader::Kind::null) {
+            if (reader.peek() != JsonReader::Kind::number) fail(value_at, "\"seconds\" should be a number");
+            const double seconds = reader.read_number();
+            if (!(seconds >= 0)) fail(value_at, "negative duration for '" + result.name + "'");
+            result.seconds = seconds;
+            return true;
+          }
+          return false;
+        });
   }
 
   double seconds(JsonReader& reader, std::size_t at, const std::string& key) {
@@ -233,42 +248,25 @@ class RecordReader {
   }
 
   std::vector<RecordedEstimate> estimates(JsonReader& reader, std::size_t at) {
-    if (reader.peek() != JsonReader::Kind::array) fail(at, "\"estimates\" should be a list");
-    std::vector<RecordedEstimate> estimates;
-    reader.begin_array();
-    while (reader.next_element()) {
-      const std::size_t element = reader.offset();
-      if (reader.peek() != JsonReader::Kind::object)
-        fail(element, "an estimate should be {\"name\", \"seconds\", \"estimate\"}");
-      RecordedEstimate entry;
-      bool named = false;
-      std::string key;
-      reader.begin_object();
-      while (reader.next_key(key)) {
-        const std::size_t value_at = reader.offset();
-        if (key == "name") {
-          entry.name = string(reader, value_at, key);
-          named = true;
-        } else if (key == "seconds") {
-          entry.seconds = seconds(reader, value_at, key);
-        } else if (key == "estimate") {
-          const std::string name = string(reader, value_at, key);
-          bool known = false;
-          for (Estimate e : {Estimate::history, Estimate::cost, Estimate::fallback, Estimate::disabled}) {
-            if (to_string(e) == name) {
-              entry.estimate = e;
-              known = true;
-            }
+    return named_objects<RecordedEstimate>(
+        reader, at, "estimates", "{\"name\", \"seconds\", \"estimate\"}", "an estimate",
+        [&](RecordedEstimate& entry, const std::string& key, std::size_t value_at) {
+          if (key == "seconds") {
+            entry.seconds = seconds(reader, value_at, key);
+            return true;
           }
-          if (!known) fail(value_at, "unknown estimate '" + name + "' (history, cost, fallback, disabled)");
-        } else {
-          reader.skip();
-        }
-      }
-      if (!named) fail(element, "an estimate without a \"name\"");
-      estimates.push_back(std::move(entry));
-    }
-    return estimates;
+          if (key == "estimate") {
+            const std::string name = string(reader, value_at, key);
+            for (Estimate e : {Estimate::history, Estimate::cost, Estimate::fallback, Estimate::disabled}) {
+              if (to_string(e) == name) {
+                entry.estimate = e;
+                return true;
+              }
+            }
+            fail(value_at, "unknown estimate '" + name + "' (history, cost, fallback, disabled)");
+          }
+          return false;
+        });
   }
 
   [[noreturn]] void fail(std::size_t offset, const std::string& message) const {

@@ -117,6 +117,11 @@ std::optional<std::string> scheme_of(const std::string& url) {
 
 }  // namespace
 
+bool is_server_url(const std::string& url) {
+  const std::optional<std::string> scheme = scheme_of(url);
+  return scheme == "http" || scheme == "https";
+}
+
 std::unique_ptr<Store> open_store(const std::string& url, const HistoryPolicy& policy,
                                   const ServerOptions& server) {
   if (url.empty()) throw UnsupportedStore("empty store location (a path, or file://path)");
@@ -128,7 +133,7 @@ std::unique_ptr<Store> open_store(const std::string& url, const HistoryPolicy& p
     if (path.empty()) throw UnsupportedStore("file:// without a path");
     return open_file_store(path, policy);
   }
-  if (*scheme == "http" || *scheme == "https") return open_http_store(url, policy, server);
+  if (is_server_url(url)) return open_http_store(url, policy, server);
   throw UnsupportedStore("unknown store scheme '" + *scheme +
                          "://' (known: a file path, file://path, http://host:port, https://host:port)");
 }

@@ -150,6 +150,9 @@ struct ServerOptions {
   double timeout_seconds = 5;  // For connecting, and for each read and write: a server never hangs a run.
 };
 
+// Whether `url` names a TLB server (http:// or https://, in any case) rather than a timing file.
+bool is_server_url(const std::string& url);
+
 // "path" or "file://path": the timing file; "http://host:port" or "https://...": a TLB server. Throws
 // UnsupportedStore for other schemes, and for a server without a job name.
 std::unique_ptr<Store> open_store(const std::string& url, const HistoryPolicy& policy = {},

@@ -378,6 +378,10 @@ TEST(OpenStore, PicksTheBackendByScheme) {
   }
   EXPECT_THROW(open_store(""), UnsupportedStore);
   EXPECT_THROW(open_store("file://"), UnsupportedStore);
+  EXPECT_TRUE(is_server_url("HTTP://tlb.example:7019"));
+  EXPECT_TRUE(is_server_url("https://tlb.example"));
+  EXPECT_FALSE(is_server_url("http.txt"));
+  EXPECT_FALSE(is_server_url("file:///http://x"));
 }
 
 }  // namespace
