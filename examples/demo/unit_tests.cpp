@@ -2,11 +2,17 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 namespace {
 
+// Sleeps `seconds`, times SWARM_SLOWDOWN when it is set (scripts/swarm-demo.sh: agents of different speeds).
 void takes(double seconds) {
+  if (const char* slowdown = std::getenv("SWARM_SLOWDOWN")) {
+    const double times = std::atof(slowdown);
+    if (times >= 1) seconds *= times;
+  }
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
 }
 

@@ -5,6 +5,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "cli/agent_command.hpp"
 #include "cli/balancer_command.hpp"
 #include "cli/merge_command.hpp"
 #include "cli/parse_command.hpp"
@@ -13,6 +14,7 @@
 #include "cli/report_command.hpp"
 #include "cli/server_command.hpp"
 #include "cli/split_command.hpp"
+#include "cli/swarm_command.hpp"
 #include "cli/verify_command.hpp"
 #include "io/text.hpp"
 
@@ -53,6 +55,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   auto report = add_report_command(app);
   auto balancer = add_balancer_command(app);
   auto server = add_server_command(app);
+  auto agent = add_agent_command(app);
+  auto swarm = add_swarm_command(app);
 
   try {
     app.parse(argc, argv);
@@ -79,6 +83,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     if (app.got_subcommand("verify")) return verify(out, err, env);
     if (app.got_subcommand("balancer")) return balancer(out, err, env);
     if (app.got_subcommand("server")) return server(out, err, env);
+    if (app.got_subcommand("agent")) return agent(out, err, env);
+    if (app.got_subcommand("swarm")) return swarm(out, err, env);
   } catch (const UsageError& e) {
     err << "tlb: error: " << e.what() << "\n";
     return kUsageError;

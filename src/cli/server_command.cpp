@@ -34,6 +34,8 @@ struct ServerArgs {
   std::optional<std::string> version_life_days;
   std::optional<std::string> threads;
   std::optional<std::string> exit_after;
+  std::optional<std::string> swarm_heartbeat;
+  std::optional<std::string> swarm_lease;
 };
 
 // A whole number in [low, high] from a flag or its variable (pick()), else `fallback`.
@@ -96,6 +98,17 @@ int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, con
             1'000'000, 7));
   options.threads =
       static_cast<int>(whole(pick(args.threads, "--threads", env, "TLB_SERVER_THREADS"), 1, 1024, 0));
+  options.swarm.heartbeat_seconds = static_cast<double>(
+      whole(pick(args.swarm_heartbeat, "--swarm-heartbeat-seconds", env, "TLB_SWARM_HEARTBEAT_SECONDS"), 1,
+            3600, 10));
+  options.swarm.lease_seconds = static_cast<double>(
+      whole(pick(args.swarm_lease, "--swarm-lease-seconds", env, "TLB_SWARM_LEASE_SECONDS"), 1, 86400,
+            static_cast<long long>(3 * options.swarm.heartbeat_seconds)));
+  if (options.swarm.lease_seconds < 2 * options.swarm.heartbeat_seconds) {
+    throw UsageError(
+        "--swarm-lease-seconds must be at least twice --swarm-heartbeat-seconds, or an agent "
+        "between two heartbeats would lose its tests");
+  }
   std::optional<Setting> exit_setting;
   if (args.exit_after) exit_setting = Setting{*args.exit_after, "--exit-after"};
   const long long exit_after = whole(exit_setting, 1, 1LL << 40, 0);
@@ -126,6 +139,7 @@ int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, con
   std::thread control([&] {
     const auto start = std::chrono::steady_clock::now();
     auto last_purge = start;
+    auto last_tick = start;
     std::string reason;
     while (!served) {
       if (const int signal = signals.wait(std::chrono::milliseconds(200)); signal != 0) {
@@ -136,6 +150,14 @@ int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, con
       if (exit_after > 0 && now - start >= std::chrono::seconds(exit_after)) {
         reason = "--exit-after " + std::to_string(exit_after);
         break;
+      }
+      if (now - last_tick >= std::chrono::seconds(1)) {
+        last_tick = now;
+        try {
+          server.tick();
+        } catch (const std::exception& e) {
+          err << "tlb server: warning: swarm tick failed: " << e.what() << "\n" << std::flush;
+        }
       }
       if (now - last_purge >= std::chrono::seconds(kPurgeEverySeconds)) {
         last_purge = now;
@@ -177,6 +199,8 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_server_
       "GET /api/v1/jobs/JOB/versions/VERSION/verify proves the run complete. The original TLB's clients\n"
       "work too (suite_time, suite_result, subset_size, correctness_check). GET / is a read-only dashboard\n"
       "(HTML: jobs, runs, each run's report); GET /api/v1/routes lists every route.\n\n"
+      "It is also the swarm's coordinator (/api/v1/swarm): `tlb agent` processes register and pull tests,\n"
+      "`tlb swarm run` submits a suite and waits for its results (docs/swarm-protocol.md).\n\n"
       "Everything is kept in <data-dir>/tlb.sqlite3 (SQLite, WAL, synchronous=FULL): a write is on disk\n"
       "before it is acknowledged. Versions first seen more than --version-life-days ago are purged at start\n"
       "and hourly; the live history ages by the history policy the clients send.\n\n"
@@ -202,6 +226,13 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_server_
       ->type_name("DAYS");
   cmd->add_option("--threads", args->threads, "Requests served at once [TLB_SERVER_THREADS, 64]")
       ->type_name("N");
+  cmd->add_option("--swarm-heartbeat-seconds", args->swarm_heartbeat,
+                  "How often swarm agents send a heartbeat [TLB_SWARM_HEARTBEAT_SECONDS, 10]")
+      ->type_name("SECONDS");
+  cmd->add_option("--swarm-lease-seconds", args->swarm_lease,
+                  "A swarm agent silent this long loses its tests to others [TLB_SWARM_LEASE_SECONDS, 3 x "
+                  "heartbeat]")
+      ->type_name("SECONDS");
   cmd->add_option("--exit-after", args->exit_after, "Stop by itself after this long (a safety net for tests)")
       ->type_name("SECONDS");
   cmd->footer(

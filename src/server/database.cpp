@@ -72,6 +72,43 @@ CREATE TABLE subset_reports (
 CREATE INDEX subset_reports_by_module ON subset_reports (job, version, module, seq);
 )sql";
 
+// Version 2 added the swarm coordinator's state (swarm_state.cpp); a version 1 database gains these tables.
+constexpr std::string_view kSwarmSchema = R"sql(
+CREATE TABLE swarm_runs (
+  id INTEGER PRIMARY KEY, job TEXT NOT NULL, version TEXT NOT NULL, test_list_hash TEXT NOT NULL,
+  created REAL NOT NULL, finished REAL NOT NULL DEFAULT 0, trusted INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (job, version));
+CREATE TABLE swarm_tests (
+  run INTEGER NOT NULL, name TEXT NOT NULL, seconds REAL NOT NULL, known INTEGER NOT NULL,
+  important INTEGER NOT NULL, state INTEGER NOT NULL, is_check INTEGER NOT NULL DEFAULT 0,
+  lease INTEGER NOT NULL DEFAULT 0, agent TEXT NOT NULL DEFAULT '', deadline REAL NOT NULL DEFAULT 0,
+  expected_end REAL NOT NULL DEFAULT 0, losses INTEGER NOT NULL DEFAULT 0, excluded TEXT NOT NULL DEFAULT '',
+  status INTEGER NOT NULL DEFAULT 0, result_seconds REAL NOT NULL DEFAULT 0, flaky INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run, name)) WITHOUT ROWID;
+CREATE INDEX swarm_tests_by_state ON swarm_tests (state, deadline);
+CREATE INDEX swarm_tests_by_agent ON swarm_tests (agent, state);
+CREATE TABLE swarm_leases (
+  lease INTEGER PRIMARY KEY, run INTEGER NOT NULL, name TEXT NOT NULL, agent TEXT NOT NULL);
+CREATE TABLE swarm_results (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, run INTEGER NOT NULL, name TEXT NOT NULL, agent TEXT NOT NULL,
+  lease INTEGER NOT NULL UNIQUE, status INTEGER NOT NULL, seconds REAL NOT NULL,
+  reference_estimate REAL NOT NULL, known INTEGER NOT NULL, authoritative INTEGER NOT NULL,
+  is_check INTEGER NOT NULL, plausible INTEGER NOT NULL, reported REAL NOT NULL);
+CREATE INDEX swarm_results_by_test ON swarm_results (run, name);
+CREATE INDEX swarm_results_by_agent ON swarm_results (agent);
+CREATE TABLE swarm_agents (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, key TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL, test_list_hash TEXT NOT NULL,
+  os TEXT NOT NULL, arch TEXT NOT NULL, cores INTEGER NOT NULL, ram_mb REAL NOT NULL, bench REAL NOT NULL,
+  rtt_ms REAL NOT NULL, trust INTEGER NOT NULL, error_rate REAL NOT NULL, speed REAL NOT NULL,
+  speed_samples INTEGER NOT NULL, checks_passed INTEGER NOT NULL, consecutive_losses INTEGER NOT NULL,
+  unconfirmed_failures INTEGER NOT NULL, registered REAL NOT NULL, last_seen REAL NOT NULL,
+  left_swarm INTEGER NOT NULL, evicted_because TEXT NOT NULL, checks_asked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE swarm_answers (
+  agent TEXT NOT NULL, request_id TEXT NOT NULL, answer TEXT NOT NULL,
+  PRIMARY KEY (agent, request_id)) WITHOUT ROWID;
+)sql";
+
 }  // namespace
 
 // --- Statement ---
@@ -367,6 +404,18 @@ std::size_t Session::purge_versions(std::int64_t before) {
     Statement remove = prepare("DELETE FROM " + std::string(table) + " WHERE job = ?1 AND version = ?2");
     for (const auto& [job, version] : versions) remove.bind(1, job).bind(2, version).run();
   }
+  // Finished swarm runs as old, with their tests, leases and results (an open one is kept: agents work on
+  // it).
+  Statement runs = prepare("SELECT id FROM swarm_runs WHERE finished != 0 AND created < ?1");
+  runs.bind(1, before);
+  std::vector<std::int64_t> finished;
+  while (runs.step()) finished.push_back(runs.integer(0));
+  for (std::string_view table : {"swarm_tests", "swarm_leases", "swarm_results"}) {
+    Statement remove = prepare("DELETE FROM " + std::string(table) + " WHERE run = ?1");
+    for (std::int64_t run : finished) remove.bind(1, run).run();
+  }
+  Statement remove = prepare("DELETE FROM swarm_runs WHERE id = ?1");
+  for (std::int64_t run : finished) remove.bind(1, run).run();
   return versions.size();
 }
 
@@ -386,7 +435,9 @@ Database::Database(std::string path) : path_(std::move(path)) {
     // journal_mode answers with the mode it is in; a file that is not a database fails here.
     {
       Statement journal(db_, "PRAGMA journal_mode = WAL", path_);
-      if (!journal.step() || journal.text(0) != "wal") {
+      // ":memory:" (simulations, bench/swarm.cpp) has no journal file and answers "memory".
+      const std::string wanted = path_ == ":memory:" ? "memory" : "wal";
+      if (!journal.step() || journal.text(0) != wanted) {
         throw DatabaseError(path_ + ": cannot switch the database to WAL mode");
       }
     }
@@ -434,10 +485,13 @@ void Database::create_schema() {
     guard.commit();
     return;
   }
-  if (single("SELECT count(*) FROM sqlite_master WHERE type = 'table'") != 0) {
-    throw DatabaseError(path_ + ": not a tlb database (it has tables but no tlb schema version)");
+  if (found == 0) {
+    if (single("SELECT count(*) FROM sqlite_master WHERE type = 'table'") != 0) {
+      throw DatabaseError(path_ + ": not a tlb database (it has tables but no tlb schema version)");
+    }
+    execute(kSchema);
   }
-  execute(kSchema);
+  execute(kSwarmSchema);
   execute("PRAGMA user_version = " + std::to_string(kSchemaVersion));
   guard.commit();
 }

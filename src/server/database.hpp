@@ -1,11 +1,12 @@
-// The server's storage: one SQLite database (the only file that includes sqlite3.h is database.cpp).
+// The server's storage: one SQLite database (the only file that includes sqlite3.h is database.cpp; the
+// swarm's state, swarm_state.cpp, keeps its tables here through Session::prepare).
 //
 // Durability: WAL journal, synchronous=FULL, so a transaction is on disk when COMMIT returns; every write
 // request runs in one transaction committed before its response is sent, so an acknowledged write survives
 // kill -9 and power loss. One connection, used under a mutex: SQLite serializes writers anyway, and the
 // server's requests are small.
 //
-// Schema (PRAGMA user_version 1):
+// Schema (PRAGMA user_version 2; a version 1 database gains the swarm_* tables when opened):
 //   history          live history per job: the timing file's columns (file_store.hpp's TimedRecord)
 //   versions         one row per (job, version) the server has seen, with when it was first seen (for the
 //                    purge) and whether its snapshot is frozen
@@ -16,6 +17,7 @@
 //   universal_sets   the original correctness check's universal set per (job, version, module), each
 //                    name with the partition ("p/t") that took it
 //   subset_reports   every partition ("p/t") that posted a subset, per (job, version, module), in order
+//   swarm_*          the swarm coordinator's runs, tests, leases, results, agents and answered pulls
 #pragma once
 
 #include <cstdint>
@@ -44,7 +46,7 @@ class DatabaseError : public std::runtime_error {
 };
 
 // The schema version this tlb writes; a database with a newer one is refused.
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // A prepared statement with bound parameters (the only way SQL sees a value). Parameters are bound by
 // position, from 1. step() returns true while there is a row.
@@ -154,10 +156,12 @@ class Session {
   // many versions went.
   std::size_t purge_versions(std::int64_t before);
 
+  // Any statement, for the swarm's state (swarm_state.cpp), which keeps its own tables in this database.
+  Statement prepare(std::string_view sql) { return Statement(db_, sql, path_); }
+
  private:
   friend class Database;
   Session(sqlite3* db, const std::string& path) : db_(db), path_(path) {}
-  Statement prepare(std::string_view sql) { return Statement(db_, sql, path_); }
 
   sqlite3* db_;
   const std::string& path_;
@@ -165,8 +169,9 @@ class Session {
 
 class Database {
  public:
-  // Opens `path`, creating it and its schema when missing. Throws DatabaseError naming the file when it
-  // cannot be opened, is not a tlb database, or has a newer schema.
+  // Opens `path`, creating it and its schema when missing (":memory:": a database in memory, for
+  // simulations). Throws DatabaseError naming the file when it cannot be opened, is not a tlb database, or
+  // has a newer schema.
   explicit Database(std::string path);
   ~Database();
   Database(const Database&) = delete;

@@ -23,6 +23,7 @@
 #include "server/dashboard.hpp"
 #include "server/names.hpp"
 #include "server/original.hpp"
+#include "server/swarm_routes.hpp"
 #include "store/file_store.hpp"
 
 namespace tlb::server {
@@ -170,6 +171,14 @@ enum class RouteId {
   universal_set,
   sub_set,
   completeness,
+  swarm_runs,
+  swarm_run,
+  swarm_results,
+  swarm_agents,
+  swarm_heartbeat,
+  swarm_pull,
+  swarm_report,
+  swarm_leave,
 };
 
 struct Route {
@@ -213,6 +222,29 @@ const std::vector<Route>& routes() {
        {"GET"},
        RouteId::verify,
        "tlb verify --json of the version's records [?strict=1]"},
+      {{"api", "v1", "swarm", "runs"}, {"POST"}, RouteId::swarm_runs, "submit a suite to the swarm (JSON)"},
+      {{"api", "v1", "swarm", "runs", "{run}"}, {"GET"}, RouteId::swarm_run, "a swarm run's progress (JSON)"},
+      {{"api", "v1", "swarm", "runs", "{run}", "results"},
+       {"GET"},
+       RouteId::swarm_results,
+       "a swarm run's results per test, agents and duplicates (JSON)"},
+      {{"api", "v1", "swarm", "agents"}, {"POST"}, RouteId::swarm_agents, "register an agent (JSON)"},
+      {{"api", "v1", "swarm", "agents", "{agent}", "heartbeat"},
+       {"POST"},
+       RouteId::swarm_heartbeat,
+       "an agent is alive"},
+      {{"api", "v1", "swarm", "agents", "{agent}", "pull"},
+       {"POST"},
+       RouteId::swarm_pull,
+       "an agent's next tests"},
+      {{"api", "v1", "swarm", "agents", "{agent}", "report"},
+       {"POST"},
+       RouteId::swarm_report,
+       "one test's result under its lease"},
+      {{"api", "v1", "swarm", "agents", "{agent}", "leave"},
+       {"POST"},
+       RouteId::swarm_leave,
+       "an agent leaves; its tests go back to the queue"},
       {{"{job}", "suite_time"}, {"GET", "PUT"}, RouteId::suite_time, "'name: ms' lines of the live history"},
       {{"{job}", "suite_time", "{version}"},
        {"GET"},
@@ -436,6 +468,15 @@ struct Server::Impl {
     if (!options.today) {
       options.today = [] { return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()); };
     }
+    if (!options.clock) {
+      options.clock = [] {
+        return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+      };
+    }
+    swarm = std::make_unique<SwarmRoutes>(
+        database, options.swarm, options.clock,
+        [this](const std::string& job, const std::string& version) { return snapshot(job, version); },
+        options.today);
     if (!options.now) {
       options.now = [] {
         return std::chrono::duration_cast<std::chrono::seconds>(
@@ -523,6 +564,7 @@ struct Server::Impl {
     std::size_t bytes_ = 0;
   };
   SnapshotCache snapshots;
+  std::unique_ptr<SwarmRoutes> swarm;  // The swarm's coordinator (docs/swarm-protocol.md).
 };
 
 Reply Server::Impl::handle(std::string_view method, std::string_view target, std::string_view authorization,
@@ -632,6 +674,22 @@ Reply Server::Impl::dispatch(std::string_view method, const Target& target, std:
       }
       return sub_set(job, version, PartitionId{partition, total}, name("{module}", "module"), body);
     }
+    case RouteId::swarm_runs:
+      return swarm->submit(body);
+    case RouteId::swarm_run:
+      return swarm->progress(value("{run}"));
+    case RouteId::swarm_results:
+      return swarm->results(value("{run}"));
+    case RouteId::swarm_agents:
+      return swarm->enroll(body);
+    case RouteId::swarm_heartbeat:
+      return swarm->heartbeat(name("{agent}", "agent"));
+    case RouteId::swarm_pull:
+      return swarm->pull(name("{agent}", "agent"), body);
+    case RouteId::swarm_report:
+      return swarm->report(name("{agent}", "agent"), body);
+    case RouteId::swarm_leave:
+      return swarm->leave(name("{agent}", "agent"));
     case RouteId::completeness:
       return completeness(name("{job}", "job"), name("{version}", "version"), name("{module}", "module"));
   }
@@ -1251,6 +1309,10 @@ void Server::serve() {
 void Server::stop() {
   impl_->stopping = true;
   impl_->http.stop();
+}
+
+void Server::tick() {
+  impl_->swarm->tick();
 }
 
 std::size_t Server::purge() {

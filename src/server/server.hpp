@@ -20,6 +20,7 @@
 
 #include "server/database.hpp"
 #include "store/store.hpp"
+#include "swarm/coordinator.hpp"
 
 namespace tlb::server {
 
@@ -31,6 +32,8 @@ struct ServerOptions {
   std::string tlb_version;                   // What /api/v1/status reports.
   std::function<store::Date()> today;        // The original API's last-seen date; default UTC today.
   std::function<std::int64_t()> now;         // Unix seconds, for version ages; default the system clock.
+  swarm::Settings swarm;                     // The swarm coordinator's heartbeat, lease and rules.
+  std::function<double()> clock;             // Seconds, for the swarm's leases; default the system clock.
 };
 
 // One answer, before HTTP.
@@ -58,6 +61,9 @@ class Server {
   // Asks serve() to return. Thread-safe; one that comes before serve() is listening has no effect, so a
   // caller that must stop the server calls it until serve() has returned.
   void stop();
+
+  // Takes back the swarm tests of agents gone silent (every request does it too; call it every second or so).
+  void tick();
 
   // Purges the versions first seen more than version_life_days ago (nothing when it is -1); returns how many.
   std::size_t purge();

@@ -203,7 +203,7 @@ TEST_F(ServerTest, RefusesADatabaseOfANewerSchemaAndAFileThatIsNoDatabase) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(
         std::string(e.what()).find("database schema version 99 was written by a newer tlb; this one reads "
-                                   "version 1"),
+                                   "version 2"),
         std::string::npos)
         << e.what();
     EXPECT_NE(std::string(e.what()).find("exit status 1"), std::string::npos) << e.what();

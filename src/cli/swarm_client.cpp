@@ -1,0 +1,651 @@
+#include "cli/swarm_client.hpp"
+
+#include <fcntl.h>
+#include <httplib.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <ostream>
+#include <random>
+#include <sstream>
+#include <string_view>
+
+#include "io/record.hpp"
+#include "io/test_list.hpp"
+#include "io/text.hpp"
+#include "store/store.hpp"
+
+extern char** environ;
+
+namespace tlb::cli {
+namespace {
+
+constexpr std::string_view kApi = "/api/v1/swarm";
+
+// Every variable a partition is read from (settings.cpp): the swarm's clients run whole tests, never a
+// partition.
+constexpr std::array<std::string_view, 9> kPartitionVariables = {
+    "TLB_TOTAL_PARTITIONS", "TLB_PARTITION_NUMBER",   "TLB_PARTITION",
+    "CI_NODE_INDEX",        "CI_NODE_TOTAL",          "CIRCLE_NODE_INDEX",
+    "CIRCLE_NODE_TOTAL",    "BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT"};
+
+std::string reason(httplib::Error error) {
+  switch (error) {
+    case httplib::Error::Connection:
+      return "cannot connect (is `tlb server` running there?)";
+    case httplib::Error::ConnectionTimeout:
+      return "timed out connecting";
+    case httplib::Error::Read:
+      return "the connection broke or timed out while reading the answer";
+    case httplib::Error::Write:
+      return "the connection broke or timed out while sending";
+    default:
+      return "no answer (" + httplib::to_string(error) + ")";
+  }
+}
+
+Answer answer_of(const httplib::Result& result, const SwarmServer& server) {
+  if (!result) throw NoAnswer(server.url + ": " + reason(result.error()));
+  Answer answer;
+  answer.status = result->status;
+  answer.body = nlohmann::json::parse(result->body, nullptr, false);
+  if (answer.body.is_discarded()) answer.body = nlohmann::json::object();
+  if (!answer.ok()) {
+    if (answer.body.is_object() && answer.body.contains("error") && answer.body["error"].is_string()) {
+      answer.reason = answer.body["error"].get<std::string>();
+    } else {
+      answer.reason = result->body.substr(0, result->body.find('\n'));
+      if (answer.reason.size() > 300) answer.reason = answer.reason.substr(0, 300) + "...";
+    }
+  }
+  return answer;
+}
+
+httplib::Client client_for(const SwarmServer& server) {
+  httplib::Client client(server.origin);
+  const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::duration<double>(server.timeout_seconds));
+  client.set_connection_timeout(timeout);
+  client.set_read_timeout(timeout);
+  client.set_write_timeout(timeout);
+  client.set_keep_alive(false);
+  client.set_tcp_nodelay(true);
+  if (!server.token.empty()) client.set_bearer_token_auth(server.token);
+  return client;
+}
+
+bool partition_variable(std::string_view entry) {
+  const std::string_view name = entry.substr(0, entry.find('='));
+  for (std::string_view variable : kPartitionVariables) {
+    if (name == variable) return true;
+  }
+  return false;
+}
+
+// Starts `argv` as run_child() documents, its stdout and stderr on pipes. Throws InputError when it cannot.
+struct Spawned {
+  pid_t pid = 0;
+  int out = -1;
+  int err = -1;
+};
+
+Spawned spawn_without_partition(const std::vector<std::string>& argv) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) throw io::InputError(argv[0], 0, "cannot start: no pipe");
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    throw io::InputError(argv[0], 0, "cannot start: no pipe");
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  // The caller may block SIGINT and SIGTERM to take them in a thread; the child must die of them as usual.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
+
+  std::vector<char*> c_env;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (!partition_variable(*entry)) c_env.push_back(*entry);
+  }
+  c_env.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> c_argv;
+  for (std::string& arg : args) c_argv.push_back(arg.data());
+  c_argv.push_back(nullptr);
+
+  Spawned child;
+  const int spawned = posix_spawnp(&child.pid, c_argv[0], &actions, &attributes, c_argv.data(), c_env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  if (spawned != 0) {
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    throw io::InputError(argv[0], 0, std::string("cannot start: ") + std::strerror(spawned));
+  }
+  child.out = out_pipe[0];
+  child.err = err_pipe[0];
+  return child;
+}
+
+// Reads the child's stdout (stream 0) and stderr (stream 1) into `take` until both close, then waits for it;
+// returns its exit status. Both pipes at once: a child that fills one while we wait on the other would never
+// finish. `tick`, when given, runs every `tick_ms` milliseconds or so.
+int drain_and_wait(const Spawned& child, const std::function<void(int, std::string_view)>& take,
+                   const std::function<void()>& tick = {}, int tick_ms = 200) {
+  pollfd fds[2] = {{child.out, POLLIN, 0}, {child.err, POLLIN, 0}};
+  int open_pipes = 2;
+  while (open_pipes > 0) {
+    const int ready = poll(fds, 2, tick ? tick_ms : -1);
+    if (tick) tick();
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
+      char buffer[65536];
+      const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
+      if (n > 0) {
+        take(i, std::string_view(buffer, static_cast<std::size_t>(n)));
+      } else if (n == 0 || errno != EINTR) {
+        close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_pipes;
+      }
+    }
+  }
+  for (const pollfd& fd : fds) {
+    if (fd.fd >= 0) close(fd.fd);
+  }
+  int status = 0;
+  while (waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// A fixed amount of integer work, timed: iterations per millisecond, bigger is faster. The work is the same
+// on every machine, so scores compare; the best of a few rounds, so a scheduler hiccup does not count.
+double benchmark() {
+  constexpr std::uint64_t kIterations = 1 << 22;
+  constexpr int kRounds = 4;
+  double best_ms = 0;
+  std::uint64_t x = 0x9E3779B97F4A7C15ULL;
+  for (int round = 0; round < kRounds; ++round) {
+    const auto start = std::chrono::steady_clock::now();
+    // A dependency chain of multiplies and shifts (a 64-bit finaliser): nothing to vectorise or fold.
+    for (std::uint64_t i = 0; i < kIterations; ++i) {
+      x ^= x >> 33;
+      x *= 0xFF51AFD7ED558CCDULL;
+      x ^= i;
+    }
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (round == 0 || ms < best_ms) best_ms = ms;
+  }
+  // A volatile store of the result, so that the compiler cannot drop the loop.
+  [[maybe_unused]] volatile std::uint64_t sink = x;
+  return std::round(static_cast<double>(kIterations) / std::max(best_ms, 1e-3));
+}
+
+io::ResultStatus status_named(const std::string& name) {
+  for (io::ResultStatus s : {io::ResultStatus::passed, io::ResultStatus::failed, io::ResultStatus::skipped}) {
+    if (io::to_string(s) == name) return s;
+  }
+  return io::ResultStatus::error;
+}
+
+std::string xml_escaped(std::string_view text) {
+  std::string escaped;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        escaped += "&amp;";
+        break;
+      case '<':
+        escaped += "&lt;";
+        break;
+      case '>':
+        escaped += "&gt;";
+        break;
+      case '"':
+        escaped += "&quot;";
+        break;
+      case '\'':
+        escaped += "&apos;";
+        break;
+      default:
+        // XML 1.0 has no other control characters, not even escaped.
+        escaped += static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r' ? '?' : c;
+    }
+  }
+  return escaped;
+}
+
+std::string seconds_attribute(double seconds) {
+  std::ostringstream text;
+  text.imbue(std::locale::classic());
+  text.setf(std::ios::fixed);
+  text.precision(3);
+  text << seconds;
+  return text.str();
+}
+
+}  // namespace
+
+Lifetime::Lifetime() {
+  sigemptyset(&signals_);
+  sigaddset(&signals_, SIGINT);
+  sigaddset(&signals_, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+  watcher_ = std::thread([this] {
+    const timespec tick{0, 200'000'000};
+    while (!finished_) {
+      const int caught = sigtimedwait(&signals_, nullptr, &tick);
+      if (caught > 0) {
+        signal_ = caught;
+        stop();
+      }
+    }
+  });
+}
+
+Lifetime::~Lifetime() {
+  finished_ = true;
+  watcher_.join();
+}
+
+void Lifetime::stop() {
+  std::lock_guard lock(mutex_);
+  stopping_ = true;
+  wake_.notify_all();
+}
+
+bool Lifetime::stopping() {
+  std::lock_guard lock(mutex_);
+  return stopping_;
+}
+
+bool Lifetime::sleep(double seconds) {
+  std::unique_lock lock(mutex_);
+  return !wake_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return stopping_; });
+}
+
+nlohmann::json Session::join(const nlohmann::json& registration) {
+  Answer answer;
+  try {
+    answer = client_.post("/agents", registration);
+  } catch (const NoAnswer& e) {
+    throw io::InputError(url(), 0, std::string("cannot join the swarm: ") + e.what());
+  }
+  if (!answer.ok()) throw io::InputError(url(), 0, "cannot join the swarm: " + answer.error());
+  id_ = answer.body.value("agent", "");
+  if (id_.empty()) throw io::InputError(url(), 0, "cannot join the swarm: the answer names no agent");
+  return answer.body;
+}
+
+void Session::start_heartbeat(double seconds) {
+  heartbeat_ = std::thread([this, seconds] {
+    while (lifetime_.sleep(seconds)) {
+      try {
+        const Answer answer = client_.post("/agents/" + id_ + "/heartbeat", nlohmann::json::object());
+        if (answer.status == 410) {
+          set_evicted(answer.reason);
+          lifetime_.stop();
+        }
+      } catch (const NoAnswer&) {
+        // The main loop's calls notice a coordinator that stays silent.
+      }
+    }
+  });
+}
+
+void Session::stop_heartbeat() {
+  if (!heartbeat_.joinable()) return;
+  lifetime_.stop();
+  heartbeat_.join();
+}
+
+std::optional<nlohmann::json> Session::call(const std::string& route, const nlohmann::json& body,
+                                            const std::string& what) {
+  return retried([&] { return client_.post("/agents/" + id_ + route, body); }, what);
+}
+
+std::optional<nlohmann::json> Session::report(const nlohmann::json& assignment, const TestOutcome& outcome) {
+  const std::string test = assignment.at("test").get<std::string>();
+  return call("/report",
+              {{"lease", assignment.at("lease")},
+               {"test", test},
+               {"status", outcome.status},
+               {"seconds", outcome.seconds}},
+              "report " + test);
+}
+
+std::optional<nlohmann::json> Session::fetch(const std::string& path, const std::string& what) {
+  return retried([&] { return client_.get(path); }, what);
+}
+
+std::optional<nlohmann::json> Session::retried(const std::function<Answer()>& send, const std::string& what) {
+  const auto give_up = std::chrono::steady_clock::now() + kPatience;
+  double backoff = kFirstBackoffSeconds;
+  for (bool warned = false;; warned = true) {
+    std::string why;
+    try {
+      const Answer answer = send();
+      if (answer.status == 410) throw Evicted(answer.reason);
+      if (answer.ok()) return answer.body;
+      if (answer.status < 500) throw io::InputError(url(), 0, "cannot " + what + ": " + answer.error());
+      why = answer.error();
+    } catch (const NoAnswer& e) {
+      why = e.what();
+    }
+    if (std::chrono::steady_clock::now() >= give_up) {
+      throw io::InputError(url(), 0,
+                           "cannot " + what + " for " + std::to_string(kPatience.count()) + " s: " + why);
+    }
+    if (!warned) err_ << who_ << ": warning: cannot " << what << " (" << why << "); retrying\n" << std::flush;
+    if (!lifetime_.sleep(backoff)) return std::nullopt;
+    backoff = std::min(backoff * 2, kLastBackoffSeconds);
+  }
+}
+
+void Session::leave() {
+  try {
+    const Answer answer = client_.post("/agents/" + id_ + "/leave", nlohmann::json::object());
+    if (!answer.ok() && answer.status != 410) err_ << who_ << ": warning: leave: " << answer.error() << "\n";
+  } catch (const NoAnswer& e) {
+    err_ << who_ << ": warning: leave: " << e.what() << "\n";
+  }
+}
+
+std::optional<std::string> Session::evicted() {
+  std::lock_guard lock(mutex_);
+  return evicted_;
+}
+
+void Session::set_evicted(std::string why) {
+  std::lock_guard lock(mutex_);
+  if (!evicted_) evicted_ = std::move(why);
+}
+
+std::string random_key() {
+  std::random_device random;
+  std::ostringstream key;
+  key << std::hex;
+  for (int i = 0; i < 4; ++i) {
+    key.width(8);
+    key.fill('0');
+    key << random();
+  }
+  return key.str();
+}
+
+std::string host_name() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0) return "";
+  return host;
+}
+
+nlohmann::json machine_attributes() {
+  utsname system{};
+  uname(&system);
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page_size = sysconf(_SC_PAGESIZE);
+  const double ram_mb =
+      pages > 0 && page_size > 0
+          ? std::floor(static_cast<double>(pages) * static_cast<double>(page_size) / (1024.0 * 1024.0))
+          : 0;
+  return {{"os", system.sysname},
+          {"arch", system.machine},
+          {"cores", std::max(1U, std::thread::hardware_concurrency())},
+          {"ram_mb", ram_mb},
+          {"bench", benchmark()},
+          {"rtt_ms", 0}};
+}
+
+SwarmServer resolve_swarm_server(const std::optional<std::string>& flag, const Environment& env) {
+  std::optional<Setting> setting = pick(flag, "--server", env, "TLB_STORE");
+  if (!setting) setting = pick(std::nullopt, "", env, "TLB_BASE_URL");
+  if (!setting) {
+    throw UsageError("no coordinator: pass --server http://host:port (a tlb server), or set TLB_STORE");
+  }
+  const std::string named = setting->name + "=" + setting->value;
+  if (!store::is_server_url(setting->value)) {
+    throw UsageError(named + ": the swarm's coordinator is a tlb server: an http:// or https:// URL");
+  }
+  SwarmServer server;
+  server.url = setting->value;
+  while (server.url.ends_with('/')) server.url.pop_back();
+  const std::size_t host_start = server.url.find("://") + 3;
+  if (server.url.find_first_of("?#", host_start) != std::string::npos) {
+    throw UsageError(named + ": a server URL has no query or fragment");
+  }
+  const std::size_t path_start = server.url.find('/', host_start);
+  server.origin = server.url.substr(0, path_start);
+  if (server.origin.size() == host_start) throw UsageError(named + ": no host in the URL");
+  if (path_start != std::string::npos) server.prefix = server.url.substr(path_start);
+  const store::ServerOptions options = resolve_server_options(env);
+  server.token = options.token;
+  server.timeout_seconds = options.timeout_seconds;
+  return server;
+}
+
+Answer SwarmClient::post(const std::string& path, const nlohmann::json& body) const {
+  return answer_of(
+      client_for(server_).Post(server_.prefix + std::string(kApi) + path,
+                               body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                               "application/json"),
+      server_);
+}
+
+Answer SwarmClient::get(const std::string& path) const {
+  return answer_of(client_for(server_).Get(server_.prefix + std::string(kApi) + path), server_);
+}
+
+void check_build_tree(const std::string& dir, std::string_view setting) {
+  const std::string named = std::string(setting) + " " + dir;
+  std::error_code error;
+  if (!std::filesystem::is_directory(dir, error)) throw UsageError(named + ": no such directory");
+  if (!std::filesystem::is_regular_file(std::filesystem::path(dir) / "CTestTestfile.cmake", error)) {
+    throw UsageError(named +
+                     ": not a ctest build tree (no CTestTestfile.cmake; configure the project with "
+                     "enable_testing() first)");
+  }
+}
+
+ChildResult run_child(const std::vector<std::string>& argv) {
+  ChildResult result;
+  std::string* into[2] = {&result.out, &result.err};
+  result.status = drain_and_wait(spawn_without_partition(argv),
+                                 [&](int stream, std::string_view text) { into[stream]->append(text); });
+  return result;
+}
+
+int stream_child(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
+                 const std::function<int()>& stop) {
+  const Spawned child = spawn_without_partition(argv);
+  std::ostream* into[2] = {&out, &err};
+  bool passed_on = false;
+  return drain_and_wait(
+      child, [&](int stream, std::string_view text) { *into[stream] << text << std::flush; },
+      [&] {
+        if (passed_on) return;
+        if (const int signal = stop()) {
+          kill(child.pid, signal);
+          passed_on = true;
+        }
+      });
+}
+
+std::vector<Test> list_tests(const BuildTree& tree) {
+  std::vector<std::string> argv{tree.ctest, "--show-only=json-v1", "--test-dir", tree.dir};
+  if (tree.config) argv.insert(argv.end(), {"-C", *tree.config});
+  const ChildResult listed = run_child(argv);
+  if (listed.status != 0) {
+    const std::string_view why = io::trim(listed.err.substr(0, listed.err.find('\n')));
+    throw io::InputError(tree.dir, 0,
+                         tree.ctest + " --show-only=json-v1 failed (exit status " +
+                             std::to_string(listed.status) + ")" +
+                             (why.empty() ? "" : ": " + std::string(why)));
+  }
+  return io::parse_test_list(listed.out, tree.ctest + " --show-only=json-v1 --test-dir " + tree.dir);
+}
+
+std::vector<std::string> sorted_names(const std::vector<Test>& tests) {
+  std::vector<std::string> names;
+  names.reserve(tests.size());
+  for (const Test& test : tests) names.push_back(test.name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::map<std::string, TestOutcome> junit_outcomes(const std::string& path, const std::set<std::string>& names,
+                                                  double untimed, std::ostream& err, std::string_view who) {
+  std::map<std::string, TestOutcome> outcomes;
+  std::error_code ignored;
+  if (!std::filesystem::exists(path, ignored)) return outcomes;
+  try {
+    const io::ResultFile file = io::read_results(path);
+    for (const io::TestResult& result : file.results) {
+      const std::string name = io::ctest_name(result, file.format);
+      if (!names.contains(name)) continue;
+      const std::string status = result.status == io::ResultStatus::passed    ? "passed"
+                                 : result.status == io::ResultStatus::skipped ? "skipped"
+                                                                              : "failed";
+      outcomes[name] = TestOutcome{status, result.seconds.value_or(untimed)};
+    }
+  } catch (const io::InputError& e) {
+    err << who << ": warning: " << e.what() << "\n";
+  }
+  return outcomes;
+}
+
+std::string exactly(const std::vector<std::string>& names) {
+  std::string regex = "^(";
+  for (const std::string& name : names) {
+    if (regex.size() > 2) regex += '|';
+    for (char c : name) {
+      if (std::string_view("^$.[]*+?|(){}\\").find(c) != std::string_view::npos) regex += '\\';
+      regex += c;
+    }
+  }
+  return regex + ")$";
+}
+
+nlohmann::json submission(const std::vector<Test>& tests, const std::string& job, const std::string& version,
+                          std::string_view mode) {
+  nlohmann::json listed = nlohmann::json::array();
+  for (const Test& test : tests) {
+    nlohmann::json entry{{"name", test.name}, {"labels", test.labels}, {"disabled", test.disabled}};
+    if (test.cost) entry["cost"] = *test.cost;
+    listed.push_back(std::move(entry));
+  }
+  nlohmann::json body{{"job", job},
+                      {"mode", mode},
+                      {"test_list_hash", io::hash_names(sorted_names(tests))},
+                      {"tests", std::move(listed)}};
+  if (!version.empty()) body["version"] = version;
+  return body;
+}
+
+std::string run_id(const nlohmann::json& run) {
+  return run.is_number_integer() ? std::to_string(run.get<long long>()) : run.get<std::string>();
+}
+
+std::string RunResults::agent_name(const std::string& id) const {
+  for (const AgentSummary& agent : agents) {
+    if (agent.id == id) return agent.name.empty() ? id : agent.name;
+  }
+  return id;
+}
+
+RunResults parse_run_results(const nlohmann::json& body) {
+  RunResults results;
+  for (const nlohmann::json& test : body.at("tests")) {
+    FinalResult result;
+    result.name = test.at("name").get<std::string>();
+    result.status = status_named(test.value("status", "error"));
+    if (test.contains("seconds") && test["seconds"].is_number())
+      result.seconds = test["seconds"].get<double>();
+    if (test.contains("agent") && test["agent"].is_string()) result.agent = test["agent"].get<std::string>();
+    result.flaky = test.value("flaky", false);
+    results.tests.push_back(std::move(result));
+  }
+  std::sort(results.tests.begin(), results.tests.end(),
+            [](const FinalResult& a, const FinalResult& b) { return a.name < b.name; });
+  for (const nlohmann::json& agent : body.value("agents", nlohmann::json::array())) {
+    results.agents.push_back(AgentSummary{agent.at("agent").get<std::string>(), agent.value("name", ""),
+                                          agent.value("state", ""), agent.value("evicted_because", "")});
+  }
+  for (const nlohmann::json& duplicate : body.value("duplicates", nlohmann::json::array())) {
+    results.duplicates.push_back(Duplicate{duplicate.at("name").get<std::string>(),
+                                           duplicate.at("agents").get<std::vector<std::string>>()});
+  }
+  return results;
+}
+
+bool is_failure(const FinalResult& result) {
+  return result.status == io::ResultStatus::failed || result.status == io::ResultStatus::error;
+}
+
+std::string ctest_summary(const std::vector<FinalResult>& tests) {
+  const std::size_t total = tests.size();
+  const auto failures = static_cast<std::size_t>(std::count_if(tests.begin(), tests.end(), is_failure));
+  float percent =
+      total == 0 ? 100.0f : static_cast<float>(total - failures) * 100.0f / static_cast<float>(total);
+  if (failures > 0 && percent > 99) percent = 99;  // ctest never rounds a failure up to 100%.
+  return std::to_string(std::lround(percent)) + "% tests passed, " + std::to_string(failures) +
+         " tests failed out of " + std::to_string(total);
+}
+
+std::string junit_xml(const RunResults& results, const std::string& suite) {
+  std::size_t failures = 0, skipped = 0;
+  double total_seconds = 0;
+  for (const FinalResult& test : results.tests) {
+    failures += is_failure(test);
+    skipped += test.status == io::ResultStatus::skipped;
+    total_seconds += test.seconds.value_or(0);
+  }
+  std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  xml += "<testsuite name=\"" + xml_escaped(suite) + "\" tests=\"" + std::to_string(results.tests.size()) +
+         "\" failures=\"" + std::to_string(failures) + "\" errors=\"0\" skipped=\"" +
+         std::to_string(skipped) + "\" time=\"" + seconds_attribute(total_seconds) + "\">\n";
+  for (const FinalResult& test : results.tests) {
+    const std::string name = xml_escaped(test.name);
+    xml += "  <testcase name=\"" + name + "\" classname=\"" + name + "\" time=\"" +
+           seconds_attribute(test.seconds.value_or(0)) + "\"";
+    if (test.status == io::ResultStatus::failed) {
+      xml += ">\n    <failure message=\"failed on " + xml_escaped(results.agent_name(test.agent)) +
+             "\"/>\n  </testcase>\n";
+    } else if (test.status == io::ResultStatus::error) {
+      xml += ">\n    <failure message=\"no result: the swarm gave up after its retries\"/>\n  </testcase>\n";
+    } else if (test.status == io::ResultStatus::skipped) {
+      xml += ">\n    <skipped/>\n  </testcase>\n";
+    } else {
+      xml += "/>\n";
+    }
+  }
+  return xml + "</testsuite>\n";
+}
+
+}  // namespace tlb::cli

@@ -1,0 +1,122 @@
+// The swarm's decisions, as pure functions: how agents rank (a weighted vote over their attributes and their
+// record), which tests an agent gets when it pulls (longest first, with a guard against a slow agent taking a
+// long test a faster one would finish sooner), how big a batch is, how fast an agent is, and when a duration
+// is impossible. No I/O, no clock: the coordinator passes the time in, so the same inputs give the same
+// answers on every machine. Grounded in docs/swarm-protocol.md and the prior art (BOINC's host speed and
+// reliability, ci-queue's leases, HTCondor's rank).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tlb::swarm {
+
+// What an agent says about itself when it registers.
+struct Attributes {
+  std::string os;
+  std::string arch;
+  int cores = 1;
+  double ram_mb = 0;
+  double bench = 0;   // Its benchmark score: bigger is faster; 0 when unknown.
+  double rtt_ms = 0;  // Round trip to the system under test; 0 when none is configured.
+};
+
+enum class Trust {
+  probation,  // New: its results are checked on another agent until enough of them agree.
+  trusted,
+  evicted,  // Pushed out: too many failures no one else reproduces, too many lost tests, or caught lying.
+};
+
+// An agent as the policy sees it.
+struct AgentView {
+  Attributes attributes;
+  double speed = 1;  // Reference seconds per second of its own: 2 runs a test in half the reference time.
+  int speed_samples = 0;    // How many durations `speed` was learned from (0: it is the benchmark's prior).
+  double error_rate = 0.1;  // BOINC's error EWMA: starts at 0.1, x0.95 per verified result, +0.1 per error.
+  Trust trust = Trust::probation;
+  bool live = true;    // Heard from within the lease time and not evicted.
+  double free_at = 0;  // When it is expected to finish what it holds (seconds on the coordinator's clock).
+};
+
+struct PolicySettings {
+  double eft_slack = 1.25;  // Give a test to the pulling agent if it would finish it by 1.25x the best time.
+  double min_batch_seconds = 5;
+  double max_batch_seconds = 120;
+  int learned_speed_after = 3;        // Durations before the learned speed replaces the benchmark's prior.
+  double impossible_fraction = 0.25;  // A pass in less than this part of the expected time is impossible...
+  double impossible_min_seconds = 1;  // ...when the expected time is at least this.
+};
+
+// The weighted vote: each agent's capability C_p in [0, 1], from its percentile rank in the pool on each
+// attribute, C_p = 0.50 v_speed + 0.20 v_cores + 0.15 v_ram + 0.15 (1 - v_rtt). An agent's rank on an
+// attribute is (the agents below it + half the other agents level with it) / (n - 1), 0.5 when it is alone,
+// so equal agents get equal votes. v_speed is on `speed`; v_cores on min(cores, 4), as most tests are
+// single-threaded; a lower rtt is better. Evicted agents are left out of the ranking and get 0.
+std::vector<double> capability(const std::vector<AgentView>& agents);
+
+// Trust multiplier R_p = (1 - error_rate), halved on probation, 0 when evicted.
+double reliability(const AgentView& agent);
+
+// Score S_p = C_p R_p of every agent, in order.
+std::vector<double> scores(const std::vector<AgentView>& agents);
+
+// A test waiting to run, as the policy sees it.
+struct PendingTest {
+  double seconds = 0;      // Estimated reference seconds.
+  bool known = true;       // From history; false: COST or the fallback (sent early and alone).
+  bool important = false;  // Label `critical`, or failed last time: only reliable agents take it.
+  bool excluded = false;   // This agent may not take it (it lost it, or ran it already as the other replica).
+};
+
+// The tests agent `self` (an index into `agents`) gets when it pulls at `now`, as indexes into `pending`,
+// which is in the order to hand tests out (unknown first, then longest first). Rules, in order:
+//   - an unknown test goes out alone, and before any known one, without the EFT guard (its estimate is a
+//     guess; running it early is what makes it known);
+//   - important tests only to an agent whose reliability is at least 0.9 while such a live agent exists;
+//   - EFT guard: test j goes to `self` only if seconds/speed_self <= eft_slack x the earliest finish, counted
+//     from now, that any other live agent q that may take it offers (max(0, free_at_q - now) +
+//     seconds/speed_q; for an important test, only reliable agents count while one lives); a test that fails
+//     the guard is skipped for a shorter one; if no test passes, the shortest allowed test goes, so no agent
+//     idles while work exists;
+//   - then more tests in order (each passing the guard, as if the earlier ones were done) until the batch
+//     holds batch_seconds of the agent's own time.
+// Durations, not clock readings, are compared, so the slack means the same whatever the clock's origin. Ties
+// go to the lower index. Empty only when no test is allowed for `self` (each is excluded, or important while
+// a reliable agent lives and `self` is not one).
+std::vector<std::size_t> pick(const std::vector<PendingTest>& pending, const std::vector<AgentView>& agents,
+                              std::size_t self, double now, double batch_seconds,
+                              const PolicySettings& settings);
+
+// The batch size in the pulling agent's own seconds: a quarter of the estimated remaining makespan
+// (remaining reference seconds over the live agents' total speed), clamped to [min, max]. Batches shrink as
+// the queue empties.
+double batch_seconds(double remaining_reference_seconds, double total_live_speed,
+                     const PolicySettings& settings);
+
+// One observation of an agent: a test's reference estimate and the seconds the agent took.
+struct Observation {
+  double reference_seconds = 0;
+  double seconds = 0;
+};
+
+// The agent's speed: the median of reference/seconds over observations whose reference is at least 0.5 s
+// (overhead dominates shorter ones), each ratio clamped to [0.1, 10] x the prior; the prior while fewer than
+// learned_speed_after such observations exist.
+double learned_speed(const std::vector<Observation>& observations, double prior,
+                     const PolicySettings& settings);
+
+// The prior speed of each agent from its benchmark: bench / median bench of the agents that report one; 1 for
+// an agent without one (and for all when none does).
+std::vector<double> prior_speeds(const std::vector<Attributes>& agents);
+
+// True when a pass of `seconds` is impossible for a test expected to take `expected_seconds` on this agent:
+// less than impossible_fraction of it, when the expectation is at least impossible_min_seconds.
+bool impossibly_fast(double seconds, double expected_seconds, const PolicySettings& settings);
+
+// BOINC's error EWMA after one more outcome: x0.95 on a verified good result, +0.1 on an error (a failure no
+// one reproduced, a lost test, a contradicted result), clamped to [0, 1].
+double next_error_rate(double error_rate, bool good);
+
+}  // namespace tlb::swarm

@@ -1,0 +1,319 @@
+// The swarm's coordinator in process, on its real SQLite state (a database in memory) and a virtual clock:
+// the lease fencing, re-dispatch, checks and eviction rules, step by step. The agents and the HTTP side as
+// real processes are in tests/swarm.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "server/database.hpp"
+#include "server/swarm_state.hpp"
+#include "swarm/coordinator.hpp"
+
+namespace tlb::swarm {
+namespace {
+
+class SwarmCoordinator : public ::testing::Test {
+ protected:
+  SwarmCoordinator() { make({}); }
+
+  void make(Settings settings) {
+    settings.heartbeat_seconds = 1;
+    settings.lease_seconds = 3;
+    coordinator_ = std::make_unique<Coordinator>(state_, settings, [this] { return now_; });
+  }
+
+  RunId submit(const std::vector<SubmittedTest>& tests, const std::string& version = "v1") {
+    return coordinator_->submit(Submission{"job", version, "hash", tests}).run;
+  }
+
+  std::string agent(const std::string& name, const std::string& hash = "hash") {
+    return coordinator_->enroll(
+        Registration{"key-" + name, name, hash, Attributes{"Linux", "x86_64", 4, 8000, 100, 0}});
+  }
+
+  // Pulls and returns the single assignment (the tests in these cases go out one at a time).
+  Assignment one(const std::string& agent) {
+    Pulled pulled = coordinator_->pull(agent, agent + "-" + std::to_string(++requests_));
+    EXPECT_EQ(pulled.assignments.size(), 1u) << agent;
+    return pulled.assignments.empty() ? Assignment{} : pulled.assignments.front();
+  }
+
+  Reported finish(const std::string& agent, const Assignment& a, Status status, double seconds) {
+    return coordinator_->report(agent, Report{a.lease, a.test, status, seconds});
+  }
+
+  std::map<std::string, TestOutcome> outcome(RunId run) {
+    std::map<std::string, TestOutcome> by_name;
+    for (TestOutcome& t : coordinator_->outcome(run).tests) by_name[t.name] = t;
+    return by_name;
+  }
+
+  server::Database database_{":memory:"};
+  server::SqliteSwarmState state_{database_};
+  double now_ = 1000;
+  int requests_ = 0;
+  std::unique_ptr<Coordinator> coordinator_;
+};
+
+TEST_F(SwarmCoordinator, ASingleAgentRunsEverythingOnceAndTheRunFinishes) {
+  const RunId run = submit({{"a", 3, true}, {"b", 2, true}, {"off", 1, true, false, true}});
+  const std::string a1 = agent("one");
+  std::vector<std::string> ran;
+  for (;;) {
+    Pulled pulled = coordinator_->pull(a1, "");
+    if (pulled.assignments.empty()) {
+      EXPECT_TRUE(pulled.idle);
+      break;
+    }
+    for (const Assignment& a : pulled.assignments) {
+      ran.push_back(a.test);
+      now_ += 1;
+      EXPECT_TRUE(finish(a1, a, Status::passed, 1).authoritative);
+    }
+  }
+  // Alone, no one can check its results: each ran once, the disabled one never.
+  std::sort(ran.begin(), ran.end());
+  EXPECT_EQ(ran, (std::vector<std::string>{"a", "b"}));
+  auto results = outcome(run);
+  EXPECT_EQ(results["a"].status, Status::passed);
+  EXPECT_EQ(results["off"].status, Status::skipped);
+  EXPECT_NE(coordinator_->progress(run).run.finished, 0);
+  EXPECT_EQ(coordinator_->take_finished(), std::vector<RunId>{run});
+}
+
+TEST_F(SwarmCoordinator, ARetriedPullGetsTheSameTestsAndARetriedReportTheSameAnswer) {
+  submit({{"a", 3, true}, {"b", 2, true}});
+  const std::string a1 = agent("one");
+  const Pulled first = coordinator_->pull(a1, "r1");
+  const Pulled again = coordinator_->pull(a1, "r1");
+  ASSERT_EQ(first.assignments.size(), again.assignments.size());
+  for (std::size_t i = 0; i < first.assignments.size(); ++i) {
+    EXPECT_EQ(first.assignments[i].test, again.assignments[i].test);
+    EXPECT_EQ(first.assignments[i].lease, again.assignments[i].lease);
+  }
+  const Assignment& a = first.assignments.front();
+  EXPECT_TRUE(finish(a1, a, Status::passed, 3).authoritative);
+  EXPECT_TRUE(finish(a1, a, Status::passed, 3).authoritative);
+  // Registering again with the same key is the same agent.
+  EXPECT_EQ(agent("one"), a1);
+}
+
+TEST_F(SwarmCoordinator, ASilentAgentsTestGoesToAnotherAndItsLateReportIsNotTheResult) {
+  const RunId run = submit({{"long", 10, true}});
+  const std::string lost = agent("lost");
+  const std::string other = agent("other");
+  const Assignment first = one(lost);
+  // `other` keeps calling; `lost` says nothing for longer than the lease.
+  for (int i = 0; i < 4; ++i) {
+    now_ += 1;
+    coordinator_->heartbeat(other);
+  }
+  const Assignment second = one(other);
+  EXPECT_EQ(second.test, "long");
+  EXPECT_GT(second.lease, first.lease);
+  // The lost agent comes back and reports under its old lease: kept, but not the result.
+  EXPECT_FALSE(finish(lost, first, Status::failed, 9).authoritative);
+  now_ += 1;
+  EXPECT_TRUE(finish(other, second, Status::passed, 10).authoritative);
+  // `other` is on probation, but the only other agent lost this test: nobody else may check it.
+  auto results = outcome(run);
+  EXPECT_EQ(results["long"].status, Status::passed);
+  EXPECT_EQ(results["long"].agent, other);
+  EXPECT_EQ(results["long"].attempts, 2);
+  // Both ran it as its own run: a duplicate, reported as such.
+  const Outcome full = coordinator_->outcome(run);
+  ASSERT_EQ(full.duplicates.size(), 1u);
+  EXPECT_EQ(full.duplicates.front().name, "long");
+}
+
+TEST_F(SwarmCoordinator, ALeaseThatWasNotGivenToTheAgentIsRefused) {
+  submit({{"a", 3, true}});
+  const std::string a1 = agent("one");
+  const std::string a2 = agent("two");
+  const Assignment a = one(a1);
+  try {
+    finish(a2, a, Status::passed, 3);
+    FAIL() << "another agent's lease was accepted";
+  } catch (const Refused& e) {
+    EXPECT_EQ(e.status, 409);
+  }
+  try {
+    coordinator_->pull("a99", "");
+    FAIL() << "an unknown agent pulled";
+  } catch (const Refused& e) {
+    EXPECT_EQ(e.status, 404);
+  }
+}
+
+TEST_F(SwarmCoordinator, ANewAgentsResultsAreCheckedElsewhereUntilItIsTrusted) {
+  const RunId run = submit({{"t1", 2, true}, {"t2", 2, true}, {"t3", 2, true}, {"t4", 2, true}});
+  const std::string a1 = agent("one");
+  const std::string a2 = agent("two");
+  std::map<std::string, int> runs;
+  // Both on probation: each checks the other's results, until both have three confirmed.
+  for (int round = 0; round < 20; ++round) {
+    bool any = false;
+    for (const std::string& id : {a1, a2}) {
+      Pulled pulled = coordinator_->pull(id, "");
+      for (const Assignment& a : pulled.assignments) {
+        any = true;
+        runs[a.test] += 1;
+        now_ += 0.5;
+        finish(id, a, Status::passed, 2);
+      }
+    }
+    if (!any) break;
+  }
+  auto results = outcome(run);
+  for (const auto& [name, result] : results) {
+    EXPECT_EQ(result.status, Status::passed) << name;
+    EXPECT_GE(result.runs, 1) << name;
+  }
+  int checked = 0;
+  for (const auto& [name, count] : runs) checked += count > 1;
+  EXPECT_GE(checked, 3) << "probation checks";
+  for (const AgentSummary& summary : coordinator_->progress(run).agents) {
+    EXPECT_EQ(summary.row.trust, Trust::trusted) << summary.row.id;
+  }
+}
+
+TEST_F(SwarmCoordinator, AFailureIsConfirmedOnASecondAgentAndOneOnlyOneAgentSeesIsFlaky) {
+  const RunId run = submit({{"broken", 2, true}, {"shaky", 2, true}});
+  const std::string a1 = agent("one");
+  const std::string a2 = agent("two");
+  const std::string a3 = agent("three");
+  // a1 sees both fail; a2 checks: `broken` fails again, `shaky` passes; a3 breaks the tie on `shaky`.
+  Pulled p1 = coordinator_->pull(a1, "");
+  Pulled p1b = coordinator_->pull(a1, "");
+  std::vector<Assignment> mine = p1.assignments;
+  mine.insert(mine.end(), p1b.assignments.begin(), p1b.assignments.end());
+  ASSERT_EQ(mine.size(), 2u);
+  for (const Assignment& a : mine) finish(a1, a, Status::failed, 2);
+  for (int i = 0; i < 2; ++i) {
+    const Assignment check = one(a2);
+    finish(a2, check, check.test == "broken" ? Status::failed : Status::passed, 2);
+  }
+  const Assignment tie = one(a3);
+  EXPECT_EQ(tie.test, "shaky");
+  finish(a3, tie, Status::passed, 2);
+  auto results = outcome(run);
+  EXPECT_EQ(results["broken"].status, Status::failed);
+  EXPECT_FALSE(results["broken"].flaky);
+  EXPECT_EQ(results["shaky"].status, Status::passed);
+  EXPECT_TRUE(results["shaky"].flaky);
+  EXPECT_EQ(results["shaky"].runs, 3);
+}
+
+TEST_F(SwarmCoordinator, AnAgentThatPassesWithoutRunningIsEvictedAndItsClaimsRunAgain) {
+  const RunId run = submit({{"slow", 4, true}, {"other", 4, true}});
+  const std::string liar = agent("liar");
+  const std::string honest = agent("honest");
+  const Assignment claimed = one(liar);
+  finish(liar, claimed, Status::passed, 0.01);  // Impossibly fast for a 4 s test: checked elsewhere.
+  const Assignment check = one(honest);
+  EXPECT_EQ(check.test, claimed.test);
+  finish(honest, check, Status::passed, 4.2);
+  try {
+    coordinator_->pull(liar, "");
+    FAIL() << "the liar still gets work";
+  } catch (const Refused& e) {
+    EXPECT_EQ(e.status, 410);
+    EXPECT_NE(std::string(e.what()).find("passed in 0.01"), std::string::npos) << e.what();
+  }
+  const Assignment rest = one(honest);
+  finish(honest, rest, Status::passed, 4);
+  auto results = outcome(run);
+  EXPECT_EQ(results[claimed.test].agent, honest);
+  EXPECT_EQ(results[rest.test].agent, honest);
+}
+
+TEST_F(SwarmCoordinator, ATestLostOnEveryTryIsAnErrorNotAFailure) {
+  const RunId run = submit({{"crasher", 2, true}});
+  std::vector<std::string> agents;
+  for (int i = 0; i < 4; ++i) agents.push_back(agent("a" + std::to_string(i)));
+  for (int i = 0; i < 3; ++i) {
+    one(agents[static_cast<std::size_t>(i)]);
+    now_ += 4;  // Silent past the lease.
+    coordinator_->tick();
+  }
+  auto results = outcome(run);
+  EXPECT_EQ(results["crasher"].status, Status::error);
+  EXPECT_NE(coordinator_->progress(run).run.finished, 0);
+}
+
+TEST_F(SwarmCoordinator, ARunSubmittedAgainWithAnotherTestListIsRefused) {
+  const RunId run = submit({{"a", 1, true}});
+  EXPECT_EQ(submit({{"a", 1, true}}), run);
+  try {
+    coordinator_->submit(Submission{"job", "v1", "other-hash", {{"b", 1, true}}});
+    FAIL() << "a different test list was accepted";
+  } catch (const Refused& e) {
+    EXPECT_EQ(e.status, 409);
+  }
+}
+
+TEST_F(SwarmCoordinator, AnAgentOfAnotherBuildTreeGetsNoTests) {
+  submit({{"a", 1, true}});
+  const std::string stranger = agent("stranger", "another-hash");
+  const Pulled pulled = coordinator_->pull(stranger, "");
+  EXPECT_TRUE(pulled.assignments.empty());
+  EXPECT_TRUE(pulled.idle);
+}
+
+TEST_F(SwarmCoordinator, DurationsAreNormalisedByTheAgentsLearnedSpeed) {
+  // Tests with history; a slow agent that needs 3x the reference times, alone in the pool.
+  std::vector<SubmittedTest> tests;
+  for (int i = 0; i < 8; ++i) tests.push_back({"t" + std::to_string(i), 2.0 + i, true});
+  const RunId run = submit(tests);
+  const std::string slow = agent("slow");
+  for (;;) {
+    Pulled pulled = coordinator_->pull(slow, "");
+    if (pulled.assignments.empty()) break;
+    for (const Assignment& a : pulled.assignments) {
+      const double reference = 2.0 + std::stoi(a.test.substr(1));
+      for (int second = 0; second < 3 * reference; ++second) {  // Heartbeats keep its lease while it runs.
+        now_ += 1;
+        coordinator_->heartbeat(slow);
+      }
+      finish(slow, a, Status::passed, 3 * reference);
+    }
+  }
+  for (const auto& [name, result] : outcome(run)) {
+    const double reference = 2.0 + std::stoi(name.substr(1));
+    EXPECT_NEAR(result.seconds, 3 * reference, 1e-9) << name;
+    EXPECT_NEAR(result.reference_seconds, reference, 0.05 * reference) << name;
+  }
+}
+
+TEST_F(SwarmCoordinator, AQueueRunTrustsItsJobsAndARestartedJobGivesBackWhatItHeld) {
+  Submission queue{"job", "ci-7", "hash", {{"a", 3, true}, {"b", 2, true}, {"c", 1, true}}, true};
+  const RunId run = coordinator_->submit(queue).run;
+  const std::string job1 = agent("job1");
+  const std::string job2 = agent("job2");
+  // Results of a queue run are not checked elsewhere, not even a failure: each test runs once.
+  const Assignment a = one(job1);
+  finish(job1, a, Status::failed, 3);
+  EXPECT_EQ(outcome(run)[a.test].status, Status::failed);
+  const Assignment held = one(job2);
+  // job2's CI job is retried: the same key rejoins as the same agent, and its test is free again at once.
+  EXPECT_EQ(agent("job2"), job2);
+  const Pulled again = coordinator_->pull(job2, "", run);
+  std::vector<std::string> names;
+  for (const Assignment& x : again.assignments) names.push_back(x.test);
+  EXPECT_NE(std::find(names.begin(), names.end(), held.test), names.end());
+  for (const Assignment& x : again.assignments) finish(job2, x, Status::passed, 1);
+  for (Pulled more = coordinator_->pull(job2, "", run); !more.assignments.empty();
+       more = coordinator_->pull(job2, "", run)) {
+    for (const Assignment& x : more.assignments) finish(job2, x, Status::passed, 1);
+  }
+  std::map<std::string, int> runs;
+  for (const auto& [name, result] : outcome(run)) runs[name] = result.runs;
+  EXPECT_EQ(runs, (std::map<std::string, int>{{"a", 1}, {"b", 1}, {"c", 1}}));
+  EXPECT_NE(coordinator_->progress(run).run.finished, 0);
+}
+
+}  // namespace
+}  // namespace tlb::swarm

@@ -1,0 +1,345 @@
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "swarm/policy.hpp"
+
+namespace tlb::swarm {
+namespace {
+
+using Picked = std::vector<std::size_t>;
+
+AgentView agent(double speed, Trust trust = Trust::trusted, double error_rate = 0) {
+  AgentView a;
+  a.speed = speed;
+  a.trust = trust;
+  a.error_rate = error_rate;
+  a.attributes.cores = 4;
+  a.attributes.ram_mb = 8000;
+  return a;
+}
+
+PendingTest known(double seconds) {
+  return PendingTest{seconds, true, false, false};
+}
+PendingTest unknown(double seconds) {
+  return PendingTest{seconds, false, false, false};
+}
+PendingTest important(double seconds) {
+  return PendingTest{seconds, true, true, false};
+}
+PendingTest excluded(PendingTest t) {
+  t.excluded = true;
+  return t;
+}
+
+const PolicySettings kSettings;
+
+TEST(SwarmCapability, EqualAgentsGetEqualVotes) {
+  std::vector<AgentView> agents = {agent(1), agent(1), agent(1)};
+  for (double c : capability(agents)) EXPECT_DOUBLE_EQ(c, 0.5);
+
+  agents = {agent(1), agent(3), agent(1)};
+  std::vector<double> c = capability(agents);
+  EXPECT_EQ(c[0], c[2]);
+  EXPECT_GT(c[1], c[0]);
+}
+
+TEST(SwarmCapability, FasterRanksHigher) {
+  // Speed ranks 0, 0.5, 1; every other attribute is level (0.5): C = 0.5 v_speed + 0.25.
+  std::vector<double> c = capability({agent(2), agent(1), agent(4)});
+  EXPECT_DOUBLE_EQ(c[0], 0.5);
+  EXPECT_DOUBLE_EQ(c[1], 0.25);
+  EXPECT_DOUBLE_EQ(c[2], 0.75);
+}
+
+TEST(SwarmCapability, LoneAgentGetsHalf) {
+  EXPECT_DOUBLE_EQ(capability({agent(7)})[0], 0.5);
+}
+
+TEST(SwarmCapability, CoresCountUpToFour) {
+  std::vector<AgentView> agents = {agent(1), agent(1), agent(1)};
+  agents[0].attributes.cores = 8;
+  agents[1].attributes.cores = 128;
+  agents[2].attributes.cores = 2;
+  std::vector<double> c = capability(agents);
+  EXPECT_EQ(c[0], c[1]);
+  EXPECT_LT(c[2], c[0]);
+}
+
+TEST(SwarmCapability, MoreRamAndLowerRttAreBetter) {
+  std::vector<AgentView> agents = {agent(1), agent(1)};
+  agents[0].attributes.ram_mb = 64000;
+  EXPECT_GT(capability(agents)[0], capability(agents)[1]);
+
+  agents = {agent(1), agent(1)};
+  agents[0].attributes.rtt_ms = 0.2;
+  agents[1].attributes.rtt_ms = 40;
+  std::vector<double> c = capability(agents);
+  EXPECT_DOUBLE_EQ(c[0] - c[1], 0.15);
+}
+
+TEST(SwarmCapability, EvictedAgentsAreLeftOutOfTheRanking) {
+  // Without the evicted 100x agent in the ranking, the 2x agent is the fastest of two.
+  std::vector<double> c = capability({agent(1), agent(100, Trust::evicted), agent(2)});
+  EXPECT_DOUBLE_EQ(c[0], 0.25);
+  EXPECT_EQ(c[1], 0);
+  EXPECT_DOUBLE_EQ(c[2], 0.75);
+}
+
+TEST(SwarmReliability, ProbationHalvesEvictionZeroes) {
+  EXPECT_DOUBLE_EQ(reliability(agent(1, Trust::trusted, 0.1)), 0.9);
+  EXPECT_DOUBLE_EQ(reliability(agent(1, Trust::probation, 0.1)), 0.45);
+  EXPECT_EQ(reliability(agent(1, Trust::evicted, 0)), 0);
+}
+
+TEST(SwarmReliability, ScoreIsCapabilityTimesReliability) {
+  std::vector<AgentView> agents = {agent(1, Trust::trusted, 0.2), agent(2, Trust::probation, 0.1),
+                                   agent(4, Trust::evicted)};
+  std::vector<double> c = capability(agents);
+  std::vector<double> s = scores(agents);
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_DOUBLE_EQ(s[0], c[0] * 0.8);
+  EXPECT_DOUBLE_EQ(s[1], c[1] * 0.45);
+  EXPECT_EQ(s[2], 0);
+}
+
+// A 1x agent pulls while a 4x agent will be free in 5 s: the 100 s test would take it 100 s against the fast
+// agent's 5 + 25, and the 10 s test 10 s against 7.5; the 1 s test is its own.
+TEST(SwarmPick, EftGuardKeepsLongTestOffSlowAgent) {
+  double now = 100;
+  std::vector<AgentView> agents = {agent(1), agent(4)};
+  agents[1].free_at = now + 5;
+  std::vector<PendingTest> pending = {known(100), known(10), known(1)};
+  EXPECT_EQ(pick(pending, agents, 0, now, 5, kSettings), (Picked{2}));
+  EXPECT_EQ(pick(pending, agents, 1, now, 5, kSettings), (Picked{0}));
+
+  // The fast agent busy for long: the slow one would finish first, so it takes the longest.
+  agents[1].free_at = now + 1000;
+  EXPECT_EQ(pick(pending, agents, 0, now, 5, kSettings), (Picked{0}));
+}
+
+TEST(SwarmPick, SlowAgentGetsTheShortestTestRatherThanIdling) {
+  std::vector<AgentView> agents = {agent(1), agent(4)};
+  std::vector<PendingTest> pending = {known(100), known(10), known(2), known(2)};
+  // Every test fails the guard against an idle 4x agent (2 > 1.25 x 0.5); the first of the shortest goes.
+  EXPECT_EQ(pick(pending, agents, 0, 0, 60, kSettings), (Picked{2}));
+}
+
+TEST(SwarmPick, GuardComparesDurationsNotClockReadings) {
+  // On a clock far from zero, 1.25 x (now + 30) would let the slow agent take the 100 s test.
+  double now = 1e6;
+  std::vector<AgentView> agents = {agent(1), agent(4)};
+  agents[1].free_at = now + 5;
+  EXPECT_EQ(pick({known(100), known(10), known(1)}, agents, 0, now, 5, kSettings), (Picked{2}));
+}
+
+TEST(SwarmPick, BatchFillsToBatchSecondsOfTheAgentsOwnTime) {
+  std::vector<AgentView> agents = {agent(2)};
+  std::vector<PendingTest> pending = {known(8), known(6), known(6), known(4), known(2)};
+  // Own seconds 4, 3, 3, 2, 1: the batch stops once it holds 6.
+  EXPECT_EQ(pick(pending, agents, 0, 0, 6, kSettings), (Picked{0, 1}));
+  EXPECT_EQ(pick(pending, agents, 0, 0, 0.5, kSettings), (Picked{0}));
+  EXPECT_EQ(pick(pending, agents, 0, 0, 1000, kSettings), (Picked{0, 1, 2, 3, 4}));
+}
+
+TEST(SwarmPick, BatchGuardCountsTheEarlierTestsAsDone) {
+  // Two idle equal agents: the first 10 s test passes; the second would end at 20 s against the other agent's
+  // 10 s, and the 1 s one at 11 s against 1 s, so they stay for the other agent.
+  std::vector<AgentView> agents = {agent(1), agent(1)};
+  EXPECT_EQ(pick({known(10), known(10), known(1)}, agents, 0, 0, 100, kSettings), (Picked{0}));
+}
+
+TEST(SwarmPick, NoOtherLiveAgentMeansLongestFirst) {
+  std::vector<AgentView> agents = {agent(1), agent(4), agent(8, Trust::evicted)};
+  agents[1].live = false;
+  agents[2].live = false;
+  EXPECT_EQ(pick({known(100), known(10)}, agents, 0, 0, 5, kSettings), (Picked{0}));
+}
+
+TEST(SwarmPick, UnknownTestsGoFirstAndAlone) {
+  // Unknown tests bypass the guard too: a 1x agent takes one even with an idle 4x agent beside it.
+  std::vector<AgentView> agents = {agent(1), agent(4)};
+  std::vector<PendingTest> pending = {unknown(30), unknown(2), known(100), known(1)};
+  EXPECT_EQ(pick(pending, agents, 0, 0, 1000, kSettings), (Picked{0}));
+  EXPECT_EQ(pick(pending, agents, 1, 0, 1000, kSettings), (Picked{0}));
+
+  pending[0].excluded = true;
+  EXPECT_EQ(pick(pending, agents, 0, 0, 1000, kSettings), (Picked{1}));
+
+  // Known tests never ride along with an unknown one, wherever it sits in the list.
+  EXPECT_EQ(pick({known(10), unknown(1)}, {agent(1)}, 0, 0, 1000, kSettings), (Picked{1}));
+}
+
+TEST(SwarmPick, ImportantTestsSkipUnreliableAgents) {
+  // Agent 0 is on probation (reliability 0.5), agent 1 trusted with no errors.
+  std::vector<AgentView> agents = {agent(1, Trust::probation), agent(1)};
+  std::vector<PendingTest> pending = {important(10), known(5)};
+  EXPECT_EQ(pick(pending, agents, 0, 0, 1, kSettings), (Picked{1}));
+  EXPECT_EQ(pick(pending, agents, 1, 0, 1, kSettings), (Picked{0}));
+  EXPECT_TRUE(pick({important(10)}, agents, 0, 0, 1, kSettings).empty());
+
+  // A trusted agent with too many errors is not reliable either.
+  agents[0] = agent(1, Trust::trusted, 0.15);
+  EXPECT_EQ(pick(pending, agents, 0, 0, 1, kSettings), (Picked{1}));
+
+  // With no reliable agent live, anyone takes it.
+  agents[1].live = false;
+  EXPECT_EQ(pick(pending, agents, 0, 0, 1, kSettings), (Picked{0}));
+}
+
+TEST(SwarmPick, ImportantTestsRaceOnlyReliableAgents) {
+  // A fast agent that may not take the important test does not hold it back from the reliable slow one.
+  std::vector<AgentView> agents = {agent(1), agent(4, Trust::probation)};
+  EXPECT_EQ(pick({important(100), known(100), known(1)}, agents, 0, 0, 1, kSettings), (Picked{0}));
+  EXPECT_EQ(pick({known(100), known(100), known(1)}, agents, 0, 0, 1, kSettings), (Picked{2}));
+}
+
+TEST(SwarmPick, ExcludedTestsAreNeverPicked) {
+  std::vector<PendingTest> pending = {excluded(unknown(3)), excluded(known(10)), known(5),
+                                      excluded(known(1))};
+  EXPECT_EQ(pick(pending, {agent(1)}, 0, 0, 1000, kSettings), (Picked{2}));
+
+  // Nor as the shortest test when nothing passes the guard.
+  std::vector<AgentView> agents = {agent(1), agent(4)};
+  EXPECT_EQ(pick({known(100), known(10), excluded(known(1))}, agents, 0, 0, 60, kSettings), (Picked{1}));
+
+  EXPECT_TRUE(pick({excluded(known(1)), excluded(unknown(1))}, agents, 0, 0, 60, kSettings).empty());
+}
+
+TEST(SwarmBatch, ShrinksAsRemainingWorkShrinks) {
+  // A quarter of remaining / total speed (4), within [5, 120].
+  EXPECT_DOUBLE_EQ(batch_seconds(10000, 4, kSettings), 120);
+  EXPECT_DOUBLE_EQ(batch_seconds(1920, 4, kSettings), 120);
+  EXPECT_DOUBLE_EQ(batch_seconds(800, 4, kSettings), 50);
+  EXPECT_DOUBLE_EQ(batch_seconds(160, 4, kSettings), 10);
+  EXPECT_DOUBLE_EQ(batch_seconds(40, 4, kSettings), 5);
+  EXPECT_DOUBLE_EQ(batch_seconds(0, 4, kSettings), 5);
+  double previous = batch_seconds(5000, 4, kSettings);
+  for (double remaining = 5000; remaining >= 0; remaining -= 50) {
+    double b = batch_seconds(remaining, 4, kSettings);
+    EXPECT_LE(b, previous);
+    previous = b;
+  }
+}
+
+TEST(SwarmBatch, RespectsCustomClampsAndNoLiveSpeed) {
+  PolicySettings settings;
+  settings.min_batch_seconds = 1;
+  settings.max_batch_seconds = 30;
+  EXPECT_DOUBLE_EQ(batch_seconds(1000, 1, settings), 30);
+  EXPECT_DOUBLE_EQ(batch_seconds(2, 1, settings), 1);
+  EXPECT_DOUBLE_EQ(batch_seconds(1000, 0, settings), 30);
+}
+
+std::vector<Observation> at_ratio(double ratio, int count, double reference = 2) {
+  return std::vector<Observation>(static_cast<std::size_t>(count), Observation{reference, reference / ratio});
+}
+
+TEST(SwarmLearnedSpeed, PriorBelowTheSampleThreshold) {
+  EXPECT_DOUBLE_EQ(learned_speed({}, 1.5, kSettings), 1.5);
+  EXPECT_DOUBLE_EQ(learned_speed(at_ratio(2, 2), 1.5, kSettings), 1.5);
+  EXPECT_DOUBLE_EQ(learned_speed(at_ratio(2, 3), 1.5, kSettings), 2);
+}
+
+TEST(SwarmLearnedSpeed, IgnoresShortTests) {
+  // Twenty 0.4 s tests at 4x do not count; two long ones at 2x are still too few.
+  std::vector<Observation> observations = at_ratio(4, 20, 0.4);
+  std::vector<Observation> long_ones = at_ratio(2, 2);
+  observations.insert(observations.end(), long_ones.begin(), long_ones.end());
+  EXPECT_DOUBLE_EQ(learned_speed(observations, 1, kSettings), 1);
+  observations.push_back(Observation{0.5, 0.25});
+  EXPECT_DOUBLE_EQ(learned_speed(observations, 1, kSettings), 2);
+}
+
+TEST(SwarmLearnedSpeed, MedianIsRobustToOneWildOutlier) {
+  std::vector<Observation> observations = at_ratio(2, 5);
+  observations.push_back(Observation{30, 0.001});
+  EXPECT_DOUBLE_EQ(learned_speed(observations, 1, kSettings), 2);
+  observations.push_back(Observation{30, 3000});
+  EXPECT_DOUBLE_EQ(learned_speed(observations, 1, kSettings), 2);
+}
+
+TEST(SwarmLearnedSpeed, MedianOfAnEvenCountAndClampedRatios) {
+  std::vector<Observation> observations;
+  for (double ratio : {6.0, 1.0, 5.0, 2.0, 4.0, 3.0}) observations.push_back(Observation{6, 6 / ratio});
+  EXPECT_DOUBLE_EQ(learned_speed(observations, 1, kSettings), 3.5);
+  // Every ratio 100x the prior is clamped to 10x; a zero duration too.
+  EXPECT_DOUBLE_EQ(learned_speed(at_ratio(100, 5), 0.5, kSettings), 5);
+  EXPECT_DOUBLE_EQ(learned_speed(std::vector<Observation>(5, Observation{1, 0}), 1, kSettings), 10);
+  EXPECT_DOUBLE_EQ(learned_speed(at_ratio(0.001, 5), 1, kSettings), 0.1);
+}
+
+Attributes bench(double score) {
+  Attributes a;
+  a.bench = score;
+  return a;
+}
+
+TEST(SwarmPriorSpeeds, NormalisedByTheMedianBench) {
+  EXPECT_EQ(prior_speeds({bench(100), bench(400), bench(200)}), (std::vector<double>{0.5, 2, 1}));
+  // Agents without a bench get 1 and stay out of the median; an even count takes the middle two's mean.
+  EXPECT_EQ(prior_speeds({bench(100), bench(0), bench(300)}), (std::vector<double>{0.5, 1, 1.5}));
+  EXPECT_EQ(prior_speeds({bench(0), bench(0)}), (std::vector<double>{1, 1}));
+  EXPECT_TRUE(prior_speeds({}).empty());
+}
+
+TEST(SwarmImpossiblyFast, Thresholds) {
+  // Under a quarter of the expectation, when the expectation is at least 1 s.
+  EXPECT_TRUE(impossibly_fast(0.99, 4, kSettings));
+  EXPECT_FALSE(impossibly_fast(1.0, 4, kSettings));
+  EXPECT_TRUE(impossibly_fast(0.2, 1, kSettings));
+  EXPECT_FALSE(impossibly_fast(0, 0.99, kSettings));
+  PolicySettings strict;
+  strict.impossible_fraction = 0.5;
+  strict.impossible_min_seconds = 0.1;
+  EXPECT_TRUE(impossibly_fast(0.09, 0.2, strict));
+}
+
+TEST(SwarmErrorRate, EwmaClampsToZeroAndOne) {
+  EXPECT_DOUBLE_EQ(next_error_rate(0.1, true), 0.095);
+  EXPECT_DOUBLE_EQ(next_error_rate(0.1, false), 0.2);
+  EXPECT_DOUBLE_EQ(next_error_rate(0.95, false), 1);
+  EXPECT_DOUBLE_EQ(next_error_rate(1, false), 1);
+  EXPECT_DOUBLE_EQ(next_error_rate(-0.5, true), 0);
+  double e = 0.1;
+  for (int i = 0; i < 1000; ++i) e = next_error_rate(e, true);
+  EXPECT_GE(e, 0);
+  EXPECT_LT(e, 1e-6);
+}
+
+std::vector<AgentView> mixed_pool() {
+  std::vector<AgentView> agents = {agent(1), agent(2, Trust::probation), agent(1),
+                                   agent(4, Trust::trusted, 0.05)};
+  agents[0].attributes.rtt_ms = 3;
+  agents[2].attributes.rtt_ms = 3;
+  agents[1].attributes.cores = 16;
+  agents[3].free_at = 12;
+  return agents;
+}
+
+TEST(SwarmDeterminism, SameInputSameOutput) {
+  std::vector<AgentView> agents = mixed_pool();
+  std::vector<PendingTest> pending = {unknown(3), important(50), known(40), known(20), known(5), known(1)};
+  EXPECT_EQ(capability(agents), capability(agents));
+  EXPECT_EQ(scores(agents), scores(agents));
+  for (std::size_t self = 0; self < agents.size(); ++self)
+    EXPECT_EQ(pick(pending, agents, self, 10, 30, kSettings), pick(pending, agents, self, 10, 30, kSettings));
+}
+
+TEST(SwarmDeterminism, OrderOfAgentsOnlyPermutesTheAnswer) {
+  std::vector<AgentView> agents = mixed_pool();
+  std::vector<std::size_t> order = {3, 0, 2, 1};  // permuted[i] = agents[order[i]]
+  std::vector<AgentView> permuted;
+  for (std::size_t i : order) permuted.push_back(agents[i]);
+  std::vector<double> c = capability(agents), cp = capability(permuted);
+  for (std::size_t i = 0; i < order.size(); ++i) EXPECT_EQ(cp[i], c[order[i]]);
+
+  std::vector<PendingTest> pending = {important(50), known(40), known(20), known(5), known(1)};
+  for (std::size_t i = 0; i < order.size(); ++i)
+    EXPECT_EQ(pick(pending, permuted, i, 10, 30, kSettings),
+              pick(pending, agents, order[i], 10, 30, kSettings));
+}
+
+}  // namespace
+}  // namespace tlb::swarm
