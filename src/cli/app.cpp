@@ -12,6 +12,7 @@
 #include "cli/plan_command.hpp"
 #include "cli/record_command.hpp"
 #include "cli/report_command.hpp"
+#include "cli/run_command.hpp"
 #include "cli/server_command.hpp"
 #include "cli/split_command.hpp"
 #include "cli/swarm_command.hpp"
@@ -57,6 +58,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   auto server = add_server_command(app);
   auto agent = add_agent_command(app);
   auto swarm = add_swarm_command(app);
+  auto run_job = add_run_command(app);
 
   try {
     app.parse(argc, argv);
@@ -85,6 +87,7 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     if (app.got_subcommand("server")) return server(out, err, env);
     if (app.got_subcommand("agent")) return agent(out, err, env);
     if (app.got_subcommand("swarm")) return swarm(out, err, env);
+    if (app.got_subcommand("run")) return run_job(out, err, env);
   } catch (const UsageError& e) {
     err << "tlb: error: " << e.what() << "\n";
     return kUsageError;
