@@ -25,6 +25,7 @@
 #include "io/record.hpp"
 #include "io/test_list.hpp"
 #include "io/text.hpp"
+#include "store/http_client.hpp"
 #include "store/store.hpp"
 
 extern char** environ;
@@ -41,49 +42,18 @@ constexpr std::array<std::string_view, 9> kPartitionVariables = {
     "CI_NODE_INDEX",        "CI_NODE_TOTAL",          "CIRCLE_NODE_INDEX",
     "CIRCLE_NODE_TOTAL",    "BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT"};
 
-std::string reason(httplib::Error error) {
-  switch (error) {
-    case httplib::Error::Connection:
-      return "cannot connect (is `tlb server` running there?)";
-    case httplib::Error::ConnectionTimeout:
-      return "timed out connecting";
-    case httplib::Error::Read:
-      return "the connection broke or timed out while reading the answer";
-    case httplib::Error::Write:
-      return "the connection broke or timed out while sending";
-    default:
-      return "no answer (" + httplib::to_string(error) + ")";
-  }
-}
-
 Answer answer_of(const httplib::Result& result, const SwarmServer& server) {
-  if (!result) throw NoAnswer(server.url + ": " + reason(result.error()));
+  if (!result) throw NoAnswer(server.url + ": " + store::no_answer_reason(result.error()));
   Answer answer;
   answer.status = result->status;
   answer.body = nlohmann::json::parse(result->body, nullptr, false);
   if (answer.body.is_discarded()) answer.body = nlohmann::json::object();
-  if (!answer.ok()) {
-    if (answer.body.is_object() && answer.body.contains("error") && answer.body["error"].is_string()) {
-      answer.reason = answer.body["error"].get<std::string>();
-    } else {
-      answer.reason = result->body.substr(0, result->body.find('\n'));
-      if (answer.reason.size() > 300) answer.reason = answer.reason.substr(0, 300) + "...";
-    }
-  }
+  if (!answer.ok()) answer.reason = store::refusal_reason(*result);
   return answer;
 }
 
 httplib::Client client_for(const SwarmServer& server) {
-  httplib::Client client(server.origin);
-  const auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(
-      std::chrono::duration<double>(server.timeout_seconds));
-  client.set_connection_timeout(timeout);
-  client.set_read_timeout(timeout);
-  client.set_write_timeout(timeout);
-  client.set_keep_alive(false);
-  client.set_tcp_nodelay(true);
-  if (!server.token.empty()) client.set_bearer_token_auth(server.token);
-  return client;
+  return store::http_client(server.origin, server.timeout_seconds, server.token);
 }
 
 bool partition_variable(std::string_view entry) {
@@ -213,33 +183,6 @@ io::ResultStatus status_named(const std::string& name) {
     if (io::to_string(s) == name) return s;
   }
   return io::ResultStatus::error;
-}
-
-std::string xml_escaped(std::string_view text) {
-  std::string escaped;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        escaped += "&amp;";
-        break;
-      case '<':
-        escaped += "&lt;";
-        break;
-      case '>':
-        escaped += "&gt;";
-        break;
-      case '"':
-        escaped += "&quot;";
-        break;
-      case '\'':
-        escaped += "&apos;";
-        break;
-      default:
-        // XML 1.0 has no other control characters, not even escaped.
-        escaped += static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r' ? '?' : c;
-    }
-  }
-  return escaped;
 }
 
 std::string seconds_attribute(double seconds) {
@@ -627,15 +570,16 @@ std::string junit_xml(const RunResults& results, const std::string& suite) {
     total_seconds += test.seconds.value_or(0);
   }
   std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  xml += "<testsuite name=\"" + xml_escaped(suite) + "\" tests=\"" + std::to_string(results.tests.size()) +
-         "\" failures=\"" + std::to_string(failures) + "\" errors=\"0\" skipped=\"" +
-         std::to_string(skipped) + "\" time=\"" + seconds_attribute(total_seconds) + "\">\n";
+  xml += "<testsuite name=\"" + io::escape_markup(suite) + "\" tests=\"" +
+         std::to_string(results.tests.size()) + "\" failures=\"" + std::to_string(failures) +
+         "\" errors=\"0\" skipped=\"" + std::to_string(skipped) + "\" time=\"" +
+         seconds_attribute(total_seconds) + "\">\n";
   for (const FinalResult& test : results.tests) {
-    const std::string name = xml_escaped(test.name);
+    const std::string name = io::escape_markup(test.name);
     xml += "  <testcase name=\"" + name + "\" classname=\"" + name + "\" time=\"" +
            seconds_attribute(test.seconds.value_or(0)) + "\"";
     if (test.status == io::ResultStatus::failed) {
-      xml += ">\n    <failure message=\"failed on " + xml_escaped(results.agent_name(test.agent)) +
+      xml += ">\n    <failure message=\"failed on " + io::escape_markup(results.agent_name(test.agent)) +
              "\"/>\n  </testcase>\n";
     } else if (test.status == io::ResultStatus::error) {
       xml += ">\n    <failure message=\"no result: the swarm gave up after its retries\"/>\n  </testcase>\n";

@@ -43,6 +43,11 @@ std::size_t line_at(std::string_view text, std::size_t offset);
 // The whole file, or "-" for standard input. Throws InputError when it cannot be read.
 std::string read_file(const std::string& path);
 
+// `text` with &, <, >, " and ' replaced by entities, safe in the text and the quoted attribute values of HTML
+// and XML; a control character XML 1.0 cannot carry even escaped (all but tab, newline and carriage return)
+// becomes '?'.
+std::string escape_markup(std::string_view text);
+
 // How a path is named in messages: "<stdin>" for "-".
 std::string display_name(const std::string& path);
 

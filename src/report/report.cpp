@@ -10,6 +10,7 @@
 #include <tuple>
 #include <utility>
 
+#include "io/text.hpp"
 #include "io/verification.hpp"
 
 namespace tlb::report {
@@ -1005,30 +1006,7 @@ void changed_table(Page& page, const Model& model) {
 }  // namespace
 
 std::string escape_html(std::string_view text) {
-  std::string escaped;
-  escaped.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        escaped += "&amp;";
-        break;
-      case '<':
-        escaped += "&lt;";
-        break;
-      case '>':
-        escaped += "&gt;";
-        break;
-      case '"':
-        escaped += "&quot;";
-        break;
-      case '\'':
-        escaped += "&#39;";
-        break;
-      default:
-        escaped += c;
-    }
-  }
-  return escaped;
+  return io::escape_markup(text);
 }
 
 std::string_view style_sheet() {

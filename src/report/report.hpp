@@ -35,7 +35,7 @@ struct RunData {
 // "actual-makespan", "actual-ratio") and `data-value` (the number as text, seconds with 3 decimals).
 std::string render_html(const RunData& run);
 
-// `text` with &, <, >, " and ' replaced by entities: safe in HTML text and in quoted attribute values.
+// `text` safe in HTML text and in quoted attribute values: io::escape_markup.
 std::string escape_html(std::string_view text);
 
 // The page's style sheet (the contents of a <style> element), for other pages that want the same look.

@@ -2,12 +2,12 @@
 
 #include <httplib.h>
 
-#include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "io/record.hpp"
 #include "io/text.hpp"
+#include "store/http_client.hpp"
 
 namespace tlb::store {
 namespace {
@@ -28,37 +28,10 @@ bool valid_key(std::string_view key) {
   return true;
 }
 
-// Why a request got no answer, in words.
-std::string reason(httplib::Error error) {
-  switch (error) {
-    case httplib::Error::Connection:
-      return "cannot connect (is `tlb server` running there?)";
-    case httplib::Error::ConnectionTimeout:
-      return "timed out connecting";
-    case httplib::Error::Read:
-      return "the connection broke or timed out while reading the answer";
-    case httplib::Error::Write:
-      return "the connection broke or timed out while sending";
-    case httplib::Error::SSLConnection:
-    case httplib::Error::SSLLoadingCerts:
-    case httplib::Error::SSLServerVerification:
-      return "TLS failed (" + httplib::to_string(error) + ")";
-    default:
-      return "no answer (" + httplib::to_string(error) + ")";
-  }
-}
-
-// The server's one-line reason for a refusal: {"error": "..."}, or the body's first line.
+// "HTTP 409: <the server's reason>".
 std::string refusal(const httplib::Response& response) {
-  std::string text;
-  try {
-    const json body = json::parse(response.body);
-    if (body.is_object() && body.contains("error") && body["error"].is_string()) text = body["error"];
-  } catch (const json::exception&) {
-  }
-  if (text.empty()) text = response.body.substr(0, response.body.find('\n'));
-  if (text.size() > 300) text = text.substr(0, 300) + "...";
-  return "HTTP " + std::to_string(response.status) + (text.empty() ? "" : ": " + text);
+  const std::string reason = refusal_reason(response);
+  return "HTTP " + std::to_string(response.status) + (reason.empty() ? "" : ": " + reason);
 }
 
 std::string outcome_name(Outcome outcome) {
@@ -91,7 +64,7 @@ class HttpStore final : public Store, public RunLedger {
     const httplib::Result result = client().Get(path);
     if (!result) {
       loaded.status = HistoryStatus::unavailable;
-      loaded.warning = url_ + ": " + reason(result.error());
+      loaded.warning = url_ + ": " + no_answer_reason(result.error());
       return loaded;
     }
     if (result->status != 200) {
@@ -142,7 +115,7 @@ class HttpStore final : public Store, public RunLedger {
     if (!result) {
       throw io::InputError(url_, 0,
                            "cannot verify job " + options_.job + ", run " + options_.job_version + ": " +
-                               reason(result.error()));
+                               no_answer_reason(result.error()));
     }
     if (result->status != 200) throw io::InputError(url_ + path, 0, refusal(*result));
     return io::parse_verification_json(result->body, url_ + path, records);
@@ -152,18 +125,7 @@ class HttpStore final : public Store, public RunLedger {
   std::string job_path() const { return prefix_ + "/api/v1/jobs/" + options_.job; }
   std::string version_path() const { return "/versions/" + options_.job_version; }
 
-  httplib::Client client() const {
-    httplib::Client client(origin_);
-    const auto timeout = std::chrono::duration<double>(options_.timeout_seconds);
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(timeout);
-    client.set_connection_timeout(micros);
-    client.set_read_timeout(micros);
-    client.set_write_timeout(micros);
-    client.set_keep_alive(false);
-    client.set_tcp_nodelay(true);
-    if (!options_.token.empty()) client.set_bearer_token_auth(options_.token);
-    return client;
-  }
+  httplib::Client client() const { return http_client(origin_, options_.timeout_seconds, options_.token); }
 
   // POSTs `body`; returns the JSON answer of a 2xx. A refusal is an error naming the server's reason (a
   // RunConflict for 409), as is a server that cannot be reached: a write that did not happen must not pass
@@ -171,7 +133,7 @@ class HttpStore final : public Store, public RunLedger {
   json post(const std::string& path, const std::string& body, const std::string& type,
             const std::string& what) {
     const httplib::Result result = client().Post(path, body, type);
-    if (!result) throw io::InputError(url_, 0, "cannot " + what + ": " + reason(result.error()));
+    if (!result) throw io::InputError(url_, 0, "cannot " + what + ": " + no_answer_reason(result.error()));
     if (result->status == 409) throw RunConflict(url_ + ": " + what + ": " + refusal(*result));
     if (result->status < 200 || result->status >= 300) {
       throw io::InputError(url_ + path, 0, "cannot " + what + ": " + refusal(*result));

@@ -4,12 +4,9 @@
 // so a job started with SWARM_SLOWDOWN=3 really is three times slower; the fixture includes TLB, whose hook
 // makes the static split when the server is down. Every job runs in a process group of its own, killed when
 // the test ends, so no job, ctest or test process outlives it.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,12 +27,15 @@
 #include "io/record.hpp"
 #include "io/results.hpp"
 #include "io/text.hpp"
+#include "support/child_process.hpp"
 #include "support/process.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/server_process.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using tlb::testing::ChildProcess;
+using tlb::testing::read_text;
 using tlb::testing::run_process;
 using tlb::testing::ServerProcess;
 using namespace std::chrono_literals;
@@ -47,11 +47,6 @@ using Statuses = std::map<std::string, std::string>;  // Test name to passed, fa
 
 // A port nothing listens on: the server is down.
 constexpr const char* kDeadServer = "http://127.0.0.1:1";
-
-// The file's text; "" when there is no file (yet).
-std::string read_text(const fs::path& path) {
-  return fs::exists(path) ? tlb::io::read_file(path.string()) : "";
-}
 
 // The statuses in a JUnit file, ctest's own or `tlb run`'s, read as tlb reads results.
 Statuses junit_statuses(const fs::path& path) {
@@ -83,93 +78,6 @@ struct RanLog {
     }
     return std::nullopt;
   }
-};
-
-// `tlb run` as a CI runner starts it: in a process group of its own, with stdout and stderr in files. kill9()
-// takes the group down as a dying runner does; so does the destructor.
-class Job {
- public:
-  Job(const std::vector<std::string>& argv, const Env& env, const fs::path& log_stem)
-      : command_(argv), out_(log_stem.string() + ".out"), err_(log_stem.string() + ".err") {
-    posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addopen(&files, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&files, 1, out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&files, 2, err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawnattr_t group;
-    posix_spawnattr_init(&group);
-    posix_spawnattr_setpgroup(&group, 0);
-    posix_spawnattr_setflags(&group, POSIX_SPAWN_SETPGROUP);
-    std::vector<std::string> strings = argv;
-    const std::size_t first_variable = strings.size();
-    strings.push_back("PATH=" + fs::path(CTEST_COMMAND).parent_path().string() + ":/usr/bin:/bin");
-    for (const auto& [name, value] : env) strings.push_back(name + "=" + value);
-    std::vector<char*> c_argv, c_env;
-    for (std::size_t i = 0; i < strings.size(); ++i)
-      (i < first_variable ? c_argv : c_env).push_back(strings[i].data());
-    c_argv.push_back(nullptr);
-    c_env.push_back(nullptr);
-    const int failed = posix_spawn(&pid_, c_argv[0], &files, &group, c_argv.data(), c_env.data());
-    posix_spawn_file_actions_destroy(&files);
-    posix_spawnattr_destroy(&group);
-    if (failed != 0) throw std::runtime_error("cannot start " + argv[0]);
-    started_ = std::chrono::steady_clock::now();
-  }
-  ~Job() {
-    kill9();
-    if (!status_) waitpid(pid_, nullptr, 0);
-  }
-  Job(const Job&) = delete;
-  Job& operator=(const Job&) = delete;
-
-  std::string out() const { return read_text(out_); }
-  // The command and what it printed, for failure messages.
-  std::string describe() const {
-    std::string text = "$";
-    for (const std::string& arg : command_) text += " " + arg;
-    return text + "\n--- stdout:\n" + out() + "--- stderr:\n" + read_text(err_);
-  }
-
-  // Its exit status (128 + signal when killed) once it exited within `timeout`.
-  std::optional<int> wait(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!status_) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        lasted_ = std::chrono::steady_clock::now() - started_;
-      } else if (std::chrono::steady_clock::now() > deadline) {
-        break;
-      } else {
-        std::this_thread::sleep_for(20ms);
-      }
-    }
-    return status_;
-  }
-  std::chrono::duration<double> lasted() const { return lasted_; }
-
-  // Waits up to `timeout` for a match of `pattern` in its stdout; returns the first group.
-  std::optional<std::string> wait_for_output(const std::regex& pattern, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-      const std::string text = out();
-      std::smatch found;
-      if (std::regex_search(text, found, pattern)) return found[1].str();
-      if (wait(0ms) || std::chrono::steady_clock::now() > deadline) return std::nullopt;
-      std::this_thread::sleep_for(20ms);
-    }
-  }
-
-  void kill9() { kill(-pid_, SIGKILL); }
-
- private:
-  std::vector<std::string> command_;
-  std::string out_;
-  std::string err_;
-  pid_t pid_ = -1;
-  std::optional<int> status_;
-  std::chrono::steady_clock::time_point started_;
-  std::chrono::duration<double> lasted_{0};
 };
 
 // The fixture project, configured once per test program.
@@ -242,10 +150,13 @@ class QueueTest : public tlb::testing::ScratchDirTest {
   }
 
   // Job `partition` of 4 in the background, once it joined the run; its agent id in `agent`.
-  std::unique_ptr<Job> start_job(int partition, int slowdown, const std::string& log, std::string* agent) {
-    auto job = std::make_unique<Job>(queue_command(log), job_env(server_->url(), partition, 4, slowdown, log),
-                                     dir_ / log);
-    const std::optional<std::string> id = job->wait_for_output(kJoined, 30s);
+  // `tlb run` as a CI runner starts it; kill9() takes its process group down as a dying runner does.
+  std::unique_ptr<ChildProcess> start_job(int partition, int slowdown, const std::string& log,
+                                          std::string* agent) {
+    auto job = std::make_unique<ChildProcess>(
+        queue_command(log), job_env(server_->url(), partition, 4, slowdown, log),
+        fs::path(CTEST_COMMAND).parent_path().string() + ":/usr/bin:/bin", dir_ / log);
+    const std::optional<std::string> id = job->wait_for_match(kJoined, 30s);
     EXPECT_TRUE(id) << "job " << partition << " never joined the run\n" << job->describe();
     if (agent) *agent = id.value_or("");
     return job;
@@ -282,7 +193,7 @@ TEST_F(QueueTest, FourJobsShareTheRunThroughAKillAndALateStart) {
   auto first = start_job(1, 2, "job-1", &agent_1);
   auto victim = start_job(2, 1, "job-2", &victim_id);
   auto third = start_job(3, 3, "job-3", &agent_3);
-  const std::string run = first->wait_for_output(std::regex("joined run ([0-9]+) "), 1s).value_or("?");
+  const std::string run = first->wait_for_match(std::regex("joined run ([0-9]+) "), 1s).value_or("?");
 
   // Kill the victim once it has reported a result and is in the middle of a test the server sees it hold.
   std::set<std::string> reported_before;

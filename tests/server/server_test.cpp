@@ -234,11 +234,11 @@ TEST_F(ServerTest, StatusAndHelp) {
   for (const char* route :
        {"POST /api/v1/jobs/{job}/versions/{version}/partitions", "GET,PUT /{job}/suite_time",
         "POST /{job}/correctness_check/{version}/{total}/{partition}/sub_set/{module}", "GET /api/v1/routes",
-        "GET /  the dashboard (HTML)"}) {
+        "GET /  the dashboard (HTML)", "POST /api/v1/swarm/agents/{agent}/pull"}) {
     EXPECT_NE(help->body.find(route), std::string::npos) << route;
   }
   // A title line and one line per route.
-  EXPECT_EQ(std::count(help->body.begin(), help->body.end(), '\n'), 18);
+  EXPECT_EQ(std::count(help->body.begin(), help->body.end(), '\n'), 26);
   // GET / is the dashboard, for browsers and curl alike (one representation per URL): HTML.
   const auto home = get("/");
   ASSERT_TRUE(home);

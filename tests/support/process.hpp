@@ -2,6 +2,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,45 @@
 #include <vector>
 
 namespace tlb::testing {
+
+// A wait status as a shell shows it: the exit status, or 128 + the signal that killed the process.
+inline int exit_status(int wait_status) {
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 128 + WTERMSIG(wait_status);
+}
+
+// Starts `argv` (argv[0] is the executable's path) with exactly the variables in `env` plus PATH=`path`, its
+// files set up by `actions`, and no signal blocked (the tests send signals); in a process group of its own
+// when `own_group`, so that killing the group takes along what it started. Throws when it cannot start.
+inline pid_t spawn_process(const std::vector<std::string>& argv,
+                           const std::map<std::string, std::string>& env,
+                           const posix_spawn_file_actions_t& actions,
+                           const std::string& path = "/usr/bin:/bin", bool own_group = false) {
+  std::vector<std::string> env_strings{"PATH=" + path};
+  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> c_env, c_argv;
+  for (auto& s : env_strings) c_env.push_back(s.data());
+  c_env.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  for (auto& s : args) c_argv.push_back(s.data());
+  c_argv.push_back(nullptr);
+
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attributes, &none);
+  short flags = POSIX_SPAWN_SETSIGMASK;
+  if (own_group) {
+    posix_spawnattr_setpgroup(&attributes, 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(&attributes, flags);
+  pid_t pid = 0;
+  const int spawned = posix_spawn(&pid, c_argv[0], &actions, &attributes, c_argv.data(), c_env.data());
+  posix_spawnattr_destroy(&attributes);
+  if (spawned != 0) throw std::runtime_error("cannot start " + argv[0]);
+  return pid;
+}
 
 struct ProcessResult {
   int exit_code = -1;
@@ -37,22 +77,18 @@ inline ProcessResult run_process(const std::vector<std::string>& argv,
     posix_spawn_file_actions_addclose(&actions, fd);
   }
 
-  std::vector<std::string> env_strings{"PATH=/usr/bin:/bin"};
-  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
-  std::vector<char*> c_env, c_argv;
-  for (auto& s : env_strings) c_env.push_back(s.data());
-  c_env.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  for (auto& s : args) c_argv.push_back(s.data());
-  c_argv.push_back(nullptr);
-
   pid_t pid = 0;
-  const int spawned = posix_spawn(&pid, c_argv[0], &actions, nullptr, c_argv.data(), c_env.data());
+  try {
+    pid = spawn_process(argv, env, actions);
+  } catch (...) {
+    posix_spawn_file_actions_destroy(&actions);
+    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
+    throw;
+  }
   posix_spawn_file_actions_destroy(&actions);
   close(in_pipe[0]);
   close(out_pipe[1]);
   close(err_pipe[1]);
-  if (spawned != 0) throw std::runtime_error("cannot start " + argv[0]);
 
   auto drain = [](int fd, std::string& into) {
     char buffer[65536];
@@ -73,7 +109,7 @@ inline ProcessResult run_process(const std::vector<std::string>& argv,
   err_reader.join();
   int status = 0;
   waitpid(pid, &status, 0);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.exit_code = exit_status(status);
   return result;
 }
 

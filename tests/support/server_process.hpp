@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "support/process.hpp"
+
 namespace tlb::testing {
 
 class ServerProcess {
@@ -87,7 +89,7 @@ class ServerProcess {
     pid_ = -1;
     if (out_reader_.joinable()) out_reader_.join();
     if (err_reader_.joinable()) err_reader_.join();
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_status(status);
   }
 
   // Runs the same command line again (after stop() or kill9()).
@@ -108,34 +110,17 @@ class ServerProcess {
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
       posix_spawn_file_actions_addclose(&actions, fd);
 
-    std::vector<std::string> env_strings{"PATH=/usr/bin:/bin"};
-    for (const auto& [name, value] : env_) env_strings.push_back(name + "=" + value);
-    std::vector<char*> c_env, c_argv;
-    for (auto& s : env_strings) c_env.push_back(s.data());
-    c_env.push_back(nullptr);
-    std::vector<std::string> args = argv_;
-    for (auto& s : args) c_argv.push_back(s.data());
-    c_argv.push_back(nullptr);
-
-    // The child must not inherit a mask that blocks the signals the tests send.
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK);
-
     pid_t pid = 0;
-    const int spawned = posix_spawn(&pid, c_argv[0], &actions, &attributes, c_argv.data(), c_env.data());
+    try {
+      pid = spawn_process(argv_, env_, actions);
+    } catch (...) {
+      posix_spawn_file_actions_destroy(&actions);
+      for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
+      throw;
+    }
     posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
     close(out_pipe[1]);
     close(err_pipe[1]);
-    if (spawned != 0) {
-      close(out_pipe[0]);
-      close(err_pipe[0]);
-      throw std::runtime_error("cannot start " + argv_[0]);
-    }
     pid_ = pid;
     err_text_ = std::make_shared<std::string>();
     out_text_ = std::make_shared<std::string>();
@@ -233,7 +218,7 @@ class ServerProcess {
     pid_ = -1;
     if (out_reader_.joinable()) out_reader_.join();
     if (err_reader_.joinable()) err_reader_.join();
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return exit_status(status);
   }
 
   std::vector<std::string> argv_;

@@ -4,12 +4,9 @@
 // Each test starts its own coordinator on a fresh data directory, with short heartbeats and leases. Every
 // child runs in a process group of its own, killed when the test ends, so no agent, ctest or test process
 // outlives it.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,11 +28,14 @@
 #include <thread>
 #include <vector>
 
+#include "support/child_process.hpp"
 #include "support/process.hpp"
 #include "support/server_process.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using tlb::testing::ChildProcess;
+using tlb::testing::read_text;
 using tlb::testing::run_process;
 using tlb::testing::ServerProcess;
 using namespace std::chrono_literals;
@@ -44,13 +44,6 @@ namespace {
 
 using Env = std::map<std::string, std::string>;
 using Statuses = std::map<std::string, std::string>;  // Test name to passed, failed or skipped.
-
-std::string read_text(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
 
 // A scratch directory under the build tree, emptied first and kept afterwards for a look at the logs.
 fs::path scratch(const std::string& name) {
@@ -67,7 +60,7 @@ std::string child_path() {
 
 std::string xml_unescaped(std::string text) {
   static const std::vector<std::pair<std::string, std::string>> entities = {
-      {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}};
+      {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&#39;", "'"}, {"&amp;", "&"}};
   for (const auto& [entity, character] : entities) {
     for (std::size_t at = 0; (at = text.find(entity, at)) != std::string::npos; at += character.size())
       text.replace(at, entity.size(), character);
@@ -137,95 +130,6 @@ std::string hash_names(const std::vector<std::string>& sorted_names) {
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
   return std::string("fnv1a64:") + text;
 }
-
-// A child process with stdout and stderr in files, in a process group of its own: kill9() kills it and the
-// ctest and test processes it started, as a machine that dies takes all its processes along. The destructor
-// does the same, so nothing outlives the test.
-class Child {
- public:
-  Child(std::vector<std::string> argv, const Env& env, const fs::path& log_stem)
-      : argv_(std::move(argv)), out_path_(log_stem.string() + ".out"), err_path_(log_stem.string() + ".err") {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    posix_spawnattr_setpgroup(&attributes, 0);
-    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-
-    std::vector<std::string> env_strings{"PATH=" + child_path()};
-    for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
-    std::vector<char*> c_env, c_argv;
-    for (auto& s : env_strings) c_env.push_back(s.data());
-    c_env.push_back(nullptr);
-    std::vector<std::string> args = argv_;
-    for (auto& s : args) c_argv.push_back(s.data());
-    c_argv.push_back(nullptr);
-    const int spawned = posix_spawn(&pid_, c_argv[0], &actions, &attributes, c_argv.data(), c_env.data());
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    if (spawned != 0) throw std::runtime_error("cannot start " + argv_[0]);
-  }
-
-  ~Child() {
-    kill(-pid_, SIGKILL);
-    if (!status_) waitpid(pid_, nullptr, 0);
-  }
-
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  std::string out() const { return read_text(out_path_); }
-  std::string err() const { return read_text(err_path_); }
-  // For failure messages: the command and what it printed.
-  std::string describe() const {
-    std::string text = "$";
-    for (const std::string& arg : argv_) text += " " + arg;
-    return text + "\n--- stdout:\n" + out() + "--- stderr:\n" + err();
-  }
-
-  // Its exit status once it has exited (128 + signal when killed), or nothing while it runs.
-  std::optional<int> exited() {
-    if (status_) return status_;
-    int status = 0;
-    if (waitpid(pid_, &status, WNOHANG) == pid_)
-      status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    return status_;
-  }
-
-  // Waits up to `timeout` for it to exit.
-  std::optional<int> wait(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!exited() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(20ms);
-    return status_;
-  }
-
-  // Waits up to `timeout` for `text` in its stdout.
-  bool wait_for_output(const std::string& text, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (out().find(text) == std::string::npos) {
-      if (exited() || std::chrono::steady_clock::now() > deadline)
-        return out().find(text) != std::string::npos;
-      std::this_thread::sleep_for(20ms);
-    }
-    return true;
-  }
-
-  void signal(int number) { kill(pid_, number); }
-  void kill9() { kill(-pid_, SIGKILL); }
-
- private:
-  std::vector<std::string> argv_;
-  std::string out_path_;
-  std::string err_path_;
-  pid_t pid_ = -1;
-  std::optional<int> status_;
-};
 
 // The fixture project, configured once per test program, and what an unpartitioned ctest run of it gave.
 struct Fixture {
@@ -338,14 +242,15 @@ class SwarmTest : public ::testing::Test {
   static Statuses baseline() { return statuses_of(fixture->baseline); }
 
   // `tlb agent` with SWARM_SLOWDOWN=`slowdown`; its tests log what they run to <dir>/<name>.ran.
-  std::unique_ptr<Child> start_agent(const std::string& name, int slowdown, bool exit_when_idle = true) {
+  std::unique_ptr<ChildProcess> start_agent(const std::string& name, int slowdown,
+                                            bool exit_when_idle = true) {
     std::vector<std::string> argv = {
         TLB_EXECUTABLE,          "agent",  "--server", coordinator_->url(), "--build-dir",
         fixture->build.string(), "--name", name,       "--ctest",           CTEST_COMMAND};
     if (exit_when_idle) argv.push_back("--exit-when-idle");
-    auto agent = std::make_unique<Child>(
+    auto agent = std::make_unique<ChildProcess>(
         argv, Env{{"SWARM_SLOWDOWN", std::to_string(slowdown)}, {"SWARM_RAN_LOG", ran_log(name).string()}},
-        dir_ / name);
+        child_path(), dir_ / name);
     EXPECT_TRUE(agent->wait_for_output(" joined ", 20s)) << agent->describe();
     return agent;
   }
@@ -356,19 +261,16 @@ class SwarmTest : public ::testing::Test {
 
   // `tlb swarm run` of job "fixture", version `version`, in the background; returns once the coordinator has
   // the run, with its number (0 when it never came).
-  std::pair<std::unique_ptr<Child>, int> submit(const std::string& version) {
-    auto submitter = std::make_unique<Child>(
+  std::pair<std::unique_ptr<ChildProcess>, int> submit(const std::string& version) {
+    auto submitter = std::make_unique<ChildProcess>(
         std::vector<std::string>{TLB_EXECUTABLE, "swarm", "run", "--server", coordinator_->url(),
                                  "--build-dir", fixture->build.string(), "--job", "fixture", "--job-version",
                                  version, "--record-dir", records(version).string(), "--output-junit",
                                  junit(version).string(), "--timeout", "150"},
-        Env{}, dir_ / ("swarm-run-" + version));
+        Env{}, child_path(), dir_ / ("swarm-run-" + version));
     // Its first line: "tlb swarm: run <number> of job ...".
     static const std::regex submitted(R"(tlb swarm: run ([0-9]+) of job )");
-    std::smatch found;
-    const bool started = submitter->wait_for_output(" of job ", 20s);
-    const std::string out = submitter->out();
-    const int run = started && std::regex_search(out, found, submitted) ? std::stoi(found[1]) : 0;
+    const int run = std::stoi(submitter->wait_for_match(submitted, 20s).value_or("0"));
     EXPECT_NE(run, 0) << "the run was never submitted\n" << submitter->describe();
     return {std::move(submitter), run};
   }
@@ -439,7 +341,7 @@ TEST_F(SwarmTest, ThreeAgentsOfDifferentSpeedsGiveTheUnpartitionedResults) {
   auto slow = start_agent("slow", 4);
 
   ASSERT_EQ(submitter->wait(150s), 8) << submitter->describe();
-  for (Child* agent : {fast.get(), medium.get(), slow.get()})
+  for (ChildProcess* agent : {fast.get(), medium.get(), slow.get()})
     EXPECT_EQ(agent->wait(20s), 0) << "an agent with --exit-when-idle did not stop\n" << agent->describe();
 
   expect_same_as_baseline("1");
