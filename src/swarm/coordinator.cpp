@@ -314,7 +314,7 @@ struct Coordinator::Impl {
       // Probation checks and audits are spent on short tests: a check of a long one, run late on a slow
       // agent, would decide the makespan (bench/swarm.cpp measured up to 5x the bound). Impossible passes
       // and failures are checked whatever their length.
-      const bool short_test = expected <= settings.policy.min_batch_seconds;
+      const bool short_test = expected <= settings.policy.short_test_seconds;
       const bool probation_check =
           agent.trust == Trust::probation && short_test && agent.checks_asked < settings.probation_checks;
       const bool audit =
@@ -360,7 +360,7 @@ struct Coordinator::Impl {
     // machine share a benchmark), so only a pass ten times faster counts then.
     auto learned = [&](const std::string& id) {
       const std::size_t i = index_of(pool, id);
-      return i < pool.rows.size() && pool.rows[i].speed_samples >= settings.policy.learned_speed_after;
+      return i < pool.views.size() && pool.views[i].speed_samples >= settings.policy.learned_speed_after;
     };
     auto impossible = [&](const ResultRow& r) {
       if (majority != Status::passed) return false;
@@ -685,6 +685,10 @@ Reported Coordinator::report(const std::string& agent_id, const Report& report) 
   pool.rows[i].consecutive_losses = 0;
   impl_->relearn_speed(pool.rows[i], pool);
   state.put_agent(pool.rows[i]);
+  // The views the decision below reads must say the same as the row just learned.
+  if (pool.rows[i].speed_samples >= settings_.policy.learned_speed_after)
+    pool.views[i].speed = pool.rows[i].speed;
+  pool.views[i].speed_samples = pool.rows[i].speed_samples;
 
   impl_->decide(run, test, result, pool, now);
   reported.finished = impl_->finish_if_done(run);

@@ -97,7 +97,7 @@ std::vector<std::size_t> pick(const std::vector<PendingTest>& pending, const std
     double best = std::numeric_limits<double>::infinity();
     for (std::size_t q = 0; q < agents.size(); ++q) {
       const AgentView& other = agents[q];
-      if (q == self || !can_run(other)) continue;
+      if (q == self || !can_run(other) || other.speed < settings.faster_by * me.speed) continue;
       if (t.important && reserved_for_reliable && !reliable(other)) continue;
       best = std::min(best, std::max(0.0, other.free_at - now) + t.seconds / other.speed);
     }
@@ -110,7 +110,7 @@ std::vector<std::size_t> pick(const std::vector<PendingTest>& pending, const std
   for (std::size_t j = 0; j < pending.size() && (batch.empty() || busy < batch_seconds); ++j) {
     const PendingTest& t = pending[j];
     if (!t.known || !allowed(t)) continue;
-    double own = t.seconds / me.speed;
+    double own = t.seconds / me.speed + settings.per_test_seconds;
     if (busy + own > settings.eft_slack * best_other(t)) continue;
     batch.push_back(j);
     busy += own;
@@ -131,7 +131,8 @@ double batch_seconds(double remaining_reference_seconds, double total_live_speed
                      const PolicySettings& settings) {
   if (!(total_live_speed > 0)) return settings.max_batch_seconds;
   double remaining_makespan = remaining_reference_seconds / total_live_speed;
-  return std::clamp(remaining_makespan / 4, settings.min_batch_seconds, settings.max_batch_seconds);
+  return std::min(std::clamp(remaining_makespan / 4, settings.min_batch_seconds, settings.max_batch_seconds),
+                  remaining_makespan / 2);
 }
 
 double learned_speed(const std::vector<Observation>& observations, double prior,

@@ -42,8 +42,16 @@ struct AgentView {
 
 struct PolicySettings {
   double eft_slack = 1.25;  // Give a test to the pulling agent if it would finish it by 1.25x the best time.
-  double min_batch_seconds = 5;
+  // The EFT guard weighs only agents at least this much faster than the pulling one. Between agents of about
+  // the same speed, who runs a test changes no makespan and the batch size alone sets what one agent takes;
+  // and identical machines learn speeds up to 1.4x apart when the history is off (bench/queue.cpp).
+  double faster_by = 1.5;
+  double min_batch_seconds = 1;
   double max_batch_seconds = 120;
+  double per_test_seconds =
+      0.05;  // What each test of a batch costs beyond its estimate: its process's start.
+  double short_test_seconds =
+      5;  // Probation checks and audits are spent on tests expected to take at most this.
   int learned_speed_after = 3;        // Durations before the learned speed replaces the benchmark's prior.
   double impossible_fraction = 0.25;  // A pass in less than this part of the expected time is impossible...
   double impossible_min_seconds = 1;  // ...when the expected time is at least this.
@@ -90,8 +98,8 @@ std::vector<std::size_t> pick(const std::vector<PendingTest>& pending, const std
                               const PolicySettings& settings);
 
 // The batch size in the pulling agent's own seconds: a quarter of the estimated remaining makespan
-// (remaining reference seconds over the live agents' total speed), clamped to [min, max]. Batches shrink as
-// the queue empties.
+// (remaining reference seconds over the live agents' total speed), clamped to [min, max], and never more than
+// half of it. Batches shrink as the queue empties.
 double batch_seconds(double remaining_reference_seconds, double total_live_speed,
                      const PolicySettings& settings);
 

@@ -144,10 +144,16 @@ TEST(SwarmPick, BatchFillsToBatchSecondsOfTheAgentsOwnTime) {
 }
 
 TEST(SwarmPick, BatchGuardCountsTheEarlierTestsAsDone) {
-  // Two idle equal agents: the first 10 s test passes; the second would end at 20 s against the other agent's
-  // 10 s, and the 1 s one at 11 s against 1 s, so they stay for the other agent.
-  std::vector<AgentView> agents = {agent(1), agent(1)};
+  // The other agent is 1.5x as fast and free at 4 s. The first 10 s test passes (10.05 s against 1.25
+  // x 10.7); the second would end at 20.1 s, and the 1 s one at 11.1 s against 1.25 x 4.7: they stay for the
+  // other.
+  AgentView faster = agent(1.5);
+  faster.free_at = 4;
+  std::vector<AgentView> agents = {agent(1), faster};
   EXPECT_EQ(pick({known(10), known(10), known(1)}, agents, 0, 0, 100, kSettings), (Picked{0}));
+  // An agent of about the same speed does not hold tests back: who runs a test then changes no makespan.
+  std::vector<AgentView> equals = {agent(1), agent(1.4)};
+  EXPECT_EQ(pick({known(10), known(10), known(1)}, equals, 0, 0, 100, kSettings), (Picked{0, 1, 2}));
 }
 
 TEST(SwarmPick, NoOtherLiveAgentMeansLongestFirst) {
@@ -208,13 +214,15 @@ TEST(SwarmPick, ExcludedTestsAreNeverPicked) {
 }
 
 TEST(SwarmBatch, ShrinksAsRemainingWorkShrinks) {
-  // A quarter of remaining / total speed (4), within [5, 120].
+  // A quarter of remaining / total speed (4), within [1, 120], and never more than half of it.
   EXPECT_DOUBLE_EQ(batch_seconds(10000, 4, kSettings), 120);
   EXPECT_DOUBLE_EQ(batch_seconds(1920, 4, kSettings), 120);
   EXPECT_DOUBLE_EQ(batch_seconds(800, 4, kSettings), 50);
   EXPECT_DOUBLE_EQ(batch_seconds(160, 4, kSettings), 10);
-  EXPECT_DOUBLE_EQ(batch_seconds(40, 4, kSettings), 5);
-  EXPECT_DOUBLE_EQ(batch_seconds(0, 4, kSettings), 5);
+  EXPECT_DOUBLE_EQ(batch_seconds(40, 4, kSettings), 2.5);
+  EXPECT_DOUBLE_EQ(batch_seconds(8, 4, kSettings), 1);
+  EXPECT_DOUBLE_EQ(batch_seconds(4, 4, kSettings), 0.5);
+  EXPECT_DOUBLE_EQ(batch_seconds(0, 4, kSettings), 0);
   double previous = batch_seconds(5000, 4, kSettings);
   for (double remaining = 5000; remaining >= 0; remaining -= 50) {
     double b = batch_seconds(remaining, 4, kSettings);

@@ -1,0 +1,296 @@
+// Queue mode and drift (issue 9): N identical CI jobs run a suite whose history comes from another
+// configuration. The makespan over the lower bound of the static splits made on that history (plain LPT,
+// TLB's time splitter) and of queue mode (the real swarm coordinator, a trusted run, the jobs pulling
+// batches).
+//
+// Usage: tlb_bench_queue [--shared DIR] [--suites LIST] [--draws K] [--rtt-ms MS] [--threads T]
+//
+// The model: test j truly takes w_j seconds (its duration in the dataset). The history every scheduler sees
+// is h_j = w_j x exp(0.3 Z_j) / d_j, Z_j standard normal per test, and d_j drawn from U[1.5, 3) for a random
+// 20% of the tests (this run's configuration makes them slower than history says) and 1 for the others. K
+// draws (default 11) of Z and of the slowed subset per suite and N, seeded; and one draw of no drift (h = w)
+// for reference. Every job is a CI job of speed 1, and pays what ctest pays:
+//   static  one ctest command for its partition: 0.1 s to start, then w_j + 0.05 s per test (the test
+//           process's start);
+//   queue   `tlb run --queue`: pull a batch (one round trip), run it as one ctest command (0.1 s, then
+//           w_j + 0.05 s per test), report each test (one round trip each), pull again; an empty pull waits
+//           0.5 s, doubling up to 2 s. Round trips are --rtt-ms (default 20 ms). The coordinator knows the
+//           history, and every job's benchmark is the same.
+// The bound, on the true durations: max(sum w / N, max w). No schedule can beat it; every one pays the
+// overheads on top of it.
+//
+// Compared, each as makespan / bound, median and worst over the draws:
+//   LPT     longest first on the history into N partitions;
+//   TLB     tlb::split (the time splitter, default options) on the history;
+//   queue   the real Coordinator (src/swarm) driven on virtual time by the simulation of simulation.hpp; the
+//           run ends when its last test is reported.
+// Medians over the queue's runs: pulls, its pull calls (empty ones included); batch, tests per pull that got
+// some; calls, pulls and reports; rtt, the time a job spends on average waiting on those round trips, over
+// the bound.
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <mutex>
+#include <numeric>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "simulation.hpp"
+#include "suites.hpp"
+#include "tlb/history.hpp"
+#include "tlb/split.hpp"
+#include "tlb/test.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using tlb::bench::Assignment;
+using tlb::bench::Dataset;
+using tlb::bench::Random;
+using tlb::bench::seed_of;
+
+constexpr double kPerTestSeconds = 0.05;
+constexpr double kCtestStartSeconds = 0.1;
+constexpr std::array<int, 3> kJobCounts = {4, 8, 16};
+
+// How the run's configuration differs from the one history comes from.
+struct Drift {
+  const char* name;
+  double sigma = 0;            // Per-test log-normal noise.
+  double slowed_fraction = 0;  // Of the tests, slowed by a factor of U[slowdown_min, slowdown_max).
+  double slowdown_min = 1;
+  double slowdown_max = 1;
+};
+constexpr Drift kNoDrift{"none", 0, 0, 1, 1};
+constexpr Drift kDrift{"drift", 0.3, 0.2, 1.5, 3};
+
+// The history of draw `draw`: h_j = w_j x exp(sigma Z_j) / d_j.
+std::vector<double> history_of(const Dataset& dataset, const Drift& drift, int draw) {
+  const std::size_t n = dataset.names.size();
+  std::vector<double> history(n);
+  Random noise(seed_of(dataset.name, drift.name, draw, 0, 1));
+  for (std::size_t j = 0; j < n; ++j)
+    history[j] = dataset.seconds[j] * std::exp(drift.sigma * noise.normal());
+  // The slowed tests: the first of a partial Fisher-Yates shuffle.
+  Random slowed(seed_of(dataset.name, drift.name, draw, 0, 2));
+  const auto count = static_cast<std::size_t>(std::llround(drift.slowed_fraction * static_cast<double>(n)));
+  std::vector<std::size_t> indices(n);
+  std::iota(indices.begin(), indices.end(), std::size_t{0});
+  for (std::size_t k = 0; k < count; ++k) {
+    std::swap(indices[k], indices[k + slowed.below(n - k)]);
+    history[indices[k]] /= drift.slowdown_min + (drift.slowdown_max - drift.slowdown_min) * slowed.uniform();
+  }
+  return history;
+}
+
+double lower_bound(const Dataset& dataset, int jobs) {
+  return std::max(dataset.total / jobs, dataset.longest);
+}
+
+// The makespan of a static split run with the true durations: each job one ctest command.
+double static_makespan(const Dataset& dataset, const Assignment& job_of, int jobs) {
+  std::vector<double> busy(static_cast<std::size_t>(jobs), kCtestStartSeconds);
+  for (std::size_t j = 0; j < dataset.seconds.size(); ++j)
+    busy[static_cast<std::size_t>(job_of[j])] += dataset.seconds[j] + kPerTestSeconds;
+  return *std::max_element(busy.begin(), busy.end());
+}
+
+Assignment tlb_split(const Dataset& dataset, const std::vector<double>& history, int jobs) {
+  std::vector<tlb::Test> tests;
+  tlb::History known;
+  for (std::size_t j = 0; j < dataset.names.size(); ++j) {
+    tests.push_back(tlb::Test::named(dataset.names[j]));
+    known.set(dataset.names[j], tlb::TestRecord{history[j], 1, tlb::Outcome::passed});
+  }
+  tlb::SplitOptions options;
+  options.total = jobs;
+  const tlb::Plan plan = tlb::split(std::move(tests), known, options);
+  if (plan.splitter != tlb::Splitter::time)
+    throw std::runtime_error(dataset.name + ": the time splitter declined");
+  return tlb::bench::assignment_of(plan, dataset);
+}
+
+tlb::bench::SimulatedRun queue_run(const Dataset& dataset, const std::vector<double>& history, int jobs,
+                                   double round_trip_seconds) {
+  tlb::bench::AgentCosts costs;
+  costs.per_test_seconds = kPerTestSeconds;
+  costs.round_trip_seconds = round_trip_seconds;
+  costs.one_command_per_batch = true;
+  costs.batch_start_seconds = kCtestStartSeconds;
+  costs.first_backoff_seconds = 0.5;  // As `tlb run` waits after an empty pull.
+  costs.last_backoff_seconds = 2;
+  const std::vector<double> speeds(static_cast<std::size_t>(jobs), 1.0);
+  const std::vector<double> bench(static_cast<std::size_t>(jobs), 100.0);
+  return tlb::bench::simulate({dataset, history, speeds, bench, true, costs, std::nullopt});
+}
+
+// One draw of one case: each split's makespan over the bound, and what the queue's run called.
+struct Draw {
+  double lpt = 0, ours = 0, queue = 0;
+  double pulls = 0, per_batch = 0, calls = 0;
+};
+
+Draw measure(const Dataset& dataset, int jobs, const Drift& drift, int draw, double round_trip_seconds) {
+  const double bound = lower_bound(dataset, jobs);
+  const std::vector<double> history = history_of(dataset, drift, draw);
+  Draw result;
+  result.lpt = static_makespan(dataset, tlb::bench::lpt(history, jobs), jobs) / bound;
+  result.ours = static_makespan(dataset, tlb_split(dataset, history, jobs), jobs) / bound;
+  const tlb::bench::SimulatedRun run = queue_run(dataset, history, jobs, round_trip_seconds);
+  result.queue = run.makespan / bound;
+  result.pulls = static_cast<double>(run.pulls);
+  result.per_batch = static_cast<double>(run.reports) / static_cast<double>(run.batches);
+  result.calls = static_cast<double>(run.pulls + run.reports);
+  return result;
+}
+
+// A row of the table: one suite, job count and drift, over its draws.
+struct Case {
+  const Dataset* dataset = nullptr;
+  int jobs = 0;
+  const Drift* drift = nullptr;
+  std::vector<Draw> draws;
+};
+
+// Runs every draw of every case on `threads` threads. Each draw has its own coordinator and database and its
+// own seeds, so the figures do not depend on the threads.
+void run_all(std::vector<Case>& cases, double round_trip_seconds, unsigned threads) {
+  std::vector<std::pair<std::size_t, std::size_t>> work;  // (case, draw)
+  for (std::size_t c = 0; c < cases.size(); ++c)
+    for (std::size_t d = 0; d < cases[c].draws.size(); ++d) work.emplace_back(c, d);
+  std::atomic<std::size_t> next = 0;
+  std::mutex failed;
+  std::exception_ptr failure;
+  {
+    std::vector<std::jthread> pool;
+    for (unsigned t = 0; t < threads; ++t) {
+      pool.emplace_back([&] {
+        for (std::size_t i = next++; i < work.size(); i = next++) {
+          const auto [c, d] = work[i];
+          Case& one = cases[c];
+          try {
+            one.draws[d] =
+                measure(*one.dataset, one.jobs, *one.drift, static_cast<int>(d), round_trip_seconds);
+          } catch (...) {
+            const std::lock_guard lock(failed);
+            if (!failure) failure = std::current_exception();
+            next = work.size();
+          }
+        }
+      });
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
+// The median and the worst of one figure over a case's draws.
+template <typename Field>
+std::pair<double, double> median_and_worst(const Case& one, Field field) {
+  std::vector<double> values;
+  for (const Draw& draw : one.draws) values.push_back(draw.*field);
+  return {tlb::bench::median(values), *std::max_element(values.begin(), values.end())};
+}
+
+int usage(const char* program) {
+  std::fprintf(stderr,
+               "usage: %s [--shared DIR] [--suites LIST] [--draws K] [--rtt-ms MS] [--threads T]\n"
+               "  --shared DIR    where datasets/ is (default %s)\n"
+               "  --suites LIST   only these suites, by name, separated by ','\n"
+               "  --draws K       drifted histories per suite and job count (default 11)\n"
+               "  --rtt-ms MS     one round trip to the server, in milliseconds (default 20)\n"
+               "  --threads T     simulations at once (default: the machine's hardware threads)\n",
+               program, TLB_SHARED_DIR);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    fs::path shared = TLB_SHARED_DIR;
+    std::vector<std::string> only;
+    int draws = 11;
+    double round_trip_seconds = 0.020;
+    unsigned threads = std::max(1U, std::thread::hardware_concurrency());
+    for (int i = 1; i < argc; ++i) {
+      const std::string_view flag = argv[i];
+      if (flag == "--help" || flag == "-h" || i + 1 >= argc) return usage(argv[0]);
+      const std::string value = argv[++i];
+      if (flag == "--shared") {
+        shared = value;
+      } else if (flag == "--suites") {
+        std::stringstream list(value);
+        for (std::string name; std::getline(list, name, ',');) only.push_back(name);
+      } else if (flag == "--draws") {
+        draws = std::stoi(value);
+        if (draws < 1) throw std::invalid_argument("--draws: '" + value + "' is not a positive count");
+      } else if (flag == "--threads") {
+        const int count = std::stoi(value);
+        if (count < 1) throw std::invalid_argument("--threads: '" + value + "' is not a positive count");
+        threads = static_cast<unsigned>(count);
+      } else if (flag == "--rtt-ms") {
+        round_trip_seconds = std::stod(value) / 1000;
+        if (!(round_trip_seconds >= 0))
+          throw std::invalid_argument("--rtt-ms: '" + value + "' is not a duration in milliseconds");
+      } else {
+        return usage(argv[0]);
+      }
+    }
+    const auto start = Clock::now();
+    std::vector<Dataset> datasets = tlb::bench::simulated_suites(shared);
+    if (!only.empty()) {
+      std::erase_if(datasets, [&](const Dataset& d) {
+        return std::find(only.begin(), only.end(), d.name) == only.end();
+      });
+    }
+    if (datasets.empty()) throw std::invalid_argument("--suites: none of the suites is named so");
+    std::vector<Case> cases;
+    for (const Dataset& dataset : datasets) {
+      for (int jobs : kJobCounts) {
+        for (const Drift* drift : {&kNoDrift, &kDrift})
+          cases.push_back({&dataset, jobs, drift,
+                           std::vector<Draw>(drift == &kNoDrift ? 1 : static_cast<std::size_t>(draws))});
+      }
+    }
+    run_all(cases, round_trip_seconds, threads);
+
+    std::printf(
+        "makespan / lower bound, max(sum w / N, max w) on the true durations; median and worst of %d drifted "
+        "histories (none: history = truth); round trip %.0f ms\n",
+        draws, round_trip_seconds * 1000);
+    std::printf("%-22s %3s %5s %8s %5s %6s %6s %6s %6s %6s %6s %6s %6s %6s %6s\n", "suite", "N", "tests",
+                "bound", "drift", "LPT", "worst", "TLB", "worst", "queue", "worst", "pulls", "batch", "calls",
+                "rtt");
+    for (const Case& one : cases) {
+      const double bound = lower_bound(*one.dataset, one.jobs);
+      const auto [lpt, lpt_worst] = median_and_worst(one, &Draw::lpt);
+      const auto [ours, ours_worst] = median_and_worst(one, &Draw::ours);
+      const auto [queue, queue_worst] = median_and_worst(one, &Draw::queue);
+      const double calls = median_and_worst(one, &Draw::calls).first;
+      std::printf("%-22s %3d %5zu %8s %5s %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %6.0f %6.1f %6.0f %5.1f%%\n",
+                  one.dataset->name.c_str(), one.jobs, one.dataset->names.size(),
+                  tlb::bench::human_seconds(bound).c_str(), one.drift->name, lpt, lpt_worst, ours, ours_worst,
+                  queue, queue_worst, median_and_worst(one, &Draw::pulls).first,
+                  median_and_worst(one, &Draw::per_batch).first, calls,
+                  100 * calls * round_trip_seconds / one.jobs / bound);
+    }
+    std::printf("%.1f s\n", std::chrono::duration<double>(Clock::now() - start).count());
+    return 0;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "tlb_bench_queue: %s\n", error.what());
+    return 1;
+  }
+}
