@@ -195,7 +195,9 @@ inline SimulatedRun simulate(const SwarmSetup& setup) {
           const sw::Assignment& done = self.batch[self.next];
           ++result.reports;
           sw::Report report{done.lease, done.test, sw::Status::passed, duration(event.agent, done.test)};
-          if (coordinator.report(id, report).finished) {
+          coordinator.report(id, report);
+          // take_finished: whichever call completed the run (a report, or a lease found expired).
+          if (!coordinator.take_finished().empty()) {
             finished = true;
             break;
           }

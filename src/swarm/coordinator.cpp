@@ -185,11 +185,10 @@ struct Coordinator::Impl {
 
   // Takes back the tests of agents silent past the lease; a test lost too often becomes an error.
   void reclaim(double now) {
-    for (const SwarmState::Held& held : state.expired(now)) lose(held, "went silent");
+    for (const SwarmState::Held& held : state.expired(now)) lose(held);
   }
 
-  void lose(const SwarmState::Held& held, std::string_view why) {
-    (void)why;
+  void lose(const SwarmState::Held& held) {
     if (!state.take_back(held.run, held.name, held.lease, held.agent)) return;
     if (std::optional<AgentRow> agent = state.agent(held.agent)) {
       agent->consecutive_losses += 1;
@@ -210,13 +209,13 @@ struct Coordinator::Impl {
     }
   }
 
-  std::optional<RunId> finish_if_done(RunId run) {
-    if (state.unsettled(run) != 0) return std::nullopt;
+  // Closes the run once every test is settled; take_finished() hands it on.
+  void finish_if_done(RunId run) {
+    if (state.unsettled(run) != 0) return;
     std::optional<RunRow> row = state.run(run);
-    if (!row || row->finished != 0) return std::nullopt;
+    if (!row || row->finished != 0) return;
     state.finish_run(run, clock());
     finished.push_back(run);
-    return run;
   }
 
   void evict(AgentRow& agent, const std::string& why) {
@@ -649,12 +648,12 @@ Reported Coordinator::report(const std::string& agent_id, const Report& report) 
   }
   const RunId run = given->run;
   if (std::optional<ResultRow> earlier = state.result_of(run, report.lease)) {
-    return Reported{true, earlier->authoritative || earlier->check, std::nullopt};  // A retried report.
+    return Reported{true, earlier->authoritative || earlier->check};  // A retried report.
   }
   std::optional<RunRow> run_row = state.run(run);
   if (!run_row || run_row->finished != 0) {
     // The run is over: a late opinion with nothing left to decide.
-    return Reported{true, false, std::nullopt};
+    return Reported{true, false};
   }
   const TestRow test = *state.test(run, report.test);
   const bool current =
@@ -677,7 +676,7 @@ Reported Coordinator::report(const std::string& agent_id, const Report& report) 
   result.reported = now;
   state.add_result(run, result);
 
-  Reported reported{true, result.authoritative || result.check, std::nullopt};
+  Reported reported{true, result.authoritative || result.check};
   if (!current) return reported;
 
   // The agent delivered: its streak of losses ends, and its speed is learned again.
@@ -691,7 +690,7 @@ Reported Coordinator::report(const std::string& agent_id, const Report& report) 
   pool.views[i].speed_samples = pool.rows[i].speed_samples;
 
   impl_->decide(run, test, result, pool, now);
-  reported.finished = impl_->finish_if_done(run);
+  impl_->finish_if_done(run);
   return reported;
 }
 

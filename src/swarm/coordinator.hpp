@@ -97,7 +97,6 @@ struct Report {
 struct Reported {
   bool accepted = true;
   bool authoritative = true;
-  std::optional<RunId> finished;  // The run this report completed.
 };
 
 struct AgentSummary {
