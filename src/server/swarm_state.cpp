@@ -412,7 +412,8 @@ std::optional<swarm::SwarmState::Held> SqliteSwarmState::lease(Lease lease) {
   });
 }
 
-bool SqliteSwarmState::take_back(RunId run, const std::string& name, Lease lease, const std::string& agent) {
+bool SqliteSwarmState::take_back(RunId run, const std::string& name, Lease lease, const std::string& agent,
+                                 bool lost) {
   return database_.transaction(true, [&](Session& s) {
     Statement row = s.prepare(
         "SELECT excluded FROM swarm_tests WHERE run = ?1 AND name = ?2 AND lease = ?3 "
@@ -424,13 +425,13 @@ bool SqliteSwarmState::take_back(RunId run, const std::string& name, Lease lease
       excluded.push_back(agent);
     }
     s.prepare(
-         "UPDATE swarm_tests SET state = ?3, agent = '', deadline = 0, expected_end = 0, losses = losses + "
-         "1, "
-         "excluded = ?4 WHERE run = ?1 AND name = ?2")
+         "UPDATE swarm_tests SET state = ?3, agent = '', deadline = 0, expected_end = 0, "
+         "losses = losses + ?5, excluded = ?4 WHERE run = ?1 AND name = ?2")
         .bind(1, run)
         .bind(2, name)
         .bind(3, kPending)
         .bind(4, join_lines(excluded))
+        .bind(5, lost ? 1 : 0)
         .run();
     return true;
   });

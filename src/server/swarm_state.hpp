@@ -35,8 +35,8 @@ class SqliteSwarmState final : public swarm::SwarmState {
   std::vector<Held> held_by(const std::string& agent) override;
   std::vector<Held> held(swarm::RunId run) override;
   std::optional<Held> lease(swarm::Lease lease) override;
-  bool take_back(swarm::RunId run, const std::string& name, swarm::Lease lease,
-                 const std::string& agent) override;
+  bool take_back(swarm::RunId run, const std::string& name, swarm::Lease lease, const std::string& agent,
+                 bool lost) override;
   bool add_result(swarm::RunId run, const swarm::ResultRow& result) override;
   std::optional<swarm::ResultRow> result_of(swarm::RunId run, swarm::Lease lease) override;
   std::vector<swarm::ResultRow> results(swarm::RunId run) override;

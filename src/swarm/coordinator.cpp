@@ -189,7 +189,7 @@ struct Coordinator::Impl {
   }
 
   void lose(const SwarmState::Held& held) {
-    if (!state.take_back(held.run, held.name, held.lease, held.agent)) return;
+    if (!state.take_back(held.run, held.name, held.lease, held.agent, true)) return;
     if (std::optional<AgentRow> agent = state.agent(held.agent)) {
       agent->consecutive_losses += 1;
       agent->error_rate = next_error_rate(agent->error_rate, false);
@@ -223,9 +223,10 @@ struct Coordinator::Impl {
     agent.trust = Trust::evicted;
     agent.evicted_because = why;
     state.put_agent(agent);
-    // Its tests in hand go back at once, and its results that no one confirmed are run again elsewhere.
+    // Its tests in hand go back at once (no fault of theirs), and its results that no one confirmed are run
+    // again elsewhere.
     for (const SwarmState::Held& held : state.held_by(agent.id)) {
-      state.take_back(held.run, held.name, held.lease, agent.id);
+      state.take_back(held.run, held.name, held.lease, agent.id, false);
     }
     for (const RunRow& run : state.open_runs()) {
       std::map<std::string, int> confirmations;
@@ -496,8 +497,9 @@ std::string Coordinator::enroll(const Registration& registration) {
     if (known->trust == Trust::evicted) {
       throw Refused(410, "agent " + known->id + " was evicted: " + known->evicted_because);
     }
+    // It restarted holding them: lost, as if its lease had run out, but it may run them again.
     for (const SwarmState::Held& held : state.held_by(known->id)) {
-      state.take_back(held.run, held.name, held.lease, "");
+      state.take_back(held.run, held.name, held.lease, "", true);
     }
     state.touch(known->id, now, now + settings_.lease_seconds);
     return known->id;
@@ -700,8 +702,8 @@ void Coordinator::leave(const std::string& agent_id) {
   std::optional<AgentRow> agent = state.agent(agent_id);
   if (!agent) throw Refused(404, "unknown agent '" + agent_id + "'");
   for (const SwarmState::Held& held : state.held_by(agent_id)) {
-    // Leaving is no fault: the tests go back without counting against the agent.
-    state.take_back(held.run, held.name, held.lease, agent_id);
+    // Leaving is no fault: the tests go back without counting against the agent or the test.
+    state.take_back(held.run, held.name, held.lease, agent_id, false);
   }
   agent->left = true;
   state.put_agent(*agent);

@@ -142,10 +142,11 @@ class SwarmState {
   virtual std::vector<Held> held(RunId run) = 0;
   // Whom and what a lease was given for, current or not (nullopt: never given).
   virtual std::optional<Held> lease(Lease lease) = 0;
-  // Back to pending if `lease` is still the test's current one: `agent` (unless "") joins the excluded,
-  // losses + 1.
+  // Back to pending if `lease` is still the test's current one: `agent` (unless "") joins the excluded, and
+  // when `lost` (its agent died holding it, which a test that crashes machines would do) losses + 1.
   // False when the lease is stale (nothing changes).
-  virtual bool take_back(RunId run, const std::string& name, Lease lease, const std::string& agent) = 0;
+  virtual bool take_back(RunId run, const std::string& name, Lease lease, const std::string& agent,
+                         bool lost) = 0;
   // Appends a result. Returns false, appending nothing, when a result under this lease is already in (a
   // retried report).
   virtual bool add_result(RunId run, const ResultRow& result) = 0;

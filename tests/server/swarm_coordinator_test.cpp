@@ -244,6 +244,26 @@ TEST_F(SwarmCoordinator, ATestLostOnEveryTryIsAnErrorNotAFailure) {
   EXPECT_NE(coordinator_->progress(run).run.finished, 0);
 }
 
+// Leaving, or being evicted for something else, is no fault of the test in hand: however often it happens,
+// the test still runs and its result counts (a lease lost three times over would make it an error).
+TEST_F(SwarmCoordinator, ATestWhoseAgentsLeaveIsNoLoss) {
+  const RunId run = submit({{"steady", 2, true}});
+  for (int i = 0; i < 4; ++i) {
+    const std::string leaver = agent("leaver" + std::to_string(i));
+    EXPECT_EQ(one(leaver).test, "steady");
+    coordinator_->leave(leaver);
+  }
+  // One real loss: an agent silent past its lease. With the leaves counted it would be the fifth.
+  EXPECT_EQ(one(agent("silent")).test, "steady");
+  now_ += 4;
+  coordinator_->tick();
+  EXPECT_EQ(coordinator_->progress(run).run.finished, 0);
+  const std::string stayer = agent("stayer");
+  finish(stayer, one(stayer), Status::passed, 2);
+  EXPECT_EQ(outcome(run)["steady"].status, Status::passed);
+  EXPECT_NE(coordinator_->progress(run).run.finished, 0);
+}
+
 TEST_F(SwarmCoordinator, ARunSubmittedAgainWithAnotherTestListIsRefused) {
   const RunId run = submit({{"a", 1, true}});
   EXPECT_EQ(submit({{"a", 1, true}}), run);
