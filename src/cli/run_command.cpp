@@ -303,17 +303,17 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
       // Stopped while the batch ran: its results may be cut short, so none is reported; leaving hands the
       // tests back.
       if (lifetime.stopping()) break;
-      for (const json& assignment : assignments) {
-        const std::string test = assignment.at("test").get<std::string>();
-        const TestOutcome& outcome = outcomes.at(test);
-        const std::optional<json> reported = session.report(assignment, outcome);
-        if (!reported) break;
-        if (!reported->value("authoritative", true)) {
-          err << "tlb run: " << test << " had gone to another job (this one was silent too long); "
+      // The batch's reports in one call: one round trip a batch, however many tests it holds.
+      const std::optional<json> reported = session.report_all(assignments, outcomes);
+      if (!reported) break;
+      for (const json& result : *reported) {
+        if (!result.value("authoritative", true)) {
+          err << "tlb run: " << result.at("test").get<std::string>()
+              << " had gone to another job (this one was silent too long); "
               << "its result here is kept as a second opinion\n";
         }
-        ++ran;
       }
+      ran += assignments.size();
     }
     if (!lifetime.stopping()) final_results = session.fetch("/runs/" + run + "/results", "fetch the results");
   } catch (const Evicted& e) {

@@ -274,14 +274,31 @@ std::optional<nlohmann::json> Session::call(const std::string& route, const nloh
   return retried([&] { return client_.post("/agents/" + id_ + route, body); }, what);
 }
 
+namespace {
+
+nlohmann::json report_body(const nlohmann::json& assignment, const TestOutcome& outcome) {
+  return {{"lease", assignment.at("lease")},
+          {"test", assignment.at("test")},
+          {"status", outcome.status},
+          {"seconds", outcome.seconds}};
+}
+
+}  // namespace
+
 std::optional<nlohmann::json> Session::report(const nlohmann::json& assignment, const TestOutcome& outcome) {
-  const std::string test = assignment.at("test").get<std::string>();
-  return call("/report",
-              {{"lease", assignment.at("lease")},
-               {"test", test},
-               {"status", outcome.status},
-               {"seconds", outcome.seconds}},
-              "report " + test);
+  return call("/report", report_body(assignment, outcome),
+              "report " + assignment.at("test").get<std::string>());
+}
+
+std::optional<nlohmann::json> Session::report_all(const nlohmann::json& assignments,
+                                                  const std::map<std::string, TestOutcome>& outcomes) {
+  nlohmann::json reports = nlohmann::json::array();
+  for (const nlohmann::json& assignment : assignments)
+    reports.push_back(report_body(assignment, outcomes.at(assignment.at("test").get<std::string>())));
+  const std::optional<nlohmann::json> answer =
+      call("/report", {{"reports", reports}}, "report " + std::to_string(reports.size()) + " tests");
+  if (!answer) return std::nullopt;
+  return answer->at("results");
 }
 
 std::optional<nlohmann::json> Session::fetch(const std::string& path, const std::string& what) {

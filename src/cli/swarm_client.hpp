@@ -152,6 +152,10 @@ class Session {
                                      const std::string& what);
   // Reports `outcome` for `assignment` (one of a pull's), as call() does.
   std::optional<nlohmann::json> report(const nlohmann::json& assignment, const TestOutcome& outcome);
+  // Reports a whole pull's `assignments` in one call, each with its outcome in `outcomes` (by test name);
+  // answers the list of results, in order, each with its "test".
+  std::optional<nlohmann::json> report_all(const nlohmann::json& assignments,
+                                           const std::map<std::string, TestOutcome>& outcomes);
   // GETs `path` (under /api/v1/swarm), retried as call() retries.
   std::optional<nlohmann::json> fetch(const std::string& path, const std::string& what);
 

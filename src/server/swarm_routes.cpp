@@ -414,9 +414,12 @@ Reply SwarmRoutes::pull(const std::string& agent, std::string_view body) {
   });
 }
 
-Reply SwarmRoutes::report(const std::string& agent, std::string_view body) {
-  return impl_->answer([&] {
-    const ordered_json request = parse_body(body);
+namespace {
+
+// One report of a body: {"lease", "test", "status", "seconds"}. `where` names it in an error ("reports[2]:
+// ").
+swarm::Report report_of(const ordered_json& request, const std::string& where) {
+  try {
     swarm::Report report;
     report.lease = member<std::int64_t>(request, "lease");
     report.test = member<std::string>(request, "test");
@@ -430,9 +433,40 @@ Reply SwarmRoutes::report(const std::string& agent, std::string_view body) {
     if (!std::isfinite(report.seconds) || report.seconds < 0) {
       throw Refused(400, "\"seconds\" must be a duration of 0 or more");
     }
-    const swarm::Reported reported = impl_->coordinator.report(agent, report);
-    return json_reply(
-        200, ordered_json{{"accepted", reported.accepted}, {"authoritative", reported.authoritative}});
+    return report;
+  } catch (const Refused& refused) {
+    throw Refused(refused.status, where + refused.what());
+  }
+}
+
+ordered_json reported_json(const swarm::Reported& reported) {
+  return ordered_json{{"accepted", reported.accepted}, {"authoritative", reported.authoritative}};
+}
+
+}  // namespace
+
+Reply SwarmRoutes::report(const std::string& agent, std::string_view body) {
+  return impl_->answer([&] {
+    const ordered_json request = parse_body(body);
+    if (!request.contains("reports")) {
+      return json_reply(200, reported_json(impl_->coordinator.report(agent, report_of(request, ""))));
+    }
+    // A batch: every report is checked before any counts, then each counts in order. Each is idempotent by
+    // its lease, so a batch retried after a refusal half-way gives the same answers to the ones that counted.
+    const ordered_json& list = request.at("reports");
+    if (!list.is_array() || list.empty()) throw Refused(400, "\"reports\" must be a list of reports");
+    std::vector<swarm::Report> reports;
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (!list[i].is_object()) throw Refused(400, "reports[" + std::to_string(i) + "] is not an object");
+      reports.push_back(report_of(list[i], "reports[" + std::to_string(i) + "]: "));
+    }
+    ordered_json results = ordered_json::array();
+    for (const swarm::Report& report : reports) {
+      ordered_json one{{"test", report.test}};
+      one.update(reported_json(impl_->coordinator.report(agent, report)));
+      results.push_back(std::move(one));
+    }
+    return json_reply(200, ordered_json{{"results", results}});
   });
 }
 

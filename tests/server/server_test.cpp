@@ -247,6 +247,91 @@ TEST_F(ServerTest, StatusAndHelp) {
   EXPECT_NE(home->body.find("href=\"/api/v1/routes\""), std::string::npos) << home->body;
 }
 
+// The swarm routes over HTTP: bad bodies get a 400 naming what is wrong, and nothing counts; a batch of
+// reports counts in one call, and sent again gives the same answers.
+TEST_F(ServerTest, SwarmRoutesRefuseBadBodiesAndTakeABatchOfReports) {
+  start();
+  const std::string swarm = "/api/v1/swarm";
+  auto error_of = [](const httplib::Result& result) -> std::pair<int, std::string> {
+    if (!result) return {-1, "no answer"};
+    return {result->status, json::parse(result->body).value("error", "")};
+  };
+  EXPECT_EQ(error_of(post_json(swarm + "/runs", "{not json")).first, 400);
+  EXPECT_EQ(error_of(post_json(swarm + "/runs", "[1]")),
+            (std::pair<int, std::string>{400, "request body is not a JSON object"}));
+  EXPECT_EQ(error_of(post_json(swarm + "/agents", R"({"name": "box"})")),
+            (std::pair<int, std::string>{400, "request body has no \"key\""}));
+
+  const auto submitted = post_json(swarm + "/runs", R"({"job": "j", "version": "1", "test_list_hash": "h",
+      "mode": "queue", "tests": [{"name": "a"}, {"name": "b"}, {"name": "c"}]})");
+  ASSERT_TRUE(submitted);
+  ASSERT_EQ(submitted->status, 201) << submitted->body;
+  const auto joined = post_json(swarm + "/agents", R"({"key": "k1", "name": "box", "test_list_hash": "h",
+      "attributes": {"os": "Linux", "arch": "x86_64", "cores": 2, "ram_mb": 4000, "bench": 1}})");
+  ASSERT_TRUE(joined);
+  ASSERT_EQ(joined->status, 200) << joined->body;
+  const std::string agent = swarm + "/agents/" + json::parse(joined->body).at("agent").get<std::string>();
+
+  // Tests without history go out one at a time: pull all three.
+  std::vector<json> assignments;
+  for (int pull = 1; pull <= 3; ++pull) {
+    const auto pulled = post_json(agent + "/pull", R"({"request_id": "r)" + std::to_string(pull) + "\"}");
+    ASSERT_TRUE(pulled);
+    ASSERT_EQ(pulled->status, 200) << pulled->body;
+    const json answer = json::parse(pulled->body);
+    for (const json& a : answer.at("assignments")) assignments.push_back(a);
+  }
+  ASSERT_EQ(assignments.size(), 3u);
+  auto report = [&](std::size_t i, const std::string& status, double seconds) {
+    return json{{"lease", assignments[i].at("lease")},
+                {"test", assignments[i].at("test")},
+                {"status", status},
+                {"seconds", seconds}};
+  };
+
+  EXPECT_EQ(error_of(post_json(agent + "/report", json{{"reports", json::array()}}.dump())),
+            (std::pair<int, std::string>{400, "\"reports\" must be a list of reports"}));
+  // One bad report refuses the whole batch: the good one before it does not count.
+  EXPECT_EQ(error_of(post_json(agent + "/report",
+                               json{{"reports", {report(0, "passed", 1), report(1, "exploded", 1)}}}.dump())),
+            (std::pair<int, std::string>{
+                400, "reports[1]: \"status\" must be passed, failed or skipped, not 'exploded'"}));
+  EXPECT_EQ(error_of(post_json(agent + "/report", json{{"reports", {report(0, "passed", -1)}}}.dump())),
+            (std::pair<int, std::string>{400, "reports[0]: \"seconds\" must be a duration of 0 or more"}));
+  json foreign = report(2, "passed", 1);
+  foreign["lease"] = 999;
+  EXPECT_EQ(error_of(post_json(agent + "/report", foreign.dump())).first, 409);
+  const auto before = get(swarm + "/runs/1");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(json::parse(before->body).at("done"), 0) << before->body;
+
+  // The batch counts, in order; sent again, the same answers.
+  const std::string batch = json{{"reports", {report(0, "passed", 1.5), report(1, "failed", 0.5)}}}.dump();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto reported = post_json(agent + "/report", batch);
+    ASSERT_TRUE(reported);
+    ASSERT_EQ(reported->status, 200) << reported->body;
+    const json results = json::parse(reported->body).at("results");
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_EQ(results[0].at("test"), assignments[0].at("test"));
+    EXPECT_EQ(results[1].at("test"), assignments[1].at("test"));
+    EXPECT_TRUE(results[0].at("authoritative").get<bool>());
+    EXPECT_TRUE(results[1].at("authoritative").get<bool>());
+  }
+  const auto single = post_json(agent + "/report", report(2, "passed", 2).dump());
+  ASSERT_TRUE(single);
+  EXPECT_EQ(single->status, 200) << single->body;
+  const auto results = get(swarm + "/runs/1/results");
+  ASSERT_TRUE(results);
+  const json outcome = json::parse(results->body);
+  EXPECT_EQ(outcome.at("state"), "done") << results->body;
+  std::map<std::string, std::string> status;
+  for (const json& t : outcome.at("tests")) status[t.at("name")] = t.at("status");
+  EXPECT_EQ(status, (std::map<std::string, std::string>{{assignments[0].at("test"), "passed"},
+                                                        {assignments[1].at("test"), "failed"},
+                                                        {assignments[2].at("test"), "passed"}}));
+}
+
 TEST_F(ServerTest, AnUnknownJobHasAnEmptyHistory) {
   start();
   EXPECT_EQ(
