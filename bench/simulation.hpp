@@ -32,8 +32,8 @@ struct AgentCosts {
   double per_test_seconds = 0.05;     // Every test: its process's start, ctest's own work.
   double round_trip_seconds = 0.002;  // Every pull and every report.
   // How a batch runs. false: each test on its own, reported as it ends (`tlb agent`). true: the whole batch
-  // as one ctest command, which starts in batch_start_seconds, and whose tests are reported one after another
-  // when it ends (`tlb run --queue`).
+  // as one ctest command, which starts in batch_start_seconds, and whose tests are reported in one call when
+  // it ends (`tlb run --queue`).
   bool one_command_per_batch = false;
   double batch_start_seconds = 0;
   // After an empty pull the agent waits max(the answer's retry_after_seconds, a backoff that starts here and
@@ -59,10 +59,11 @@ struct SwarmSetup {
 
 struct SimulatedRun {
   double makespan = 0;
-  std::size_t pulls = 0;    // Pull calls, empty ones included.
-  std::size_t batches = 0;  // Pulls that got work.
-  std::size_t reports = 0;
-  std::size_t taken_back = 0;  // Tests whose lease was lost (a dead agent's).
+  std::size_t pulls = 0;         // Pull calls, empty ones included.
+  std::size_t batches = 0;       // Pulls that got work.
+  std::size_t reports = 0;       // Tests reported.
+  std::size_t report_calls = 0;  // Report calls: one a test, or one a batch (one command per batch).
+  std::size_t taken_back = 0;    // Tests whose lease was lost (a dead agent's).
 };
 
 // The suites to simulate: the real ones, and instead of bench_balance's 4,000-test synthetic suite a smaller
@@ -137,11 +138,10 @@ inline SimulatedRun simulate(const SwarmSetup& setup) {
     const std::size_t j = index_of(dataset, test);
     return dataset.seconds[j] / setup.speeds[p] + costs.per_test_seconds;
   };
-  // From a call's answer to the next report: the test's own run, or (one command per batch) nothing until the
-  // command ends, and nothing after it.
+  // From a call's answer to the next report: the test's own run, or (one command per batch) the whole
+  // command, whose tests are then reported in one call.
   auto until_report = [&](std::size_t p, const AgentState& a) {
     if (!costs.one_command_per_batch) return duration(p, a.batch[a.next].test);
-    if (a.next > 0) return 0.0;
     double command = costs.batch_start_seconds;
     for (const sw::Assignment& assignment : a.batch) command += duration(p, assignment.test);
     return command;
@@ -192,16 +192,21 @@ inline SimulatedRun simulate(const SwarmSetup& setup) {
           break;
         }
         case Kind::finish: {
-          const sw::Assignment& done = self.batch[self.next];
-          ++result.reports;
-          sw::Report report{done.lease, done.test, sw::Status::passed, duration(event.agent, done.test)};
-          coordinator.report(id, report);
+          // One command per batch: the whole batch's reports in one call when the command ends.
+          ++result.report_calls;
+          const std::size_t last = costs.one_command_per_batch ? self.batch.size() : self.next + 1;
+          for (; self.next < last; ++self.next) {
+            const sw::Assignment& done = self.batch[self.next];
+            ++result.reports;
+            sw::Report report{done.lease, done.test, sw::Status::passed, duration(event.agent, done.test)};
+            coordinator.report(id, report);
+          }
           // take_finished: whichever call completed the run (a report, or a lease found expired).
           if (!coordinator.take_finished().empty()) {
             finished = true;
             break;
           }
-          if (++self.next < self.batch.size()) {
+          if (self.next < self.batch.size()) {
             schedule(now + rtt + until_report(event.agent, self), event.agent, Kind::finish);
           } else {
             schedule(now + rtt, event.agent, Kind::pull);

@@ -47,7 +47,11 @@ struct PolicySettings {
   // and identical machines learn speeds up to 1.4x apart when the history is off (bench/queue.cpp).
   double faster_by = 1.5;
   double min_batch_seconds = 1;
-  double max_batch_seconds = 120;
+  // A batch amortises what a pull costs (a round trip; in queue mode a ctest start and one report call too,
+  // about 0.15 s: 1.5% of 10 s). Beyond that, more in one batch only makes its later tests wait behind its
+  // first: when a test runs far longer than history says, its batchmates could have run elsewhere meanwhile
+  // (bench/queue.cpp: 120 s batches left sequencescape-cucumber at 1.20x the bound on one draw; 10 s, 1.02x).
+  double max_batch_seconds = 10;
   double per_test_seconds =
       0.05;  // What each test of a batch costs beyond its estimate: its process's start.
   double short_test_seconds =
