@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "server/database.hpp"
 #include "server/swarm_state.hpp"
+#include "support/scratch_dir.hpp"
 #include "swarm/coordinator.hpp"
 
 namespace tlb::swarm {
@@ -333,6 +335,57 @@ TEST_F(SwarmCoordinator, AQueueRunTrustsItsJobsAndARestartedJobGivesBackWhatItHe
   for (const auto& [name, result] : outcome(run)) runs[name] = result.runs;
   EXPECT_EQ(runs, (std::map<std::string, int>{{"a", 1}, {"b", 1}, {"c", 1}}));
   EXPECT_NE(coordinator_->progress(run).run.finished, 0);
+}
+
+// A database of schema version 1 (written before swarm mode) opens as version 2: it gains the swarm's tables,
+// keeps its history, and the coordinator works on it.
+class SchemaUpgrade : public testing::ScratchDirTest {};
+
+TEST_F(SchemaUpgrade, AVersionOneDatabaseGainsTheSwarmTablesAndKeepsItsHistory) {
+  const std::string path = (dir_ / "tlb.sqlite3").string();
+  {
+    // Made by today's code, then taken back to what version 1 had: no swarm tables, user_version 1.
+    server::Database database(path);
+    database.transaction(true, [](server::Session& s) {
+      s.prepare("INSERT INTO history VALUES ('job', 'kept', 4.5, 3, 'passed', '2026-11-30')").run();
+      std::vector<std::string> tables;
+      server::Statement swarm =
+          s.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'swarm%'");
+      while (swarm.step()) tables.push_back(swarm.text(0));
+      ASSERT_FALSE(tables.empty());
+      for (const std::string& table : tables) s.prepare("DROP TABLE " + table).run();
+      s.prepare("PRAGMA user_version = 1").run();
+    });
+    const std::int64_t left = database.transaction(false, [](server::Session& s) {
+      server::Statement count = s.prepare("SELECT count(*) FROM sqlite_master WHERE name LIKE 'swarm%'");
+      count.step();
+      return count.integer(0);
+    });
+    ASSERT_EQ(left, 0) << "the test did not take the database back to version 1";
+  }
+  server::Database database(path);
+  const auto version = database.transaction(false, [](server::Session& s) {
+    server::Statement pragma = s.prepare("PRAGMA user_version");
+    pragma.step();
+    return pragma.integer(0);
+  });
+  EXPECT_EQ(version, server::kSchemaVersion);
+  const store::Timings history =
+      database.transaction(false, [](server::Session& s) { return s.history("job"); });
+  ASSERT_EQ(history.count("kept"), 1u);
+  EXPECT_DOUBLE_EQ(history.at("kept").record.seconds, 4.5);
+
+  server::SqliteSwarmState state(database);
+  Coordinator coordinator(state, Settings{}, [] { return 1000.0; });
+  Submission queue{"job", "v1", "hash", {{"kept", 4.5, true}}};
+  queue.trusted = true;  // No checks: the one result settles the run.
+  const RunId run = coordinator.submit(queue).run;
+  const std::string agent =
+      coordinator.enroll(Registration{"key", "box", "hash", Attributes{"Linux", "x86_64", 4, 8000, 100, 0}});
+  const Pulled pulled = coordinator.pull(agent, "r1");
+  ASSERT_EQ(pulled.assignments.size(), 1u);
+  coordinator.report(agent, Report{pulled.assignments[0].lease, "kept", Status::passed, 4});
+  EXPECT_NE(coordinator.progress(run).run.finished, 0);
 }
 
 }  // namespace
