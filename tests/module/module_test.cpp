@@ -69,7 +69,8 @@ struct Project {
 
   // Configures and builds the fixture in a scratch directory `name`, adopting TLB the `adoption` way.
   static Project make(const std::string& name, const std::string& adoption,
-                      const std::vector<std::string>& extra = {}) {
+                      const std::vector<std::string>& extra = {}, const std::string& generator = "Ninja",
+                      const std::string& config = "") {
     Project project;
     const fs::path dir = scratch(name);
     project.build = dir / "build";
@@ -81,7 +82,7 @@ struct Project {
         "-B",
         project.build.string(),
         "-G",
-        "Ninja",
+        generator,
         "-DCMAKE_BUILD_TYPE=None",  // No -O, no -g: the quickest build of TLB in the adoption cases.
         "-DTLB_ADOPTION=" + adoption,
         "-DTLB_SOURCE_DIR=" TLB_SOURCE_DIR,
@@ -89,8 +90,9 @@ struct Project {
         "-DTLB_STORE=" + project.store.string()};
     configure.insert(configure.end(), extra.begin(), extra.end());
     check(run_process(configure, {{"HOME", dir.string()}}), "configuring the fixture (" + adoption + ")");
-    check(run_process({CMAKE_COMMAND, "--build", project.build.string()}, {{"HOME", dir.string()}}),
-          "building the fixture (" + adoption + ")");
+    std::vector<std::string> build = {CMAKE_COMMAND, "--build", project.build.string()};
+    if (!config.empty()) build.insert(build.end(), {"--config", config});
+    check(run_process(build, {{"HOME", dir.string()}}), "building the fixture (" + adoption + ")");
     return project;
   }
 
@@ -132,10 +134,11 @@ const std::vector<std::string> kHostileNames = {
 
 // What each adoption path must give: the partitions together run what one unpartitioned run runs, once each
 // (fixture setup and cleanup once in every partition that needs them).
-void expect_exactly_once(const Project& project, int total, const std::multiset<std::string>& everything) {
+void expect_exactly_once(const Project& project, int total, const std::multiset<std::string>& everything,
+                         const std::vector<std::string>& args = {}) {
   std::multiset<std::string> together;
   for (int k = 1; k <= total; ++k) {
-    const Project::Run run = project.ctest(Project::partition(k, total));
+    const Project::Run run = project.ctest(Project::partition(k, total), args);
     EXPECT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
     const std::multiset<std::string> mine = as_multiset(run.ran);
     const bool needs_db = std::any_of(run.ran.begin(), run.ran.end(), [](const std::string& n) {
@@ -467,6 +470,18 @@ TEST(ModuleFailures, AMissingOrBrokenTlbIsOneClearErrorAndNoRun) {
     // Without a partition the project still runs every test: TLB is not involved.
     EXPECT_FALSE(project.ctest({}).ran.empty());
   }
+}
+
+// A multi-configuration generator: the hook reads the settings of the configuration ctest runs (-C), and
+// lists the tests of that configuration. Only Release is built, so -C Debug would find no test programs.
+TEST(MultiConfig, PartitionsOfTheConfigurationCtestRuns) {
+  const Project project = Project::make("multi-config", "executable", {}, "Ninja Multi-Config", "Release");
+  const Project::Run all = project.ctest({}, {"-C", "Release"});
+  ASSERT_EQ(all.result.exit_code, 0) << all.result.out << all.result.err;
+  ASSERT_FALSE(all.ran.empty());
+  expect_exactly_once(project, 3, as_multiset(all.ran), {"-C", "Release"});
+  EXPECT_TRUE(fs::exists(project.build / "CMakeFiles" / "TLB" / "settings-Release.cmake"));
+  EXPECT_TRUE(fs::exists(project.build / "CMakeFiles" / "TLB" / "settings-Debug.cmake"));
 }
 
 // The three ways a project adopts TLB: each builds the tlb program its own way, and plain ctest partitions.
