@@ -416,8 +416,8 @@ Reply SwarmRoutes::pull(const std::string& agent, std::string_view body) {
 
 namespace {
 
-// One report of a body: {"lease", "test", "status", "seconds"}. `where` names it in an error ("reports[2]:
-// ").
+// One report of a body: {"lease", "test", "status", "seconds"}. Its errors start with `where`, which names
+// it.
 swarm::Report report_of(const ordered_json& request, const std::string& where) {
   try {
     swarm::Report report;
