@@ -214,11 +214,10 @@ TEST(SwarmPick, ExcludedTestsAreNeverPicked) {
 }
 
 TEST(SwarmBatch, ShrinksAsRemainingWorkShrinks) {
-  // A quarter of remaining / total speed (4), within [1, 120], and never more than half of it.
-  EXPECT_DOUBLE_EQ(batch_seconds(10000, 4, kSettings), 120);
-  EXPECT_DOUBLE_EQ(batch_seconds(1920, 4, kSettings), 120);
-  EXPECT_DOUBLE_EQ(batch_seconds(800, 4, kSettings), 50);
+  // A quarter of remaining / total speed (4), within [1, 10], and never more than half of it.
+  EXPECT_DOUBLE_EQ(batch_seconds(10000, 4, kSettings), 10);
   EXPECT_DOUBLE_EQ(batch_seconds(160, 4, kSettings), 10);
+  EXPECT_DOUBLE_EQ(batch_seconds(120, 4, kSettings), 7.5);
   EXPECT_DOUBLE_EQ(batch_seconds(40, 4, kSettings), 2.5);
   EXPECT_DOUBLE_EQ(batch_seconds(8, 4, kSettings), 1);
   EXPECT_DOUBLE_EQ(batch_seconds(4, 4, kSettings), 0.5);
