@@ -119,8 +119,40 @@ Statement::Statement(sqlite3* db, std::string_view sql, const std::string& path)
   }
 }
 
+Statement::Statement(sqlite3* db, sqlite3_stmt* cached, bool* in_use, const std::string& path)
+    : db_(db), statement_(cached), in_use_(in_use), path_(path) {
+  *in_use_ = true;
+}
+
 Statement::~Statement() {
-  sqlite3_finalize(statement_);
+  if (in_use_ == nullptr) {
+    sqlite3_finalize(statement_);
+    return;
+  }
+  sqlite3_reset(statement_);
+  sqlite3_clear_bindings(statement_);
+  *in_use_ = false;
+}
+
+void StatementCache::clear() {
+  for (auto& [sql, entry] : entries_) sqlite3_finalize(entry.statement);
+  entries_.clear();
+}
+
+Statement Session::prepare(std::string_view sql) {
+  auto [it, added] = cache_.entries_.try_emplace(std::string(sql));
+  StatementCache::Entry& entry = it->second;
+  if (entry.in_use) return Statement(db_, sql, path_);  // The same query inside a loop over its own rows.
+  if (added) {
+    if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                           &entry.statement, nullptr) != SQLITE_OK) {
+      const std::string message = describe(db_, path_);
+      sqlite3_finalize(entry.statement);
+      cache_.entries_.erase(it);
+      throw DatabaseError(message);
+    }
+  }
+  return Statement(db_, entry.statement, &entry.in_use, path_);
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
@@ -445,6 +477,7 @@ Database::Database(std::string path) : path_(std::move(path)) {
     execute("PRAGMA foreign_keys = ON");
     create_schema();
   } catch (...) {
+    cache_.clear();
     sqlite3_close(db_);
     db_ = nullptr;
     throw;
@@ -452,6 +485,7 @@ Database::Database(std::string path) : path_(std::move(path)) {
 }
 
 Database::~Database() {
+  cache_.clear();
   if (db_ != nullptr) {
     // A clean close checkpoints the WAL into the database file and removes it.
     sqlite3_close_v2(db_);

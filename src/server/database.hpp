@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -48,10 +49,30 @@ class DatabaseError : public std::runtime_error {
 // The schema version this tlb writes; a database with a newer one is refused.
 inline constexpr int kSchemaVersion = 2;
 
+// Statements prepared once and kept, by their SQL: preparing is most of what a small query costs (the swarm's
+// pull and report run a dozen each). Used only under the database's lock, by Session::prepare.
+class StatementCache {
+ public:
+  StatementCache() = default;
+  ~StatementCache() { clear(); }
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+  void clear();
+
+ private:
+  friend class Session;
+  struct Entry {
+    sqlite3_stmt* statement = nullptr;
+    bool in_use = false;  // Lent to a Statement now.
+  };
+  std::unordered_map<std::string, Entry> entries_;  // Nodes: an entry's address stays while the map grows.
+};
+
 // A prepared statement with bound parameters (the only way SQL sees a value). Parameters are bound by
 // position, from 1. step() returns true while there is a row.
 class Statement {
  public:
+  // Prepares `sql` for this statement alone (finalized at the end).
   Statement(sqlite3* db, std::string_view sql, const std::string& path);
   ~Statement();
   Statement(const Statement&) = delete;
@@ -73,8 +94,13 @@ class Statement {
   bool is_null(int column) const;
 
  private:
+  friend class Session;
+  // Borrows a cached statement, reset and handed back at the end.
+  Statement(sqlite3* db, sqlite3_stmt* cached, bool* in_use, const std::string& path);
+
   sqlite3* db_;
   sqlite3_stmt* statement_ = nullptr;
+  bool* in_use_ = nullptr;  // Set when borrowed from a StatementCache.
   const std::string& path_;
 };
 
@@ -157,14 +183,17 @@ class Session {
   std::size_t purge_versions(std::int64_t before);
 
   // Any statement, for the swarm's state (swarm_state.cpp), which keeps its own tables in this database.
-  Statement prepare(std::string_view sql) { return Statement(db_, sql, path_); }
+  // Prepared once per connection and reused; the same SQL while an earlier one is still open gets its own.
+  Statement prepare(std::string_view sql);
 
  private:
   friend class Database;
-  Session(sqlite3* db, const std::string& path) : db_(db), path_(path) {}
+  Session(sqlite3* db, const std::string& path, StatementCache& cache)
+      : db_(db), path_(path), cache_(cache) {}
 
   sqlite3* db_;
   const std::string& path_;
+  StatementCache& cache_;
 };
 
 class Database {
@@ -185,7 +214,7 @@ class Database {
   auto transaction(bool write, Work&& work) -> decltype(work(std::declval<Session&>())) {
     std::lock_guard lock(mutex_);
     Transaction guard(*this, write);
-    Session session(db_, path_);
+    Session session(db_, path_, cache_);
     if constexpr (std::is_void_v<decltype(work(session))>) {
       work(session);
       guard.commit();
@@ -214,6 +243,7 @@ class Database {
 
   std::string path_;
   sqlite3* db_ = nullptr;
+  StatementCache cache_;  // Finalized before the connection closes.
   std::mutex mutex_;
 };
 
