@@ -56,6 +56,7 @@
 #include <utility>
 #include <vector>
 
+#include "options.hpp"
 #include "suites.hpp"
 #include "tlb/history.hpp"
 #include "tlb/split.hpp"
@@ -751,17 +752,15 @@ void write_svg(const fs::path& path, const std::vector<Case>& cases, const std::
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
-int usage(const char* program) {
-  std::fprintf(stderr,
-               "usage: %s [--shared DIR] [--out DIR] [--sizes N,N,...] [--noise-draws K] [--split-draws K]\n"
-               "  --shared DIR       where datasets/ is (default %s)\n"
-               "  --out DIR          where balance.md, balance.csv and the SVG plots go (default: .)\n"
-               "  --sizes LIST       synthetic suite sizes (default 100,1000,10000,100000)\n"
-               "  --noise-draws K    draws of the next run under noise (default 1001)\n"
-               "  --split-draws K    draws of which tests are new, each split anew (default 15)\n",
-               program, TLB_SHARED_DIR);
-  return 2;
-}
+// What read_flags prints after "usage: <program> ".
+constexpr const char* kUsage =
+    "[--shared DIR] [--out DIR] [--sizes N,N,...] [--noise-draws K] [--split-draws K]\n"
+    "  --shared DIR       where datasets/ is (default " TLB_SHARED_DIR
+    ")\n"
+    "  --out DIR          where balance.md, balance.csv and the SVG plots go (default: .)\n"
+    "  --sizes LIST       synthetic suite sizes (default 100,1000,10000,100000)\n"
+    "  --noise-draws K    draws of the next run under noise (default 1001)\n"
+    "  --split-draws K    draws of which tests are new, each split anew (default 15)\n";
 
 }  // namespace
 
@@ -771,24 +770,14 @@ int main(int argc, char** argv) {
     fs::path out = ".";
     std::vector<std::size_t> sizes = {100, 1'000, 10'000, 100'000};
     int noise_draws = 1001, split_draws = 15;
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view flag = argv[i];
-      if (flag == "--help" || flag == "-h" || i + 1 >= argc) return usage(argv[0]);
-      const std::string value = argv[++i];
-      if (flag == "--shared") {
-        shared = value;
-      } else if (flag == "--out") {
-        out = value;
-      } else if (flag == "--sizes") {
-        sizes = parse_sizes(value);
-      } else if (flag == "--noise-draws") {
-        noise_draws = std::max(1, std::stoi(value));
-      } else if (flag == "--split-draws") {
-        split_draws = std::max(1, std::stoi(value));
-      } else {
-        return usage(argv[0]);
-      }
-    }
+    const bool read = tlb::bench::read_flags(
+        argc, argv, kUsage,
+        {{"--shared", [&](const std::string& value) { shared = value; }},
+         {"--out", [&](const std::string& value) { out = value; }},
+         {"--sizes", [&](const std::string& value) { sizes = parse_sizes(value); }},
+         {"--noise-draws", [&](const std::string& value) { noise_draws = std::max(1, std::stoi(value)); }},
+         {"--split-draws", [&](const std::string& value) { split_draws = std::max(1, std::stoi(value)); }}});
+    if (!read) return 2;
     const auto start = Clock::now();
     const std::vector<Dataset> datasets = load_datasets(shared, sizes);
     const std::vector<Scenario> scenarios = make_scenarios(noise_draws, split_draws);

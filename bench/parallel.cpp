@@ -51,10 +51,10 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "options.hpp"
 #include "suites.hpp"
 #include "tlb/history.hpp"
 #include "tlb/order.hpp"
@@ -642,15 +642,13 @@ std::vector<std::string> losses(const std::vector<Case>& cases, const std::vecto
   return lines;
 }
 
-int usage(const char* program) {
-  std::fprintf(stderr,
-               "usage: %s [--shared DIR] [--out DIR] [--sizes N,N,...]\n"
-               "  --shared DIR    where datasets/ is (default %s)\n"
-               "  --out DIR       where parallel.md and parallel.csv go (default: .)\n"
-               "  --sizes LIST    synthetic suite sizes (default 100,1000,10000,100000)\n",
-               program, TLB_SHARED_DIR);
-  return 2;
-}
+// What read_flags prints after "usage: <program> ".
+constexpr const char* kUsage =
+    "[--shared DIR] [--out DIR] [--sizes N,N,...]\n"
+    "  --shared DIR    where datasets/ is (default " TLB_SHARED_DIR
+    ")\n"
+    "  --out DIR       where parallel.md and parallel.csv go (default: .)\n"
+    "  --sizes LIST    synthetic suite sizes (default 100,1000,10000,100000)\n";
 
 }  // namespace
 
@@ -659,20 +657,12 @@ int main(int argc, char** argv) {
     fs::path shared = TLB_SHARED_DIR;
     fs::path out = ".";
     std::vector<std::size_t> sizes = {100, 1'000, 10'000, 100'000};
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view flag = argv[i];
-      if (flag == "--help" || flag == "-h" || i + 1 >= argc) return usage(argv[0]);
-      const std::string value = argv[++i];
-      if (flag == "--shared") {
-        shared = value;
-      } else if (flag == "--out") {
-        out = value;
-      } else if (flag == "--sizes") {
-        sizes = tlb::bench::parse_sizes(value);
-      } else {
-        return usage(argv[0]);
-      }
-    }
+    const bool read = tlb::bench::read_flags(
+        argc, argv, kUsage,
+        {{"--shared", [&](const std::string& value) { shared = value; }},
+         {"--out", [&](const std::string& value) { out = value; }},
+         {"--sizes", [&](const std::string& value) { sizes = tlb::bench::parse_sizes(value); }}});
+    if (!read) return 2;
     const auto start = Clock::now();
     check_simulator();
     const Probe probe = probe_core();

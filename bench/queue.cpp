@@ -40,14 +40,13 @@
 #include <mutex>
 #include <numeric>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "options.hpp"
 #include "simulation.hpp"
 #include "suites.hpp"
 #include "tlb/history.hpp"
@@ -222,17 +221,15 @@ std::pair<double, double> median_and_worst(const Case& one, Field field) {
   return {tlb::bench::median(values), *std::max_element(values.begin(), values.end())};
 }
 
-int usage(const char* program) {
-  std::fprintf(stderr,
-               "usage: %s [--shared DIR] [--suites LIST] [--draws K] [--rtt-ms MS] [--threads T]\n"
-               "  --shared DIR    where datasets/ is (default %s)\n"
-               "  --suites LIST   only these suites, by name, separated by ','\n"
-               "  --draws K       drifted histories per suite and job count (default 11)\n"
-               "  --rtt-ms MS     one round trip to the server, in milliseconds (default 20)\n"
-               "  --threads T     simulations at once (default: the machine's hardware threads)\n",
-               program, TLB_SHARED_DIR);
-  return 2;
-}
+// What read_flags prints after "usage: <program> ".
+constexpr const char* kUsage =
+    "[--shared DIR] [--suites LIST] [--draws K] [--rtt-ms MS] [--threads T]\n"
+    "  --shared DIR    where datasets/ is (default " TLB_SHARED_DIR
+    ")\n"
+    "  --suites LIST   only these suites, by name, separated by ','\n"
+    "  --draws K       drifted histories per suite and job count (default 11)\n"
+    "  --rtt-ms MS     one round trip to the server, in milliseconds (default 20)\n"
+    "  --threads T     simulations at once (default: the machine's hardware threads)\n";
 
 }  // namespace
 
@@ -243,38 +240,24 @@ int main(int argc, char** argv) {
     int draws = 11;
     double round_trip_seconds = 0.020;
     unsigned threads = std::max(1U, std::thread::hardware_concurrency());
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view flag = argv[i];
-      if (flag == "--help" || flag == "-h" || i + 1 >= argc) return usage(argv[0]);
-      const std::string value = argv[++i];
-      if (flag == "--shared") {
-        shared = value;
-      } else if (flag == "--suites") {
-        std::stringstream list(value);
-        for (std::string name; std::getline(list, name, ',');) only.push_back(name);
-      } else if (flag == "--draws") {
-        draws = std::stoi(value);
-        if (draws < 1) throw std::invalid_argument("--draws: '" + value + "' is not a positive count");
-      } else if (flag == "--threads") {
-        const int count = std::stoi(value);
-        if (count < 1) throw std::invalid_argument("--threads: '" + value + "' is not a positive count");
-        threads = static_cast<unsigned>(count);
-      } else if (flag == "--rtt-ms") {
-        round_trip_seconds = std::stod(value) / 1000;
-        if (!(round_trip_seconds >= 0))
-          throw std::invalid_argument("--rtt-ms: '" + value + "' is not a duration in milliseconds");
-      } else {
-        return usage(argv[0]);
-      }
-    }
+    const bool read = tlb::bench::read_flags(
+        argc, argv, kUsage,
+        {{"--shared", [&](const std::string& value) { shared = value; }},
+         tlb::bench::suites_flag(only),
+         {"--draws", [&](const std::string& value) { draws = tlb::bench::positive_count("--draws", value); }},
+         {"--threads",
+          [&](const std::string& value) {
+            threads = static_cast<unsigned>(tlb::bench::positive_count("--threads", value));
+          }},
+         {"--rtt-ms", [&](const std::string& value) {
+            round_trip_seconds = std::stod(value) / 1000;
+            if (!(round_trip_seconds >= 0))
+              throw std::invalid_argument("--rtt-ms: '" + value + "' is not a duration in milliseconds");
+          }}});
+    if (!read) return 2;
     const auto start = Clock::now();
     std::vector<Dataset> datasets = tlb::bench::simulated_suites(shared);
-    if (!only.empty()) {
-      std::erase_if(datasets, [&](const Dataset& d) {
-        return std::find(only.begin(), only.end(), d.name) == only.end();
-      });
-    }
-    if (datasets.empty()) throw std::invalid_argument("--suites: none of the suites is named so");
+    tlb::bench::keep_suites(datasets, only);
     std::vector<Case> cases;
     for (const Dataset& dataset : datasets) {
       for (int jobs : kJobCounts) {

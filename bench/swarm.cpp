@@ -35,13 +35,12 @@
 #include <filesystem>
 #include <numeric>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
+#include "options.hpp"
 #include "simulation.hpp"
 #include "suites.hpp"
 
@@ -184,13 +183,10 @@ Row measure(const Dataset& dataset, const Pool& pool) {
 std::vector<Pool> parse_pools(const std::string& text) {
   // "1,2,3,4;1,4": pools separated by ';', speeds by ','.
   std::vector<Pool> pools;
-  std::stringstream list(text);
-  std::string item;
-  while (std::getline(list, item, ';')) {
+  for (const std::string& item : tlb::bench::split_list(text, ';')) {
     Pool pool{item, {}};
-    std::stringstream speeds(item);
-    std::string speed;
-    while (std::getline(speeds, speed, ',')) pool.speeds.push_back(std::stod(speed));
+    for (const std::string& speed : tlb::bench::split_list(item, ','))
+      pool.speeds.push_back(std::stod(speed));
     if (pool.speeds.empty() || *std::min_element(pool.speeds.begin(), pool.speeds.end()) <= 0)
       throw std::invalid_argument("--pools: '" + item + "' is not a list of positive speeds");
     pools.push_back(std::move(pool));
@@ -198,15 +194,13 @@ std::vector<Pool> parse_pools(const std::string& text) {
   return pools;
 }
 
-int usage(const char* program) {
-  std::fprintf(stderr,
-               "usage: %s [--shared DIR] [--pools LIST] [--suites LIST]\n"
-               "  --shared DIR    where datasets/ is (default %s)\n"
-               "  --pools LIST    agents' speeds, pools separated by ';' (default 1,1,1,1;1,2,3,4;...)\n"
-               "  --suites LIST   only these suites, by name, separated by ','\n",
-               program, TLB_SHARED_DIR);
-  return 2;
-}
+// What read_flags prints after "usage: <program> ".
+constexpr const char* kUsage =
+    "[--shared DIR] [--pools LIST] [--suites LIST]\n"
+    "  --shared DIR    where datasets/ is (default " TLB_SHARED_DIR
+    ")\n"
+    "  --pools LIST    agents' speeds, pools separated by ';' (default 1,1,1,1;1,2,3,4;...)\n"
+    "  --suites LIST   only these suites, by name, separated by ','\n";
 
 }  // namespace
 
@@ -215,29 +209,15 @@ int main(int argc, char** argv) {
     fs::path shared = TLB_SHARED_DIR;
     std::vector<Pool> pools = default_pools();
     std::vector<std::string> only;
-    for (int i = 1; i < argc; ++i) {
-      const std::string_view flag = argv[i];
-      if (flag == "--help" || flag == "-h" || i + 1 >= argc) return usage(argv[0]);
-      const std::string value = argv[++i];
-      if (flag == "--shared") {
-        shared = value;
-      } else if (flag == "--pools") {
-        pools = parse_pools(value);
-      } else if (flag == "--suites") {
-        std::stringstream list(value);
-        for (std::string name; std::getline(list, name, ',');) only.push_back(name);
-      } else {
-        return usage(argv[0]);
-      }
-    }
+    const bool read =
+        tlb::bench::read_flags(argc, argv, kUsage,
+                               {{"--shared", [&](const std::string& value) { shared = value; }},
+                                {"--pools", [&](const std::string& value) { pools = parse_pools(value); }},
+                                tlb::bench::suites_flag(only)});
+    if (!read) return 2;
     const auto start = Clock::now();
     std::vector<Dataset> datasets = tlb::bench::simulated_suites(shared);
-    if (!only.empty()) {
-      std::erase_if(datasets, [&](const Dataset& d) {
-        return std::find(only.begin(), only.end(), d.name) == only.end();
-      });
-    }
-    if (datasets.empty()) throw std::invalid_argument("--suites: none of the suites is named so");
+    tlb::bench::keep_suites(datasets, only);
     std::printf(
         "makespan / lower bound, max(sum w / sum s, max w / max s); killed: the fastest agent killed at "
         "40%%\n");
