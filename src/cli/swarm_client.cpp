@@ -394,16 +394,14 @@ SwarmServer resolve_swarm_server(const std::optional<std::string>& flag, const E
     throw UsageError(named + ": the swarm's coordinator is a tlb server: an http:// or https:// URL");
   }
   SwarmServer server;
-  server.url = setting->value;
-  while (server.url.ends_with('/')) server.url.pop_back();
-  const std::size_t host_start = server.url.find("://") + 3;
-  if (server.url.find_first_of("?#", host_start) != std::string::npos) {
-    throw UsageError(named + ": a server URL has no query or fragment");
+  try {
+    store::ServerUrl parsed = store::parse_server_url(setting->value);
+    server.url = std::move(parsed.url);
+    server.origin = std::move(parsed.origin);
+    server.prefix = std::move(parsed.prefix);
+  } catch (const store::UnsupportedStore& e) {
+    throw UsageError(named + ": " + e.what());
   }
-  const std::size_t path_start = server.url.find('/', host_start);
-  server.origin = server.url.substr(0, path_start);
-  if (server.origin.size() == host_start) throw UsageError(named + ": no host in the URL");
-  if (path_start != std::string::npos) server.prefix = server.url.substr(path_start);
   const store::ServerOptions options = resolve_server_options(env);
   server.token = options.token;
   server.timeout_seconds = options.timeout_seconds;

@@ -5,6 +5,21 @@
 
 namespace tlb::store {
 
+ServerUrl parse_server_url(const std::string& url) {
+  if (!is_server_url(url)) throw UnsupportedStore("not a server URL (http:// or https://)");
+  ServerUrl parsed;
+  parsed.url = url;
+  const std::size_t host_start = url.find("://") + 3;
+  while (parsed.url.size() > host_start && parsed.url.ends_with('/')) parsed.url.pop_back();
+  if (parsed.url.find_first_of("?#", host_start) != std::string::npos)
+    throw UnsupportedStore("a server URL has no query or fragment");
+  const std::size_t path_start = parsed.url.find('/', host_start);
+  parsed.origin = parsed.url.substr(0, path_start);
+  if (parsed.origin.size() == host_start) throw UnsupportedStore("no host in the URL");
+  if (path_start != std::string::npos) parsed.prefix = parsed.url.substr(path_start);
+  return parsed;
+}
+
 httplib::Client http_client(const std::string& origin, double timeout_seconds, const std::string& token) {
   httplib::Client client(origin);
   const auto timeout =

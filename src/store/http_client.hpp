@@ -1,12 +1,26 @@
 // What every client of a `tlb server` does alike (the HTTP store, `tlb agent`, `tlb swarm run`, `tlb run
-// --queue`): how it connects, why a request got no answer, and the server's reason for a refusal.
+// --queue`): where the server is, how it connects, why a request got no answer, and the server's reason for a
+// refusal.
 #pragma once
 
 #include <httplib.h>
 
 #include <string>
 
+#include "store/store.hpp"
+
 namespace tlb::store {
+
+// A server URL taken apart for httplib, which connects to an origin and sends paths.
+struct ServerUrl {
+  std::string url;     // As given, without a trailing '/': for messages and records.
+  std::string origin;  // scheme://host[:port]
+  std::string prefix;  // The path the server lives under ("" at the root).
+};
+
+// `url` is "http://host[:port][/prefix]" or "https://...". Throws UnsupportedStore with the reason alone
+// ("no host in the URL"), for the caller to say where the URL came from.
+ServerUrl parse_server_url(const std::string& url);
 
 // A client of `origin` (scheme://host:port): one connection per request, `timeout_seconds` for connecting and
 // for each read and write (a server never hangs a run), and `token` as a bearer token ("" for none).

@@ -190,16 +190,7 @@ class HttpStore final : public Store, public RunLedger {
 
 std::unique_ptr<Store> open_http_store(const std::string& url, const HistoryPolicy& policy,
                                        const ServerOptions& server) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) throw UnsupportedStore("not a server URL: " + url);
-  std::string location = url;
-  while (location.size() > scheme_end + 3 && location.back() == '/') location.pop_back();
-  const auto path_start = location.find('/', scheme_end + 3);
-  std::string origin = location.substr(0, path_start);
-  std::string prefix = path_start == std::string::npos ? "" : location.substr(path_start);
-  if (origin.size() <= scheme_end + 3) throw UnsupportedStore("no host in the server URL " + url);
-  if (location.find_first_of("?#", scheme_end) != std::string::npos)
-    throw UnsupportedStore("a server URL has no query or fragment: " + url);
+  ServerUrl parsed = parse_server_url(url);
   if (server.job.empty()) {
     throw UnsupportedStore(
         "a TLB server store needs a job name: set TLB_JOB_NAME (the CMake hook uses the project's name)");
@@ -214,8 +205,8 @@ std::unique_ptr<Store> open_http_store(const std::string& url, const HistoryPoli
                            ": a job version is 1 to 128 letters, digits, '.', '_' or '-', starting with a "
                            "letter or digit");
   }
-  return std::make_unique<HttpStore>(std::move(location), std::move(origin), std::move(prefix), policy,
-                                     server);
+  return std::make_unique<HttpStore>(std::move(parsed.url), std::move(parsed.origin),
+                                     std::move(parsed.prefix), policy, server);
 }
 
 }  // namespace tlb::store

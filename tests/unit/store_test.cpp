@@ -13,6 +13,7 @@
 
 #include "io/text.hpp"
 #include "store/file_store.hpp"
+#include "store/http_client.hpp"
 #include "support/scratch_dir.hpp"
 
 namespace tlb::store {
@@ -50,6 +51,32 @@ class TimingFile : public tlb::testing::ScratchDirTest {
 };
 
 constexpr std::string_view kHeader = "# tlb timings v1\n# seconds runs last-result last-seen name\n";
+
+// One parser of server URLs for the HTTP store and the swarm's clients: origin and path prefix apart, and the
+// reason alone when the URL cannot name a server (the caller says where it came from).
+TEST(ServerUrl, OriginAndPrefixApart) {
+  const ServerUrl at_root = parse_server_url("http://h:1/");
+  EXPECT_EQ(at_root.url, "http://h:1");
+  EXPECT_EQ(at_root.origin, "http://h:1");
+  EXPECT_EQ(at_root.prefix, "");
+  const ServerUrl nested = parse_server_url("https://tlb.example/ci/tlb//");
+  EXPECT_EQ(nested.url, "https://tlb.example/ci/tlb");
+  EXPECT_EQ(nested.origin, "https://tlb.example");
+  EXPECT_EQ(nested.prefix, "/ci/tlb");
+  auto reason = [](const std::string& url) {
+    try {
+      parse_server_url(url);
+      return std::string("accepted");
+    } catch (const UnsupportedStore& e) {
+      return std::string(e.what());
+    }
+  };
+  EXPECT_EQ(reason("http://"), "no host in the URL");
+  EXPECT_EQ(reason("http:///p"), "no host in the URL");
+  EXPECT_EQ(reason("http://h?x"), "a server URL has no query or fragment");
+  EXPECT_EQ(reason("http://h/p#top"), "a server URL has no query or fragment");
+  EXPECT_EQ(reason("ftp://h"), "not a server URL (http:// or https://)");
+}
 
 TEST(Dates, ParseAndFormat) {
   EXPECT_EQ(format_date(day("2024-02-29")), "2024-02-29");
