@@ -55,6 +55,8 @@ struct SwarmSetup {
   bool trusted = false;  // Queue mode: a trusted run, whose results are never checked elsewhere.
   AgentCosts costs;
   std::optional<Death> death;
+  std::string database =
+      ":memory:";  // Where the coordinator's state lives (a file: the server's fsyncs too).
 };
 
 struct SimulatedRun {
@@ -82,7 +84,7 @@ inline SimulatedRun simulate(const SwarmSetup& setup) {
   const Dataset& dataset = setup.dataset;
   const AgentCosts& costs = setup.costs;
   double now = 0;
-  tlb::server::Database database(":memory:");
+  tlb::server::Database database(setup.database);
   tlb::server::SqliteSwarmState state(database);
   const sw::Settings settings;
   sw::Coordinator coordinator(state, settings, [&now] { return now; });
