@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "cli/app.hpp"
+#include "cli/child_process.hpp"
 #include "cli/swarm_client.hpp"
 #include "io/record.hpp"
 #include "io/text.hpp"

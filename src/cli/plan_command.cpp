@@ -1,25 +1,18 @@
 #include "cli/plan_command.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cmath>
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
-#include <stdexcept>
 
+#include "cli/child_process.hpp"
 #include "cli/plan_view.hpp"
 #include "cli/split_inputs.hpp"
 #include "io/test_list.hpp"
 #include "io/text.hpp"
-
-extern char** environ;
 
 namespace tlb::cli {
 namespace {
@@ -34,83 +27,6 @@ struct PlanArgs : SplitFlags {
   bool strict = false;
 };
 
-// What a child process wrote and how it ended.
-struct ChildOutput {
-  int status = 0;  // Exit status; 128 + signal when killed.
-  std::string out;
-  std::string err;
-};
-
-// Runs `argv` (found on PATH) with this process's environment plus `extra`, stdin from /dev/null, and
-// collects both outputs. nullopt when it cannot be started (not on PATH).
-std::optional<ChildOutput> run_child(const std::vector<std::string>& argv,
-                                     const std::vector<std::string>& extra) {
-  int out_pipe[2], err_pipe[2];
-  if (pipe(out_pipe) != 0) throw std::runtime_error("cannot create a pipe");
-  if (pipe(err_pipe) != 0) {
-    close(out_pipe[0]);
-    close(out_pipe[1]);
-    throw std::runtime_error("cannot create a pipe");
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]})
-    posix_spawn_file_actions_addclose(&actions, fd);
-
-  std::vector<std::string> args = argv, variables = extra;
-  std::vector<char*> c_argv, c_env;
-  for (std::string& arg : args) c_argv.push_back(arg.data());
-  c_argv.push_back(nullptr);
-  for (char** variable = environ; variable != nullptr && *variable != nullptr; ++variable)
-    c_env.push_back(*variable);
-  for (std::string& variable : variables) c_env.push_back(variable.data());
-  c_env.push_back(nullptr);
-
-  pid_t pid = 0;
-  const int spawned = posix_spawnp(&pid, c_argv[0], &actions, nullptr, c_argv.data(), c_env.data());
-  posix_spawn_file_actions_destroy(&actions);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  if (spawned != 0) {
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    return std::nullopt;
-  }
-  // Both pipes at once, so that a child filling one while we wait on the other cannot stall.
-  ChildOutput child;
-  pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
-  std::string* into[2] = {&child.out, &child.err};
-  for (int remaining = 2; remaining > 0;) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || fds[i].revents == 0) continue;
-      char buffer[65536];
-      const ssize_t n = read(fds[i].fd, buffer, sizeof buffer);
-      if (n > 0) {
-        into[i]->append(buffer, static_cast<std::size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        close(fds[i].fd);
-        fds[i].fd = -1;
-        --remaining;
-      }
-    }
-  }
-  for (const pollfd& fd : fds) {
-    if (fd.fd >= 0) close(fd.fd);
-  }
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  child.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return child;
-}
-
 // The build tree's test list, as the CMake hook lists it: `ctest --show-only=json-v1 --test-dir DIR`, with
 // TLB_HOOK_ACTIVE set so that a partition variable in the environment does not make include(TLB) split the
 // listing itself.
@@ -118,12 +34,16 @@ std::vector<Test> list_build_dir(const std::string& dir) {
   if (!std::filesystem::is_directory(dir)) throw UsageError("--build-dir " + dir + ": no such directory");
   const std::vector<std::string> argv{"ctest", "--show-only=json-v1", "--test-dir", dir};
   const std::string command = "ctest --show-only=json-v1 --test-dir " + dir;
-  const std::optional<ChildOutput> child = run_child(argv, {"TLB_HOOK_ACTIVE=1"});
-  if (!child) throw UsageError("--build-dir needs ctest, and there is no ctest on PATH");
-  if (child->status != 0) {
+  ChildResult child;
+  try {
+    child = run_child(argv, ChildEnvironment{.keep_partition = true, .extra = {"TLB_HOOK_ACTIVE=1"}});
+  } catch (const CannotStart&) {
+    throw UsageError("--build-dir needs ctest, and there is no ctest on PATH");
+  }
+  if (child.status != 0) {
     // What ctest said, on one line (CMake puts the message under its "CMake Error at ..." line).
     std::string why;
-    for (char c : io::trim(child->err.empty() ? child->out : child->err)) {
+    for (char c : io::trim(child.err.empty() ? child.out : child.err)) {
       const bool space = c == '\n' || c == '\r' || c == ' ' || c == '\t';
       if (!space) {
         why += c;
@@ -133,10 +53,10 @@ std::vector<Test> list_build_dir(const std::string& dir) {
     }
     if (why.size() > 400) why = why.substr(0, 400) + "...";
     throw io::InputError(dir, 0,
-                         "`" + command + "` failed (exit status " + std::to_string(child->status) + ")" +
+                         "`" + command + "` failed (exit status " + std::to_string(child.status) + ")" +
                              (why.empty() ? ": is it a CMake build directory?" : ": " + why));
   }
-  return io::parse_test_list(child->out, "`" + command + "`");
+  return io::parse_test_list(child.out, "`" + command + "`");
 }
 
 // The number of partitions (required) and the partition to mark, if one is set. Only a total is needed:

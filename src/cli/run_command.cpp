@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "cli/app.hpp"
+#include "cli/child_process.hpp"
 #include "cli/swarm_client.hpp"
 #include "io/atomic_file.hpp"
 #include "io/record.hpp"

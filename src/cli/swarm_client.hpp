@@ -208,23 +208,6 @@ struct BuildTree {
 // A UsageError naming `setting` (the flag that gave `dir`) when `dir` holds no CTestTestfile.cmake.
 void check_build_tree(const std::string& dir, std::string_view setting = "--build-dir");
 
-struct ChildResult {
-  int status = 0;  // The exit status, or 128 + the signal that ended it.
-  std::string out;
-  std::string err;
-};
-
-// Runs `argv` (argv[0] looked up on PATH) with this process's environment less the partition variables
-// (TLB_PARTITION_NUMBER, CI_NODE_INDEX...): a project that includes TLB's CMake hook would otherwise split
-// the suite again inside the swarm. Signals are unblocked in the child. Throws InputError when it cannot
-// start.
-ChildResult run_child(const std::vector<std::string>& argv);
-
-// The same, with what the child prints copied to `out` and `err` as it comes; returns its exit status. A few
-// times a second `stop` is asked for a signal to pass on to the child (0: none); it is passed on once.
-int stream_child(const std::vector<std::string>& argv, std::ostream& out, std::ostream& err,
-                 const std::function<int()>& stop);
-
 // `ctest --show-only=json-v1` in the tree. Throws InputError when ctest fails or its answer is not a test
 // list.
 std::vector<Test> list_tests(const BuildTree& tree);
