@@ -65,13 +65,6 @@ double benchmark() {
   return std::round(static_cast<double>(kIterations) / std::max(best_ms, 1e-3));
 }
 
-io::ResultStatus status_named(const std::string& name) {
-  for (io::ResultStatus s : {io::ResultStatus::passed, io::ResultStatus::failed, io::ResultStatus::skipped}) {
-    if (io::to_string(s) == name) return s;
-  }
-  return io::ResultStatus::error;
-}
-
 std::string seconds_attribute(double seconds) {
   std::ostringstream text;
   text.imbue(std::locale::classic());
@@ -405,7 +398,7 @@ RunResults parse_run_results(const nlohmann::json& body) {
   for (const nlohmann::json& test : body.at("tests")) {
     FinalResult result;
     result.name = test.at("name").get<std::string>();
-    result.status = status_named(test.value("status", "error"));
+    result.status = io::result_status_named(test.value("status", "error")).value_or(io::ResultStatus::error);
     if (test.contains("seconds") && test["seconds"].is_number())
       result.seconds = test["seconds"].get<double>();
     if (test.contains("agent") && test["agent"].is_string()) result.agent = test["agent"].get<std::string>();

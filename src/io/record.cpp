@@ -1,6 +1,5 @@
 #include "io/record.hpp"
 
-#include <array>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -15,27 +14,6 @@ namespace {
 
 constexpr std::string_view kKind = "tlb-partition-record";
 constexpr int kVersion = 1;
-
-constexpr std::array<std::pair<ResultStatus, std::string_view>, 4> kStatusNames{{
-    {ResultStatus::passed, "passed"},
-    {ResultStatus::failed, "failed"},
-    {ResultStatus::error, "error"},
-    {ResultStatus::skipped, "skipped"},
-}};
-
-std::string_view status_name(ResultStatus status) {
-  for (const auto& [value, name] : kStatusNames) {
-    if (value == status) return name;
-  }
-  return "passed";
-}
-
-std::optional<ResultStatus> status_named(std::string_view name) {
-  for (const auto& [value, known] : kStatusNames) {
-    if (known == name) return value;
-  }
-  return std::nullopt;
-}
 
 // Reads the members of one record, remembering where each started so that a wrong value names its line.
 class RecordReader {
@@ -200,7 +178,7 @@ class RecordReader {
         [&](RecordedResult& result, const std::string& key, std::size_t value_at) {
           if (key == "status") {
             const std::string name = string(reader, value_at, key);
-            auto status = status_named(name);
+            auto status = result_status_named(name);
             if (!status)
               fail(value_at, "unknown result status '" + name + "' (passed, failed, error, skipped)");
             result.status = *status;
@@ -351,7 +329,7 @@ std::string format_record(const PartitionRecord& record, const std::string& sour
   for (const RecordedResult& result : record.results) {
     ordered_json entry;
     entry["name"] = result.name;
-    entry["status"] = status_name(result.status);
+    entry["status"] = to_string(result.status);
     if (result.seconds) entry["seconds"] = micro(*result.seconds);
     results.push_back(std::move(entry));
   }

@@ -25,6 +25,14 @@ std::string_view to_string(ResultStatus status) {
   return "unknown";
 }
 
+std::optional<ResultStatus> result_status_named(std::string_view name) {
+  for (ResultStatus status :
+       {ResultStatus::passed, ResultStatus::failed, ResultStatus::error, ResultStatus::skipped}) {
+    if (to_string(status) == name) return status;
+  }
+  return std::nullopt;
+}
+
 std::string_view to_string(ResultFormat format) {
   switch (format) {
     case ResultFormat::junit:

@@ -13,6 +13,8 @@ namespace tlb::io {
 enum class ResultStatus { passed, failed, error, skipped };
 
 std::string_view to_string(ResultStatus status);
+// The status to_string names "passed", "failed", "error" or "skipped"; nullopt for any other text.
+std::optional<ResultStatus> result_status_named(std::string_view name);
 
 // One executed test case as a file reports it.
 struct TestResult {
