@@ -18,21 +18,10 @@ report=$root/build/demo-report.html
 tlb=$demo/tlb-build/src/tlb
 total=4
 
-heading() { printf '\n== %s\n' "$*"; }
+script=demo
+source "$root/scripts/common.sh"
 now() { local t=$EPOCHREALTIME; echo "${t/[^0-9]/.}"; }        # Seconds, whatever the locale's decimal point.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
-# Runs a command with its output in a log file; on failure shows the end of the log and where it is.
-logged() {
-  local log=$1; shift
-  if ! "$@" >"$log" 2>&1; then
-    tail -n 20 "$log" >&2
-    die "'$*' failed; the full output is in $log"
-  fi
-}
-# Clears the partition variables a CI machine running the demo may have set, so each step names its own.
-unset TLB_PARTITION TLB_PARTITION_NUMBER TLB_TOTAL_PARTITIONS CI_NODE_INDEX CI_NODE_TOTAL CIRCLE_NODE_INDEX \
-  CIRCLE_NODE_TOTAL BUILDKITE_PARALLEL_JOB BUILDKITE_PARALLEL_JOB_COUNT TLB_STORE
 
 heading "Setup"
 "$root/scripts/setup.sh"

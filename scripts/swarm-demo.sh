@@ -17,18 +17,9 @@ out=$root/build/swarm-demo
 tlb=$demo/tlb-build/src/tlb
 job=demo
 
-heading() { printf '\n== %s\n' "$*"; }
-die() { printf 'swarm-demo: %s\n' "$*" >&2; exit 1; }
-logged() {
-  local log=$1; shift
-  if ! "$@" >"$log" 2>&1; then
-    tail -n 20 "$log" >&2
-    die "'$*' failed; the full output is in $log"
-  fi
-}
-# The agents must not split the suite again: no partition variables from a CI machine running the demo.
-unset TLB_PARTITION TLB_PARTITION_NUMBER TLB_TOTAL_PARTITIONS CI_NODE_INDEX CI_NODE_TOTAL CIRCLE_NODE_INDEX \
-  CIRCLE_NODE_TOTAL BUILDKITE_PARALLEL_JOB BUILDKITE_PARALLEL_JOB_COUNT TLB_STORE TLB_BASE_URL TLB_TOKEN
+script=swarm-demo
+# The agents must not split the suite again: common.sh clears the partition variables a CI machine may have set.
+source "$root/scripts/common.sh"
 
 # Each background process leads a process group of its own (setsid), so that stopping it stops the ctest and
 # test processes it started too.
