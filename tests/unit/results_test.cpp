@@ -12,7 +12,10 @@
 #include <sstream>
 
 #include "cli/app.hpp"
+#include "cli/record_command.hpp"
+#include "io/record.hpp"
 #include "io/text.hpp"
+#include "store/store.hpp"
 
 namespace tlb::io {
 namespace {
@@ -435,6 +438,21 @@ TEST(Results, NotRunOutranksTheLeftoverFailure) {
       "<testcase name='b' status='disabled' time='0.5'><failure message='leftover'/></testcase>"
       "<testcase name='c' status='notrun'><error/><failure/></testcase></testsuite>");
   EXPECT_EQ(rows(file), (std::vector<std::string>{"a||skipped|2", "b||skipped|0.5", "c||skipped|-"}));
+}
+
+// A test that did not run teaches the history nothing about its duration, whatever time its file gives: the
+// reading above, through `tlb record`'s observation, folded into a test's record as the store does.
+TEST(Results, ATestThatDidNotRunLeavesItsDurationAlone) {
+  const ResultFile file = parse(
+      "<testsuite><testcase name='ignored' status='ignored' time='7'/>"
+      "<testcase name='leftover' status='disabled' time='3'><failure/></testcase></testsuite>");
+  for (const MatchedResult& matched : match_to_ctest(file, {}).matched) {
+    TestRecord record{2.0, 4, Outcome::passed};
+    store::fold(record,
+                cli::observation_of(RecordedResult{matched.ctest_name, matched.status, matched.seconds}),
+                0.5);
+    EXPECT_EQ(record, (TestRecord{2.0, 4, Outcome::skipped})) << matched.ctest_name;
+  }
 }
 
 TEST(Results, GoogleTestResultAttribute) {
