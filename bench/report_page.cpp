@@ -85,6 +85,7 @@ std::vector<tlb::io::PartitionRecord> generate_run(std::size_t tests, int partit
     record.recorded_on = "2026-12-07";
     record.plan = plan;
     record.all_tests = all;
+    record.test_list_hash = tlb::io::hash_names(all);
   }
   return records;
 }

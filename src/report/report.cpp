@@ -745,7 +745,8 @@ std::string coordinate(double value) {
 
 // A bar drawn as its tests, longest first (as TLB orders a partition), with white separators and failed tests
 // in red: each test a segment whose <title> names it when hovered. Tests narrower than kMinSegment (chart
-// units, about a pixel each) share one last segment that counts them; the list under the chart has them all.
+// units, about a pixel each) share one last segment that counts them and their failures; the list under the
+// chart has them all.
 // So a bar holds at most about kWidth / kMinSegment segments however many tests the partition ran.
 struct Segment {
   std::string name;
@@ -795,7 +796,8 @@ void segments(Page& page, std::vector<Segment> parts, double x, double y, double
   std::string title = counted(parts.size() - i, "more test", "more tests") + ", " + seconds_text(seconds) +
                       " in all" + (failed > 0 ? " (" + std::to_string(failed) + " failed)" : "") +
                       ": each too short to show here; every test is listed under the chart";
-  if (x + width - start > 0) segment(page, failed > 0, start, y, x + width - start, height, title);
+  // Never red as a whole: a failure among thousands of short tests would colour most of the bar.
+  if (x + width - start > 0) segment(page, false, start, y, x + width - start, height, title);
 }
 
 std::vector<Segment> predicted_segments(const io::PartitionRecord& record) {
