@@ -512,7 +512,8 @@ table.tests td:first-child { font-family: ui-monospace, "SF Mono", Menlo, Consol
   "Liberation Mono", monospace; font-size: 12.5px; overflow-wrap: anywhere; }
 table.tests th:nth-child(n+3), table.tests td:nth-child(n+3) { text-align: right; white-space: nowrap;
   font-variant-numeric: tabular-nums; }
-table.tests tr.failed td:nth-child(2), table.tests tr.error td:nth-child(2) { color: #b4261e; font-weight: 600; }
+table.tests tr.failed td:nth-child(2), table.tests tr.error td:nth-child(2) { color: #b4261e;
+  font-weight: 600; }
 table.tests tr.skipped td:nth-child(2) { color: var(--muted); }
 footer { margin-top: 22px; color: var(--muted); font-size: 12.5px; }
 )css";
@@ -613,6 +614,20 @@ std::string optional_seconds(const std::optional<double>& seconds) {
 // ---------------------------------------------------------------------------------------------------------
 // The summary.
 
+// A makespan over its bound: "1.011", "1.1% over the bound".
+void ratio_card(Page& page, std::string_view figure, std::string_view label, std::optional<double> ratio) {
+  if (!ratio) {
+    card(page, figure, "", label, std::nullopt, "", "");
+    return;
+  }
+  const double percent = (*ratio - 1) * 100;
+  const std::string sub =
+      std::fabs(percent) < 0.05
+          ? std::string("at the bound")
+          : fixed(std::fabs(percent), 1) + (percent > 0 ? "% over the bound" : "% under the bound");
+  card(page, figure, "", label, fixed(*ratio, 3), fixed(*ratio, 3), sub);
+}
+
 void summary(Page& page, const Model& model) {
   page << "<section class=\"cards\" id=\"summary\">\n";
   card(page, "partitions", "", "Partitions", std::to_string(model.total), std::to_string(model.total),
@@ -635,18 +650,8 @@ void summary(Page& page, const Model& model) {
   card(page, "lower-bound", "", "Predicted bound",
        plan ? std::optional(seconds_text(plan->lower_bound_seconds)) : std::nullopt,
        plan ? data_seconds(plan->lower_bound_seconds) : "", plan ? "no split ends sooner" : "");
-  auto ratio_sub = [](double ratio) {
-    const double percent = (ratio - 1) * 100;
-    if (std::fabs(percent) < 0.05) return std::string("at the bound");
-    return fixed(std::fabs(percent), 1) + (percent > 0 ? "% over the bound" : "% under the bound");
-  };
-  if (bound) {
-    const double ratio = plan->makespan_seconds / plan->lower_bound_seconds;
-    card(page, "predicted-ratio", "", "Predicted / predicted bound", fixed(ratio, 3), fixed(ratio, 3),
-         ratio_sub(ratio));
-  } else {
-    card(page, "predicted-ratio", "", "Predicted / predicted bound", std::nullopt, "", "");
-  }
+  ratio_card(page, "predicted-ratio", "Predicted / predicted bound",
+             bound ? std::optional(plan->makespan_seconds / plan->lower_bound_seconds) : std::nullopt);
   std::string actual_sub;
   if (model.actual_makespan) {
     actual_sub = "partition " + std::to_string(model.slowest_actual) + ", sum of its tests";
@@ -666,13 +671,10 @@ void summary(Page& page, const Model& model) {
        model.actual_bound ? std::optional(seconds_text(*model.actual_bound)) : std::nullopt,
        model.actual_bound ? data_seconds(*model.actual_bound) : "",
        model.actual_bound ? "on the measured times" : "once every partition has results");
-  if (model.actual_bound && *model.actual_bound > 0) {
-    const double ratio = *model.actual_makespan / *model.actual_bound;
-    card(page, "actual-ratio", "", "Actual / actual bound", fixed(ratio, 3), fixed(ratio, 3),
-         ratio_sub(ratio));
-  } else {
-    card(page, "actual-ratio", "", "Actual / actual bound", std::nullopt, "", "");
-  }
+  ratio_card(page, "actual-ratio", "Actual / actual bound",
+             model.actual_bound && *model.actual_bound > 0
+                 ? std::optional(*model.actual_makespan / *model.actual_bound)
+                 : std::nullopt);
   if (model.verification) {
     const io::Verification& verification = *model.verification;
     const bool proven = verification.proven();
