@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -108,13 +109,31 @@ std::vector<io::LoadedRecord> read_records(const std::vector<std::string>& input
   return records;
 }
 
-// "job J, run V" when the records name one, else the folder the run's records share.
+// The project's name in the CMake cache of the build tree holding `records` (its records folder is
+// <build>/tlb), or "" when there is none.
+std::string project_of(const fs::path& records) {
+  for (const fs::path& build : {records.parent_path(), records}) {
+    std::ifstream cache(build / "CMakeCache.txt");
+    constexpr std::string_view kKey = "CMAKE_PROJECT_NAME:";
+    for (std::string line; std::getline(cache, line);) {
+      if (!line.starts_with(kKey)) continue;
+      const std::size_t equals = line.find('=');
+      if (equals != std::string::npos) return std::string(io::trim(line.substr(equals + 1)));
+    }
+  }
+  return "";
+}
+
+// "job J, run V" (or "job J") when the records name one; else the project's name from the build tree's
+// CMake cache; else the folder the run's records share, as an absolute path (never ".").
 std::string default_title(const std::vector<io::LoadedRecord>& run) {
   const io::PartitionRecord& first = run.front().record;
-  if (!first.job.empty() && !first.job_version.empty()) return first.job + ", run " + first.job_version;
-  fs::path common = fs::path(run.front().path).parent_path();
+  if (!first.job.empty())
+    return first.job_version.empty() ? first.job : first.job + ", run " + first.job_version;
+  std::error_code error;
+  fs::path common = fs::absolute(fs::path(run.front().path), error).lexically_normal().parent_path();
   for (const io::LoadedRecord& record : run) {
-    const fs::path folder = fs::path(record.path).parent_path();
+    const fs::path folder = fs::absolute(fs::path(record.path), error).lexically_normal().parent_path();
     fs::path shared;
     for (auto a = common.begin(), b = folder.begin(); a != common.end() && b != folder.end() && *a == *b;
          ++a, ++b) {
@@ -122,7 +141,8 @@ std::string default_title(const std::vector<io::LoadedRecord>& run) {
     }
     common = shared;
   }
-  return common.empty() ? std::string(".") : common.string();
+  if (std::string project = project_of(common); !project.empty()) return project;
+  return common.empty() ? std::string("a test run") : common.string();
 }
 
 // The store's history now, or why there is none (a note for the page: the report is still written).
@@ -264,7 +284,8 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_report
                   "Where the history is: a timing file or a TLB server [TLB_STORE; else the records' store]")
       ->type_name("URL");
   cmd->add_option("--title", args->title,
-                  "The page's title [default: the job and run, or the records' folder]")
+                  "The page's title [default: the job and run, else the CMake project of the records' build "
+                  "tree, else their folder]")
       ->type_name("TEXT");
   cmd->footer(
       "Dates: SOURCE_DATE_EPOCH sets the time the page says it was generated (for reproducible pages).\n"

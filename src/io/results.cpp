@@ -350,16 +350,44 @@ std::optional<ResultStatus> status_of_child(std::string_view element) {
   return std::nullopt;
 }
 
-// What a testcase's `status` attribute says (ctest: run, fail, notrun, disabled; the tst framework: passed,
-// failed, errored, disabled; Catch2 and GoogleTest: run, notrun). "run" and "passed" say nothing the child
-// elements would not: a test that ran may still have been skipped from inside (GTEST_SKIP).
-std::optional<ResultStatus> status_of_attribute(std::string_view value) {
+// What a testcase's `status` attribute says, and how it combines with the child elements. The one table of
+// the values producers write, in README.md ("How a testcase is read"); keep the two alike.
+enum class StatusMeaning {
+  not_run,  // The test did not run: skipped, whatever <failure>, <error> or <skipped> say (leftovers).
+  failed,   // Failed, or error when an <error> says so (the most severe wins).
+  error,    // Error.
+  ran,      // Says nothing the children would not: they decide, passed when they say nothing.
+};
+
+struct StatusValue {
+  std::string_view value;  // Lower case; the attribute is compared trimmed and case-insensitively.
+  StatusMeaning meaning;
+};
+
+constexpr std::array<StatusValue, 14> kStatusValues = {{
+    {"run", StatusMeaning::ran},     // ctest, GoogleTest, Catch2, doctest.
+    {"passed", StatusMeaning::ran},  // tst.
+    {"pass", StatusMeaning::ran},
+    {"success", StatusMeaning::ran},
+    {"fail", StatusMeaning::failed},    // ctest.
+    {"failed", StatusMeaning::failed},  // tst.
+    {"failure", StatusMeaning::failed},
+    {"error", StatusMeaning::error},
+    {"errored", StatusMeaning::error},     // tst.
+    {"notrun", StatusMeaning::not_run},    // ctest (a missing executable...), GoogleTest (DISABLED_).
+    {"disabled", StatusMeaning::not_run},  // ctest (DISABLED property), tst.
+    {"ignored", StatusMeaning::not_run},   // Older GoogleTest.
+    {"skipped", StatusMeaning::not_run},
+    {"skip", StatusMeaning::not_run},
+}};
+
+// The meaning of a `status` value; an empty, whitespace or unknown value says nothing, as "run".
+StatusMeaning status_meaning(std::string_view value) {
   const std::string status = lower_ascii(trim(value));
-  if (status == "fail" || status == "failed" || status == "failure") return ResultStatus::failed;
-  if (status == "error" || status == "errored") return ResultStatus::error;
-  if (status == "notrun" || status == "disabled" || status == "skipped" || status == "skip")
-    return ResultStatus::skipped;
-  return std::nullopt;
+  for (const StatusValue& known : kStatusValues) {
+    if (known.value == status) return known.meaning;
+  }
+  return StatusMeaning::ran;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -446,7 +474,20 @@ class Reader {
     result.name = valid_utf8(attribute(testcase, "name"));
     result.classname = valid_utf8(attribute(testcase, "classname"));
     result.seconds = parse_seconds(attribute(testcase, "time"), source_, result.line, "time");
-    std::optional<ResultStatus> status = status_of_attribute(attribute(testcase, "status"));
+    std::optional<ResultStatus> status;
+    switch (status_meaning(attribute(testcase, "status"))) {
+      case StatusMeaning::not_run:
+        result.status = ResultStatus::skipped;  // A test that did not run has no failure of its own.
+        return result;
+      case StatusMeaning::failed:
+        status = ResultStatus::failed;
+        break;
+      case StatusMeaning::error:
+        status = ResultStatus::error;
+        break;
+      case StatusMeaning::ran:
+        break;
+    }
     const std::string_view gtest_result = attribute(testcase, "result");
     if (gtest_result == "skipped" || gtest_result == "suppressed") {
       status = worse(status.value_or(ResultStatus::skipped), ResultStatus::skipped);

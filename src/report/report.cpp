@@ -90,6 +90,42 @@ bool did_not_pass(io::ResultStatus status) {
   return status == io::ResultStatus::failed || status == io::ResultStatus::error;
 }
 
+// "1.20 s", or "1.20 s (COST property)" for an estimate that is not from history.
+std::string estimate_value(double seconds, Estimate source) {
+  std::string text = seconds_text(seconds);
+  if (source != Estimate::history) text += " (" + estimate_text(source) + ")";
+  return text;
+}
+
+// One test of a partition as the page lists it: its estimate and its result, each when the record has it.
+struct PartitionTest {
+  std::string_view name;
+  const io::RecordedEstimate* estimate = nullptr;
+  const io::RecordedResult* result = nullptr;
+};
+
+// The partition's tests in name order: those it was given, and any it has an estimate or a result for.
+std::vector<PartitionTest> partition_tests(const io::PartitionRecord& record) {
+  std::map<std::string_view, PartitionTest> tests;
+  for (const std::string& name : record.tests) tests[name].name = name;
+  for (const io::RecordedEstimate& estimate : record.estimates) {
+    PartitionTest& test = tests[estimate.name];
+    test.name = estimate.name;
+    test.estimate = &estimate;
+  }
+  if (record.has_results) {
+    for (const io::RecordedResult& result : record.results) {
+      PartitionTest& test = tests[result.name];
+      test.name = result.name;
+      test.result = &result;
+    }
+  }
+  std::vector<PartitionTest> listed;
+  listed.reserve(tests.size());
+  for (const auto& [name, test] : tests) listed.push_back(test);
+  return listed;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // What the page shows, computed from the records before any HTML is written.
 
@@ -130,6 +166,8 @@ struct Model {
   std::size_t passed = 0, failed = 0, skipped = 0;
   std::size_t with_results = 0;  // Partitions with results.
   std::optional<double> actual_makespan;
+  std::optional<double>
+      actual_bound;           // The lower bound on the measured times, once every partition has them.
   int slowest_actual = 0;     // The partition whose tests took longest.
   int slowest_predicted = 0;  // The partition predicted to finish last.
   std::string splitter;
@@ -229,7 +267,7 @@ void read_plan(Model& model) {
 void read_results(Model& model) {
   std::vector<int> without_results;
   std::map<std::string, std::vector<int>> by_history_status;
-  double longest = -1;
+  double longest = -1, total_seconds = 0, longest_test = 0;
   for (Row& row : model.rows) {
     if (row.record == nullptr) continue;
     const io::PartitionRecord& record = *row.record;
@@ -242,6 +280,7 @@ void read_results(Model& model) {
     double sum = 0;
     for (const io::RecordedResult& result : record.results) {
       sum += result.seconds.value_or(0);
+      longest_test = std::max(longest_test, result.seconds.value_or(0));
       if (result.status == io::ResultStatus::passed) {
         ++model.passed;
       } else if (result.status == io::ResultStatus::skipped) {
@@ -251,12 +290,17 @@ void read_results(Model& model) {
       }
     }
     row.actual = sum;
+    total_seconds += sum;
     if (sum > longest) {
       longest = sum;
       model.slowest_actual = row.partition;
       model.actual_makespan = sum;
     }
   }
+  // As the split's bound, on what was measured: no split of these times ends before their mean per partition
+  // or before the longest test.
+  if (model.total > 0 && model.with_results == static_cast<std::size_t>(model.total))
+    model.actual_bound = std::max(total_seconds / model.total, longest_test);
   if (!without_results.empty()) {
     model.notes.push_back(partitions_text(without_results) +
                           (without_results.size() == 1 ? " has" : " have") +
@@ -399,7 +443,7 @@ h1 { margin: 2px 0 4px; font-size: 26px; font-weight: 650; letter-spacing: -.01e
 .meta { margin: 0; color: var(--muted); }
 h2 { margin: 0 0 4px; font-size: 17px; font-weight: 650; }
 .caption { margin: 0 0 12px; color: var(--muted); font-size: 13px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(128px, 1fr)); gap: 10px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(112px, 1fr)); gap: 10px; }
 .card { background: var(--panel); border: 1px solid var(--line); border-radius: 10px; padding: 11px 14px 12px; }
 .card .label { color: var(--muted); font-size: 11.5px; font-weight: 600; letter-spacing: .05em;
   text-transform: uppercase; }
@@ -431,7 +475,9 @@ svg.chart .plabel { fill: var(--ink); font-size: 14px; font-weight: 650; }
 svg.chart .psub { fill: var(--muted); font-size: 11.5px; }
 svg.chart .bar.predicted { fill: var(--predicted); }
 svg.chart .bar.actual { fill: var(--actual); }
-svg.chart .seg-failed { fill: var(--failed); }
+svg.chart .seg { fill: transparent; }
+svg.chart .seg.failed { fill: var(--failed); }
+svg.chart .seg:hover { fill: #ffffff; fill-opacity: .35; }
 svg.chart .sep { stroke: #ffffff; stroke-width: 1; stroke-opacity: .85; }
 svg.chart .value { fill: var(--ink); font-size: 12.5px; font-variant-numeric: tabular-nums;
   paint-order: stroke; stroke: #ffffff; stroke-width: 4px; stroke-linejoin: round; }
@@ -459,6 +505,16 @@ td.down { color: #1f7a45; }
 .empty { margin: 0; color: var(--muted); font-style: italic; }
 .more { margin: 8px 0 0; color: var(--muted); font-size: 13px; }
 .problems { margin: 0; padding-left: 20px; font-size: 13.5px; overflow-wrap: anywhere; }
+details.tests { border-top: 1px solid var(--line); }
+details.tests summary { padding: 7px 2px; cursor: pointer; font-weight: 600; }
+details.tests table { margin-bottom: 10px; }
+table.tests td:first-child { font-family: ui-monospace, "SF Mono", Menlo, Consolas, "DejaVu Sans Mono",
+  "Liberation Mono", monospace; font-size: 12.5px; overflow-wrap: anywhere; }
+table.tests th:nth-child(n+3), table.tests td:nth-child(n+3) { text-align: right; white-space: nowrap;
+  font-variant-numeric: tabular-nums; }
+table.tests tr.failed td:nth-child(2), table.tests tr.error td:nth-child(2) { color: #b4261e;
+  font-weight: 600; }
+table.tests tr.skipped td:nth-child(2) { color: var(--muted); }
 footer { margin-top: 22px; color: var(--muted); font-size: 12.5px; }
 )css";
 
@@ -558,6 +614,20 @@ std::string optional_seconds(const std::optional<double>& seconds) {
 // ---------------------------------------------------------------------------------------------------------
 // The summary.
 
+// A makespan over its bound: "1.011", "1.1% over the bound".
+void ratio_card(Page& page, std::string_view figure, std::string_view label, std::optional<double> ratio) {
+  if (!ratio) {
+    card(page, figure, "", label, std::nullopt, "", "");
+    return;
+  }
+  const double percent = (*ratio - 1) * 100;
+  const std::string sub =
+      std::fabs(percent) < 0.05
+          ? std::string("at the bound")
+          : fixed(std::fabs(percent), 1) + (percent > 0 ? "% over the bound" : "% under the bound");
+  card(page, figure, "", label, fixed(*ratio, 3), fixed(*ratio, 3), sub);
+}
+
 void summary(Page& page, const Model& model) {
   page << "<section class=\"cards\" id=\"summary\">\n";
   card(page, "partitions", "", "Partitions", std::to_string(model.total), std::to_string(model.total),
@@ -577,21 +647,11 @@ void summary(Page& page, const Model& model) {
        plan ? data_seconds(plan->makespan_seconds) : "",
        plan ? "partition " + std::to_string(model.slowest_predicted) + " ends last"
             : "no plan in the records");
-  card(page, "lower-bound", "", "Lower bound",
+  card(page, "lower-bound", "", "Predicted bound",
        plan ? std::optional(seconds_text(plan->lower_bound_seconds)) : std::nullopt,
        plan ? data_seconds(plan->lower_bound_seconds) : "", plan ? "no split ends sooner" : "");
-  auto ratio_sub = [](double ratio) {
-    const double percent = (ratio - 1) * 100;
-    if (std::fabs(percent) < 0.05) return std::string("at the bound");
-    return fixed(std::fabs(percent), 1) + (percent > 0 ? "% over the bound" : "% under the bound");
-  };
-  if (bound) {
-    const double ratio = plan->makespan_seconds / plan->lower_bound_seconds;
-    card(page, "predicted-ratio", "", "Predicted / bound", fixed(ratio, 3), fixed(ratio, 3),
-         ratio_sub(ratio));
-  } else {
-    card(page, "predicted-ratio", "", "Predicted / bound", std::nullopt, "", "");
-  }
+  ratio_card(page, "predicted-ratio", "Predicted / predicted bound",
+             bound ? std::optional(plan->makespan_seconds / plan->lower_bound_seconds) : std::nullopt);
   std::string actual_sub;
   if (model.actual_makespan) {
     actual_sub = "partition " + std::to_string(model.slowest_actual) + ", sum of its tests";
@@ -605,12 +665,16 @@ void summary(Page& page, const Model& model) {
   card(page, "actual-makespan", "actual", "Actual makespan",
        model.actual_makespan ? std::optional(seconds_text(*model.actual_makespan)) : std::nullopt,
        model.actual_makespan ? data_seconds(*model.actual_makespan) : "", actual_sub);
-  if (bound && model.actual_makespan) {
-    const double ratio = *model.actual_makespan / plan->lower_bound_seconds;
-    card(page, "actual-ratio", "", "Actual / bound", fixed(ratio, 3), fixed(ratio, 3), ratio_sub(ratio));
-  } else {
-    card(page, "actual-ratio", "", "Actual / bound", std::nullopt, "", "");
-  }
+  // The actual makespan against the bound of the actual times: against the predicted bound it would mix how
+  // well the split balanced with how far the estimates were off.
+  card(page, "actual-bound", "", "Actual bound",
+       model.actual_bound ? std::optional(seconds_text(*model.actual_bound)) : std::nullopt,
+       model.actual_bound ? data_seconds(*model.actual_bound) : "",
+       model.actual_bound ? "on the measured times" : "once every partition has results");
+  ratio_card(page, "actual-ratio", "Actual / actual bound",
+             model.actual_bound && *model.actual_bound > 0
+                 ? std::optional(*model.actual_makespan / *model.actual_bound)
+                 : std::nullopt);
   if (model.verification) {
     const io::Verification& verification = *model.verification;
     const bool proven = verification.proven();
@@ -681,13 +745,27 @@ std::string coordinate(double value) {
   return fixed(value, 1);
 }
 
-// White separators between the tests of a bar (longest first, as TLB orders a partition), and failed tests
-// in red: a bar reads like the partition's timeline.
+// A bar drawn as its tests, longest first (as TLB orders a partition), with white separators and failed tests
+// in red: each test a segment whose <title> names it when hovered. Tests narrower than kMinSegment (chart
+// units, about a pixel each) share one last segment that counts them and their failures; the list under the
+// chart has them all.
+// So a bar holds at most about kWidth / kMinSegment segments however many tests the partition ran.
 struct Segment {
   std::string name;
   double seconds = 0;
   bool failed = false;
+  std::string detail;  // After the name in its title: "passed, 1.20 s (estimate 1.00 s)".
 };
+
+constexpr double kMinSegment = 2;
+
+void segment(Page& page, bool failed, double x, double y, double width, double height,
+             std::string_view title) {
+  page << "<rect class=\"seg" << (failed ? " failed" : "") << "\" x=\"" << coordinate(x) << "\" y=\""
+       << coordinate(y) << "\" width=\"" << coordinate(width) << "\" height=\"" << coordinate(height)
+       << "\"><title>";
+  page.text(title) << "</title></rect>";
+}
 
 void segments(Page& page, std::vector<Segment> parts, double x, double y, double width, double height) {
   std::sort(parts.begin(), parts.end(), [](const Segment& a, const Segment& b) {
@@ -695,24 +773,61 @@ void segments(Page& page, std::vector<Segment> parts, double x, double y, double
   });
   double sum = 0;
   for (const Segment& part : parts) sum += part.seconds;
-  if (!(sum > 0) || width < 4) return;
+  if (!(sum > 0)) return;
   double at = 0, last_separator = x;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    const double start = x + width * at / sum;
+  std::size_t i = 0;
+  for (; i < parts.size(); ++i) {
+    const double start = x + width * at / sum, end = x + width * (at + parts[i].seconds) / sum;
+    if (end - start < kMinSegment) break;
     at += parts[i].seconds;
-    const double end = x + width * at / sum;
-    if (parts[i].failed && end - start >= 0.5) {
-      page << "<rect class=\"seg-failed\" x=\"" << coordinate(start) << "\" y=\"" << coordinate(y)
-           << "\" width=\"" << coordinate(end - start) << "\" height=\"" << coordinate(height)
-           << "\"><title>";
-      page.text(parts[i].name + ": failed, " + seconds_text(parts[i].seconds)) << "</title></rect>";
-    }
+    segment(page, parts[i].failed, start, y, end - start, height, parts[i].name + ": " + parts[i].detail);
     if (i + 1 < parts.size() && end - last_separator >= 3 && x + width - end >= 2) {
       page << "<line class=\"sep\" x1=\"" << coordinate(end) << "\" x2=\"" << coordinate(end) << "\" y1=\""
            << coordinate(y) << "\" y2=\"" << coordinate(y + height) << "\"/>";
       last_separator = end;
     }
   }
+  if (i == parts.size()) return;
+  std::size_t failed = 0;
+  double seconds = 0;
+  for (std::size_t k = i; k < parts.size(); ++k) {
+    if (parts[k].failed) ++failed;
+    seconds += parts[k].seconds;
+  }
+  const double start = x + width * at / sum;
+  std::string title = counted(parts.size() - i, "more test", "more tests") + ", " + seconds_text(seconds) +
+                      " in all" + (failed > 0 ? " (" + std::to_string(failed) + " failed)" : "") +
+                      ": each too short to show here; every test is listed under the chart";
+  // Never red as a whole: a failure among thousands of short tests would colour most of the bar.
+  if (x + width - start > 0) segment(page, false, start, y, x + width - start, height, title);
+}
+
+std::vector<Segment> predicted_segments(const io::PartitionRecord& record) {
+  std::vector<Segment> parts;
+  for (const io::RecordedEstimate& estimate : record.estimates) {
+    parts.push_back(Segment{estimate.name, estimate.seconds, false,
+                            "estimate " + estimate_value(estimate.seconds, estimate.estimate)});
+  }
+  return parts;
+}
+
+// "failed, 1.20 s (estimate 1.00 s)".
+std::string result_detail(const PartitionTest& test) {
+  std::string text = std::string(io::to_string(test.result->status)) + ", ";
+  text += test.result->seconds ? seconds_text(*test.result->seconds) : std::string("no time");
+  if (test.estimate)
+    text += " (estimate " + estimate_value(test.estimate->seconds, test.estimate->estimate) + ")";
+  return text;
+}
+
+std::vector<Segment> actual_segments(const io::PartitionRecord& record) {
+  std::vector<Segment> parts;
+  for (const PartitionTest& test : partition_tests(record)) {
+    if (test.result == nullptr) continue;
+    parts.push_back(Segment{std::string(test.name), test.result->seconds.value_or(0),
+                            did_not_pass(test.result->status), result_detail(test)});
+  }
+  return parts;
 }
 
 void chart(Page& page, const Model& model) {
@@ -780,12 +895,8 @@ void chart(Page& page, const Model& model) {
            << coordinate(predicted_y) << "\" width=\"" << coordinate(width) << "\" height=\""
            << coordinate(kBar) << "\"" << data << "><title>partition " << number << "/" << total
            << ": predicted " << seconds_text(*row.predicted) << "</title></rect>";
-      if (row.record != nullptr) {
-        std::vector<Segment> parts;
-        for (const io::RecordedEstimate& estimate : row.record->estimates)
-          parts.push_back(Segment{estimate.name, estimate.seconds, false});
-        segments(page, std::move(parts), kLeft, predicted_y, width, kBar);
-      }
+      if (row.record != nullptr)
+        segments(page, predicted_segments(*row.record), kLeft, predicted_y, width, kBar);
       labels << "<text class=\"value predicted\" x=\"" << coordinate(kLeft + width + 7) << "\" y=\""
              << coordinate(predicted_y + 12.5) << "\">" << seconds_text(*row.predicted) << "</text>\n";
     } else {
@@ -798,12 +909,9 @@ void chart(Page& page, const Model& model) {
            << "\" width=\"" << coordinate(width) << "\" height=\"" << coordinate(kBar) << "\"" << data
            << "><title>partition " << number << "/" << total << ": actual " << seconds_text(*row.actual)
            << "</title></rect>";
-      std::vector<Segment> parts;
-      std::size_t failed = 0;
-      for (const io::RecordedResult& result : row.record->results) {
-        parts.push_back(Segment{result.name, result.seconds.value_or(0), did_not_pass(result.status)});
-        if (did_not_pass(result.status)) ++failed;
-      }
+      std::vector<Segment> parts = actual_segments(*row.record);
+      const auto failed = static_cast<std::size_t>(
+          std::count_if(parts.begin(), parts.end(), [](const Segment& part) { return part.failed; }));
       segments(page, std::move(parts), kLeft, actual_y, width, kBar);
       labels << "<text class=\"value actual\" x=\"" << coordinate(kLeft + width + 7) << "\" y=\""
              << coordinate(actual_y + 12.5) << "\">" << seconds_text(*row.actual)
@@ -848,13 +956,67 @@ void problems(Page& page, const Model& model) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Every test of the run: which partition ran it, its result and time, and what the split expected.
+
+// "7 tests · 2 failed · 1 skipped" of one partition.
+std::string partition_outcome(const io::PartitionRecord& record, std::size_t tests) {
+  std::string text = counted(tests, "test", "tests");
+  if (!record.has_results) return text + " \u00b7 no results yet";
+  std::size_t failed = 0, skipped = 0;
+  for (const io::RecordedResult& result : record.results) {
+    if (did_not_pass(result.status)) ++failed;
+    if (result.status == io::ResultStatus::skipped) ++skipped;
+  }
+  if (failed > 0) text += " \u00b7 " + std::to_string(failed) + " failed";
+  if (skipped > 0) text += " \u00b7 " + std::to_string(skipped) + " skipped";
+  return text;
+}
+
+void partition_list(Page& page, const Row& row, int total, bool open) {
+  page << "<details class=\"tests\" id=\"partition-" << std::to_string(row.partition) << "\""
+       << (open ? " open" : "") << "><summary>Partition " << std::to_string(row.partition) << "/"
+       << std::to_string(total) << " \u00b7 ";
+  if (row.record == nullptr) {
+    page << "no record</summary></details>\n";
+    return;
+  }
+  const std::vector<PartitionTest> tests = partition_tests(*row.record);
+  page.text(partition_outcome(*row.record, tests.size())) << "</summary>\n";
+  page << "<table class=\"tests\">\n<thead><tr><th>Test</th><th>Result</th><th>Time</th><th>Estimate</th>"
+          "</tr></thead>\n<tbody>\n";
+  // Compact rows (a page of 100,000 tests holds 100,000 of them): the status is a class only when it is not
+  // "passed", and the cells have none.
+  for (const PartitionTest& test : tests) {
+    const std::string_view status = test.result
+                                        ? io::to_string(test.result->status)
+                                        : std::string_view(row.record->has_results ? "no result" : "\u2014");
+    page << (test.result && test.result->status != io::ResultStatus::passed
+                 ? "<tr class=\"" + std::string(status) + "\">"
+                 : std::string("<tr>"))
+         << "<td>";
+    page.text(test.name) << "</td><td>" << status << "</td><td>"
+                         << optional_seconds(test.result ? test.result->seconds : std::nullopt) << "</td><td>"
+                         << (test.estimate ? estimate_value(test.estimate->seconds, test.estimate->estimate)
+                                           : "\u2014")
+                         << "</td></tr>\n";
+  }
+  page << "</tbody>\n</table>\n</details>\n";
+}
+
+void every_test(Page& page, const Model& model) {
+  open_panel(page, "tests", "Every test, by partition",
+             "Each partition's tests in name order: the result, the measured time and the estimate the split "
+             "used. A browser's find in page (Ctrl+F) looks into the closed lists too.");
+  const bool open = model.tests <= kListRows;
+  for (const Row& row : model.rows) partition_list(page, row, model.total, open);
+  close_panel(page);
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // The tables.
 
 std::string estimate_cell(const TestRow& test) {
-  if (!test.estimate) return "\u2014";
-  std::string text = seconds_text(*test.estimate);
-  if (test.source != Estimate::history) text += " (" + estimate_text(test.source) + ")";
-  return text;
+  return test.estimate ? estimate_value(*test.estimate, test.source) : "\u2014";
 }
 
 void slowest_table(Page& page, const Model& model) {
@@ -1039,6 +1201,7 @@ std::string render_html(const RunData& run) {
     notes(page, run, model);
     chart(page, model);
     problems(page, model);
+    every_test(page, model);
     slowest_table(page, model);
     no_history_table(page, run, model);
     failures_table(page, model);

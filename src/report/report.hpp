@@ -31,8 +31,11 @@ struct RunData {
 // The chart has one row per partition; its bars are `rect` elements of class `bar predicted` and
 // `bar actual`, each with `data-partition` (1-based), `data-predicted` and `data-actual` (seconds, 3
 // decimals; empty when unknown). A bar is drawn only for a known value. The summary's figures are elements
-// with `data-figure` ("partitions", "tests", "predicted-makespan", "lower-bound", "predicted-ratio",
-// "actual-makespan", "actual-ratio") and `data-value` (the number as text, seconds with 3 decimals).
+// with `data-figure` ("partitions", "tests", "predicted-makespan", "lower-bound", "predicted-ratio" (the
+// predicted makespan over the predicted bound), "actual-makespan", "actual-bound" (the bound on the measured
+// times), "actual-ratio" (the actual makespan over the actual bound)) and `data-value` (the number as text,
+// seconds with 3 decimals). Each bar segment, one per test wide enough to point at, has a <title> naming the
+// test; `<section id="tests">` lists every test of the run, a `<details id="partition-K">` per partition.
 std::string render_html(const RunData& run);
 
 // `text` safe in HTML text and in quoted attribute values: io::escape_markup.

@@ -79,6 +79,39 @@ inline std::vector<io::PartitionRecord> small_run(bool with_plan = true, bool wi
   };
 }
 
+// A run of 20 tests on 3 partitions, more than the page's top tables show: suite.test_NN has an estimate of
+// NN s from history and ran in NN s (NN <= 5) or NN.5 s; test_12 failed, test_03 was skipped without a time.
+//   partition 1: 20 17 14 11 8 5 2  predicted 77 s, actual 79.5 s
+//   partition 2: 19 16 13 10 7 4 1  predicted 70 s, actual 72.5 s
+//   partition 3: 18 15 12 9 6 3     predicted 63 s, actual 62.5 s
+//   predicted bound 70 s (ratio 1.100); measured 214.5 s in all, so the actual bound is 71.5 s (ratio 1.112;
+//   79.5 s over the predicted bound would be 1.136).
+inline std::string twenty_test_name(int n) {
+  return std::string("suite.test_") + (n < 10 ? "0" : "") + std::to_string(n);
+}
+
+inline std::vector<io::PartitionRecord> twenty_test_run() {
+  std::vector<std::string> all;
+  for (int n = 1; n <= 20; ++n) all.push_back(twenty_test_name(n));
+  const io::RecordedPlan plan{{77, 70, 63}, 70, 77};
+  std::vector<io::PartitionRecord> records;
+  for (int partition = 1; partition <= 3; ++partition) {
+    std::vector<PlannedResult> tests;
+    for (int n = 21 - partition; n >= 1; n -= 3) {
+      PlannedResult test{twenty_test_name(n), static_cast<double>(n), Estimate::history,
+                         io::ResultStatus::passed, n <= 5 ? n : n + 0.5};
+      if (n == 12) test.status = io::ResultStatus::failed;
+      if (n == 3) {
+        test.status = io::ResultStatus::skipped;
+        test.seconds = std::nullopt;
+      }
+      tests.push_back(test);
+    }
+    records.push_back(make_record(partition, 3, tests, all, plan));
+  }
+  return records;
+}
+
 // Sets the status of `name`'s results in `records`.
 inline void set_status(std::vector<io::PartitionRecord>& records, const std::string& name,
                        io::ResultStatus status) {
@@ -132,6 +165,17 @@ inline std::size_t occurrences(const std::string& text, const std::string& needl
        at = text.find(needle, at + needle.size()))
     ++count;
   return count;
+}
+
+// Every test name in the page's list of every test (<section id="tests">), in order, as `<td>NAME</td>` at
+// the start of a row; the names are as the page (or a browser's serializer) escaped them.
+inline std::vector<std::string> listed_tests(const std::string& html) {
+  const std::string list = section(html, "tests");
+  const std::regex row("<tr(?: class=\"[a-z ]+\")?><td>([^<]*)</td>");
+  std::vector<std::string> names;
+  for (auto it = std::sregex_iterator(list.begin(), list.end(), row); it != std::sregex_iterator(); ++it)
+    names.push_back((*it)[1]);
+  return names;
 }
 
 }  // namespace tlb::testing

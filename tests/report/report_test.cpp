@@ -67,7 +67,9 @@ TEST(Report, SummaryHoldsThePlanAndWhatRan) {
   EXPECT_EQ(figure(html, "lower-bound"), "4.500");
   EXPECT_EQ(figure(html, "predicted-ratio"), "1.000");
   EXPECT_EQ(figure(html, "actual-makespan"), "4.750");
-  EXPECT_EQ(figure(html, "actual-ratio"), "1.056");
+  // The actual makespan over the bound of the actual times: 9.4 s measured in all, 4.7 s a partition.
+  EXPECT_EQ(figure(html, "actual-bound"), "4.700");
+  EXPECT_EQ(figure(html, "actual-ratio"), "1.011");
   EXPECT_EQ(figure(html, "verified"), "proven");
   EXPECT_NE(html.find(">4.75 s<"), std::string::npos);
   EXPECT_NE(html.find("3 passed \u00b7 2 failed"), std::string::npos);
@@ -86,7 +88,72 @@ TEST(Report, ChartHasAPredictedAndAnActualBarPerPartitionAndTheBound) {
   EXPECT_NE(html.find(">lower bound 4.50 s</text>"), std::string::npos);
   EXPECT_NE(html.find(">4.65 s \u00b7 1 failed</text>"), std::string::npos);
   EXPECT_NE(html.find(">4.75 s \u00b7 1 failed</text>"), std::string::npos);
-  EXPECT_EQ(occurrences(html, "<rect class=\"seg-failed\""), 2u);
+  EXPECT_EQ(occurrences(html, "<rect class=\"seg failed\""), 2u);
+}
+
+// The question users bring to the page: which partition ran test X, how long did it take, what did we expect?
+TEST(Report, EveryTestOfTheRunIsListedWithItsPartitionResultTimeAndEstimate) {
+  RunData run;
+  run.title = "twenty tests";
+  run.records = tlb::testing::twenty_test_run();
+  const std::string html = render_html(run);
+  std::vector<std::string> all;
+  for (int n = 1; n <= 20; ++n) all.push_back(tlb::testing::twenty_test_name(n));
+  std::vector<std::string> listed = tlb::testing::listed_tests(html);
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(listed, all);
+  // A list per partition, open for a run this small, each test in the partition that ran it.
+  const std::string tests = section(html, "tests");
+  EXPECT_EQ(occurrences(tests, "<details class=\"tests\" id=\"partition-"), 3u);
+  EXPECT_NE(
+      tests.find("<details class=\"tests\" id=\"partition-3\" open><summary>Partition 3/3 \u00b7 6 tests "
+                 "\u00b7 1 failed \u00b7 1 skipped</summary>"),
+      std::string::npos);
+  const std::string third = tests.substr(tests.find("id=\"partition-3\""));
+  EXPECT_NE(
+      third.find("<tr class=\"failed\"><td>suite.test_12</td><td>failed</td><td>12.5 s</td><td>12.0 s</td>"
+                 "</tr>"),
+      std::string::npos);
+  EXPECT_NE(third.find(
+                "<tr class=\"skipped\"><td>suite.test_03</td><td>skipped</td><td>\u2014</td><td>3.00 s</td>"),
+            std::string::npos);
+  EXPECT_NE(tests.find("<tr><td>suite.test_01</td><td>passed</td><td>1.00 s</td><td>1.00 s</td></tr>"),
+            std::string::npos);
+  // Every bar segment names its test when hovered: 20 predicted, 19 actual (test_03 has no time).
+  EXPECT_EQ(occurrences(html, "<rect class=\"seg"), 39u);
+  for (const std::string& name : all) {
+    EXPECT_NE(html.find("<title>" + name + ": estimate "), std::string::npos) << name;
+    EXPECT_EQ(occurrences(html, "<title>" + name + ": "), name == "suite.test_03" ? 1u : 2u) << name;
+  }
+  EXPECT_NE(html.find("<title>suite.test_12: failed, 12.5 s (estimate 12.0 s)</title>"), std::string::npos);
+  // Both ratios, each over its own bound: 77 / 70 predicted, 79.5 / 71.5 actual (not 79.5 / 70 = 1.136).
+  EXPECT_EQ(figure(html, "predicted-ratio"), "1.100");
+  EXPECT_EQ(figure(html, "actual-bound"), "71.500");
+  EXPECT_EQ(figure(html, "actual-ratio"), "1.112");
+  EXPECT_NE(html.find("Predicted / predicted bound"), std::string::npos);
+  EXPECT_NE(html.find("Actual / actual bound"), std::string::npos);
+}
+
+TEST(Report, TestsTooShortToPointAtShareOneSegmentAndStayListed) {
+  std::vector<tlb::testing::PlannedResult> tests{
+      {"long", 100, Estimate::history, ResultStatus::passed, 100.0}};
+  std::vector<std::string> names{"long"};
+  for (int i = 0; i < 500; ++i) {
+    names.push_back("short" + std::to_string(1000 + i));
+    tests.push_back(
+        {names.back(), 0.01, Estimate::history, i == 7 ? ResultStatus::failed : ResultStatus::passed, 0.01});
+  }
+  RunData run;
+  run.records = {tlb::testing::make_record(1, 1, tests, names, tlb::io::RecordedPlan{{105}, 105, 105})};
+  const std::string html = render_html(run);
+  // A segment for "long" and one for the rest in each bar, however many short tests there are.
+  EXPECT_EQ(occurrences(html, "<rect class=\"seg"), 4u);
+  EXPECT_NE(html.find("<title>500 more tests, 5.00 s in all: each too short"), std::string::npos);
+  EXPECT_EQ(html.find("<rect class=\"seg failed\""), std::string::npos) << "1 failure does not paint 500 red";
+  EXPECT_NE(html.find("<title>500 more tests, 5.00 s in all (1 failed): each too short"), std::string::npos);
+  EXPECT_EQ(tlb::testing::listed_tests(html).size(), 501u);
+  EXPECT_EQ(html.find("<details class=\"tests\" id=\"partition-1\" open>"), std::string::npos)
+      << "closed: the run has over 100 tests";
 }
 
 TEST(Report, SelfContained) {
@@ -158,7 +225,7 @@ TEST(Report, RecordsWithoutPlanSaySoInsteadOfFailing) {
   EXPECT_EQ(figure(html, "predicted-makespan"), "");
   EXPECT_EQ(figure(html, "lower-bound"), "");
   EXPECT_EQ(figure(html, "predicted-ratio"), "");
-  EXPECT_EQ(figure(html, "actual-ratio"), "");
+  EXPECT_EQ(figure(html, "actual-ratio"), "1.011") << "the actual bound needs no prediction";
   EXPECT_EQ(figure(html, "actual-makespan"), "4.750");
   EXPECT_TRUE(bars(html, "predicted").empty());
   EXPECT_EQ(bars(html, "actual"), (std::vector<Bar>{{1, "", "4.650"}, {2, "", "4.750"}}));
@@ -173,6 +240,8 @@ TEST(Report, RecordsWithoutResultsSaySoInsteadOfFailing) {
   const std::string html = render_html(run);
   EXPECT_EQ(figure(html, "predicted-makespan"), "4.500");
   EXPECT_EQ(figure(html, "actual-makespan"), "");
+  EXPECT_EQ(figure(html, "actual-bound"), "");
+  EXPECT_EQ(figure(html, "actual-ratio"), "");
   EXPECT_EQ(bars(html, "predicted"), (std::vector<Bar>{{1, "4.500", ""}, {2, "4.500", ""}}));
   EXPECT_TRUE(bars(html, "actual").empty());
   EXPECT_EQ(occurrences(html, ">no results</text>"), 2u);
@@ -361,7 +430,7 @@ TEST_F(ReportCli, WritesThePageFromRecordsAndDirectories) {
   EXPECT_EQ(result.out, "tlb report: wrote " + page + " (2 partitions, 5 tests)\n");
   const std::string html = read(page);
   EXPECT_EQ(bars(html, "actual"), (std::vector<Bar>{{1, "4.500", "4.650"}, {2, "4.500", "4.750"}}));
-  EXPECT_EQ(figure(html, "actual-ratio"), "1.056");
+  EXPECT_EQ(figure(html, "actual-ratio"), "1.011");
   EXPECT_NE(html.find("Generated by tlb report on 2026-05-02 10:00 UTC"), std::string::npos);
   EXPECT_NE(html.find("<h1>" + (dir_ / "run" / "tlb").string() + "</h1>"), std::string::npos);
 }
@@ -383,6 +452,28 @@ TEST_F(ReportCli, DefaultOutputIsInTheCurrentDirectory) {
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, "tlb report: wrote tlb-report.html (2 partitions, 5 tests)\n");
   EXPECT_TRUE(fs::is_regular_file(dir_ / "tlb-report.html"));
+}
+
+TEST_F(ReportCli, TheTitleIsTheProjectOrTheFolderNeverADot) {
+  // Run from inside the records' folder, `tlb report .` titled its page ".".
+  const std::string run = write_run("build", small_run());
+  const auto dot = run_process(
+      {"/bin/sh", "-c", "cd \"$1\"/tlb && exec \"$2\" report -o ../a.html .", "sh", run, TLB_EXECUTABLE},
+      {{"SOURCE_DATE_EPOCH", "1777716000"}});
+  ASSERT_EQ(dot.exit_code, 0) << dot.err;
+  EXPECT_NE(read(dir_ / "build" / "a.html").find("<h1>" + (dir_ / "build" / "tlb").string() + "</h1>"),
+            std::string::npos);
+  // In a build tree, the CMake project's name.
+  std::ofstream(dir_ / "build" / "CMakeCache.txt") << "# This is the CMakeCache file.\n"
+                                                      "CMAKE_PROJECT_NAME:STATIC=libarchive\n";
+  ASSERT_EQ(tlb({"report", "-o", (dir_ / "b.html").string(), run + "/tlb"}).exit_code, 0);
+  EXPECT_NE(read(dir_ / "b.html").find("<h1>libarchive</h1>"), std::string::npos);
+  // A job's name, with or without its run, outranks it.
+  std::vector<PartitionRecord> records = small_run();
+  for (PartitionRecord& record : records) record.job = "nightly";
+  write_run("build", records);
+  ASSERT_EQ(tlb({"report", "-o", (dir_ / "c.html").string(), run}).exit_code, 0);
+  EXPECT_NE(read(dir_ / "c.html").find("<h1>nightly</h1>"), std::string::npos);
 }
 
 TEST_F(ReportCli, EarlierRunsShowTestsThatPassedAndFailed) {

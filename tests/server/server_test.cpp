@@ -1003,6 +1003,17 @@ TEST_F(DashboardTest, ARunsPageIsItsReportWithEveryPartitionsNumbers) {
   const std::string flaky = html.substr(across, html.find("</section>", across) - across);
   EXPECT_NE(flaky.find(">t1<"), std::string::npos) << flaky;
   EXPECT_EQ(flaky.find(">t2<"), std::string::npos) << flaky;
+  // Every test of the run is on the page, in its partition's list: partition k ran t(2k-1) and t(2k).
+  const std::size_t list = html.find("id=\"tests\"");
+  ASSERT_NE(list, std::string::npos) << html;
+  for (int k = 1; k <= 4; ++k) {
+    const std::size_t own = html.find("id=\"partition-" + std::to_string(k) + "\"", list);
+    ASSERT_NE(own, std::string::npos) << k;
+    const std::string rows = html.substr(own, html.find("</details>", own) - own);
+    for (int t : {2 * k - 1, 2 * k}) {
+      EXPECT_NE(rows.find("<td>t" + std::to_string(t) + "</td><td>passed</td>"), std::string::npos) << rows;
+    }
+  }
 }
 
 TEST_F(DashboardTest, UnknownJobsAndRunsAre404PagesAndHostileNames400) {

@@ -12,7 +12,10 @@
 #include <sstream>
 
 #include "cli/app.hpp"
+#include "cli/record_command.hpp"
+#include "io/record.hpp"
 #include "io/text.hpp"
+#include "store/store.hpp"
 
 namespace tlb::io {
 namespace {
@@ -144,6 +147,79 @@ TEST(Results, Doctest) {
                                              "adds|tests/math.cpp|passed|1.23e-05",
                                              "divides by zero|tests/math.cpp|failed|0.0001",
                                          }));
+}
+
+// The samples below were written by the producers themselves, here (tests/data/results/README.md).
+
+TEST(Results, Catch2WrittenByCatch2) {
+  // Catch2 2.13 `--reporter junit`: status="run" on every testcase, a testcase per section, a thrown
+  // exception as <error>, and a [!mayfail] test that failed as <skipped> beside its <failure> (the most
+  // severe wins).
+  ResultFile file = sample("catch2-2.13.xml");
+  EXPECT_EQ(file.format, ResultFormat::junit);
+  EXPECT_EQ(rows(file), (std::vector<std::string>{
+                            "adds numbers|catch2_sample.global|passed|0",
+                            "fails a check|catch2_sample.global|failed|0",
+                            "vector/grows|catch2_sample.global|passed|0",
+                            "vector/shrinks|catch2_sample.global|failed|0",
+                            "throws|catch2_sample.global|error|0",
+                            "may fail|catch2_sample.global|failed|0",
+                            "uses the fixture|catch2_sample.Fixture|passed|0",
+                        }));
+  const Matching matching = match_to_ctest(file, {"adds numbers", "vector"});
+  ASSERT_EQ(matching.matched.size(), 2u);
+  EXPECT_EQ(matching.matched[1].ctest_name, "vector");
+  EXPECT_EQ(matching.matched[1].status, S::failed);  // One section failed.
+}
+
+TEST(Results, DoctestWrittenByDoctest) {
+  // doctest 2.4.9 `--reporters=junit`: the source file as classname, subcases as "case/subcase", and a test
+  // with doctest::skip() left out of the file altogether.
+  ResultFile file = sample("doctest-2.4.9.xml");
+  EXPECT_EQ(file.format, ResultFormat::junit);
+  EXPECT_EQ(rows(file), (std::vector<std::string>{
+                            "adds|doctest_sample.cpp|passed|0",
+                            "divides by zero|doctest_sample.cpp|failed|0.0002",
+                            "subcases/first|doctest_sample.cpp|passed|0",
+                            "subcases/second|doctest_sample.cpp|failed|0",
+                            "throws|doctest_sample.cpp|error|0.024449",
+                            "may fail|doctest_sample.cpp|failed|0.000172",
+                            "in a suite|doctest_sample.cpp|passed|0",
+                        }));
+  EXPECT_EQ(ctest_name(file.results[1], file.format), "divides by zero");
+}
+
+TEST(Results, BoostTestWrittenByBoostTest) {
+  // Boost.Test 1.74 `--logger=JUNIT,all,FILE`: a <testsuite> root, no status attribute, <skipped/> for a
+  // disabled test and for one whose dependency failed, the suite as classname below the top level.
+  ResultFile file = sample("boost-test-1.74.xml");
+  EXPECT_EQ(file.format, ResultFormat::junit);
+  EXPECT_EQ(rows(file), (std::vector<std::string>{
+                            "adds||passed|0.022982",
+                            "fails||failed|0.000316",
+                            "disabled_test||skipped|0",
+                            "throws||error|0.000372",
+                            "in_a_suite|math_suite|passed|0.000182",
+                            "depends_on_failing|math_suite|skipped|0",
+                        }));
+  EXPECT_EQ(ctest_name(file.results[4], file.format), "math_suite.in_a_suite");
+}
+
+TEST(Results, CtestOutputJunitOfCMake43) {
+  // CTest 4.3 adds <properties/> to each testcase and a message to <failure>; the statuses are 3.25's.
+  ResultFile file = sample("ctest-4.3-junit.xml");
+  EXPECT_EQ(file.format, ResultFormat::ctest_junit);
+  EXPECT_EQ(rows(file), (std::vector<std::string>{
+                            "passes|passes|passed|0.364614",
+                            "fails|fails|failed|0.287733",
+                            "with space & <angle>|with space & <angle>|passed|0.215044",
+                            "disabled_one|disabled_one|skipped|0",
+                            "not_run|not_run|skipped|0",
+                            "skipped_rc|skipped_rc|passed|0.42326",
+                            "skip_code|skip_code|skipped|0.119437",
+                            "times_out|times_out|failed|0.607485",
+                            "suite.case/0|suite.case/0|passed|0.316399",
+                        }));
 }
 
 TEST(Results, PytestOnOneLineWithXfailAndATeardownError) {
@@ -303,20 +379,87 @@ TEST(Results, SurefireRerunsAndFlakes) {
   EXPECT_EQ(status_of("", "<rerunFailure/>"), S::failed);
 }
 
-TEST(Results, StatusAttributes) {
-  EXPECT_EQ(status_of("status=\"run\""), S::passed);
-  EXPECT_EQ(status_of("status=\"passed\""), S::passed);
-  EXPECT_EQ(status_of("status=\"fail\""), S::failed);
-  EXPECT_EQ(status_of("status=\"failed\""), S::failed);
-  EXPECT_EQ(status_of("status=\"errored\""), S::error);
-  EXPECT_EQ(status_of("status=\"disabled\""), S::skipped);
-  EXPECT_EQ(status_of("status=\"notrun\""), S::skipped);
-  EXPECT_EQ(status_of("status=\"Skipped\""), S::skipped);
-  EXPECT_EQ(status_of("status=\"whatever\""), S::passed);
+std::string upper_ascii(std::string text) {
+  for (char& c : text) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  }
+  return text;
+}
+
+// One row per value of the status table (README.md, "How a testcase is read"): what the value says alone,
+// beside each child element, in any case and with surrounding spaces.
+struct StatusRow {
+  std::string value;
+  S alone, with_skipped, with_failure, with_error;
+};
+
+TEST(Results, StatusAttributeTable) {
+  const std::vector<StatusRow> table = {
+      // Ran: the children decide.
+      {"run", S::passed, S::skipped, S::failed, S::error},
+      {"passed", S::passed, S::skipped, S::failed, S::error},
+      {"pass", S::passed, S::skipped, S::failed, S::error},
+      {"success", S::passed, S::skipped, S::failed, S::error},
+      // Failed: at least failed.
+      {"fail", S::failed, S::failed, S::failed, S::error},
+      {"failed", S::failed, S::failed, S::failed, S::error},
+      {"failure", S::failed, S::failed, S::failed, S::error},
+      // Error.
+      {"error", S::error, S::error, S::error, S::error},
+      {"errored", S::error, S::error, S::error, S::error},
+      // Did not run: skipped, whatever the children say.
+      {"notrun", S::skipped, S::skipped, S::skipped, S::skipped},
+      {"disabled", S::skipped, S::skipped, S::skipped, S::skipped},
+      {"ignored", S::skipped, S::skipped, S::skipped, S::skipped},
+      {"skipped", S::skipped, S::skipped, S::skipped, S::skipped},
+      {"skip", S::skipped, S::skipped, S::skipped, S::skipped},
+      // Empty, whitespace, unknown: the children decide, as without the attribute.
+      {"", S::passed, S::skipped, S::failed, S::error},
+      {" \t ", S::passed, S::skipped, S::failed, S::error},
+      {"whatever", S::passed, S::skipped, S::failed, S::error},
+      {"completed", S::passed, S::skipped, S::failed, S::error},
+  };
+  for (const StatusRow& row : table) {
+    for (const std::string& written : {row.value, " " + row.value + " ", upper_ascii(row.value)}) {
+      const std::string attribute = "status=\"" + written + "\"";
+      EXPECT_EQ(status_of(attribute), row.alone) << attribute;
+      EXPECT_EQ(status_of(attribute, "<skipped/>"), row.with_skipped) << attribute;
+      EXPECT_EQ(status_of(attribute, "<failure/>"), row.with_failure) << attribute;
+      EXPECT_EQ(status_of(attribute, "<error/>"), row.with_error) << attribute;
+    }
+  }
+}
+
+TEST(Results, NotRunOutranksTheLeftoverFailure) {
+  // The two cases other readers count as skipped: an ignored test with no children, and a disabled one whose
+  // producer left a <failure> in it. Their time stays what the file says; the store does not learn from it.
+  ResultFile file = parse(
+      "<testsuite><testcase name='a' status='ignored' time='2'/>"
+      "<testcase name='b' status='disabled' time='0.5'><failure message='leftover'/></testcase>"
+      "<testcase name='c' status='notrun'><error/><failure/></testcase></testsuite>");
+  EXPECT_EQ(rows(file), (std::vector<std::string>{"a||skipped|2", "b||skipped|0.5", "c||skipped|-"}));
+}
+
+// A test that did not run teaches the history nothing about its duration, whatever time its file gives: the
+// reading above, through `tlb record`'s observation, folded into a test's record as the store does.
+TEST(Results, ATestThatDidNotRunLeavesItsDurationAlone) {
+  const ResultFile file = parse(
+      "<testsuite><testcase name='ignored' status='ignored' time='7'/>"
+      "<testcase name='leftover' status='disabled' time='3'><failure/></testcase></testsuite>");
+  for (const MatchedResult& matched : match_to_ctest(file, {}).matched) {
+    TestRecord record{2.0, 4, Outcome::passed};
+    store::fold(record,
+                cli::observation_of(RecordedResult{matched.ctest_name, matched.status, matched.seconds}),
+                0.5);
+    EXPECT_EQ(record, (TestRecord{2.0, 4, Outcome::skipped})) << matched.ctest_name;
+  }
+}
+
+TEST(Results, GoogleTestResultAttribute) {
   EXPECT_EQ(status_of("status=\"run\" result=\"skipped\""), S::skipped);
   EXPECT_EQ(status_of("status=\"notrun\" result=\"suppressed\""), S::skipped);
   EXPECT_EQ(status_of("status=\"run\" result=\"completed\"", "<failure/>"), S::failed);
-  EXPECT_EQ(status_of("status=\"notrun\"", "<failure/>"), S::failed);
+  EXPECT_EQ(status_of("status=\"run\" result=\"skipped\"", "<failure/>"), S::failed);
 }
 
 TEST(Results, EntitiesAndCharacterReferences) {
