@@ -265,7 +265,7 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
   const std::string run = run_id(run_number);
 
   Lifetime lifetime;  // Before the heartbeat thread starts, so that it inherits the blocked signals.
-  Session session(client, lifetime, err, "tlb run", agent);
+  Session session(client, lifetime, err, "tlb run", agent, joined.value("secret", ""));
   session.start_heartbeat(std::max(0.1, joined.value("heartbeat_seconds", 10.0)));
   out << "tlb run: " << slot << " (agent " << agent << ") joined run " << run << " of job " << job->value
       << " (version " << version << ") on " << server.url << ", " << tests.size() << " test"

@@ -9,6 +9,8 @@
 #include <set>
 #include <utility>
 
+#include "io/text.hpp"
+
 namespace tlb::swarm {
 namespace {
 
@@ -501,6 +503,9 @@ std::string Coordinator::enroll(const Registration& registration) {
     for (const SwarmState::Held& held : state.held_by(known->id)) {
       state.take_back(held.run, held.name, held.lease, "", true);
     }
+    known->secret = registration.secret;
+    known->left = false;
+    state.put_agent(*known);
     state.touch(known->id, now, now + settings_.lease_seconds);
     return known->id;
   }
@@ -511,7 +516,22 @@ std::string Coordinator::enroll(const Registration& registration) {
   agent.attributes = registration.attributes;
   agent.registered = now;
   agent.last_seen = now;
+  agent.secret = registration.secret;
   return state.put_agent(agent);
+}
+
+void Coordinator::authenticate(const std::string& agent_id, std::string_view secret) {
+  std::lock_guard lock(impl_->mutex);
+  const std::optional<AgentRow> agent = impl_->state.agent(agent_id);
+  if (!agent) throw Refused(404, "unknown agent '" + agent_id + "' (register first)");
+  if (secret.empty()) {
+    throw Refused(401,
+                  "a call of agent " + agent_id + " must carry the \"secret\" its registration answered");
+  }
+  if (agent->secret.empty()) {
+    throw Refused(401, "agent " + agent_id + " registered before agents had secrets: register again");
+  }
+  if (!io::same_secret(secret, agent->secret)) throw Refused(403, "not the secret of agent " + agent_id);
 }
 
 Trust Coordinator::heartbeat(const std::string& agent) {

@@ -19,6 +19,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "swarm/policy.hpp"
@@ -72,6 +73,7 @@ struct Registration {
   std::string name;
   std::string test_list_hash;
   Attributes attributes;
+  std::string secret;  // Made by the server for this registration: the agent's later calls carry it.
 };
 
 struct Assignment {
@@ -150,8 +152,13 @@ class Coordinator {
   // Refused(409) when the run exists with another test list.
   Submitted submit(const Submission& submission);
   // Registering again with a known key is the same agent, restarted: the tests it held go back to the queue
-  // at once (without counting against it), and what it already reported stands.
+  // at once (without counting against it), what it already reported stands, and the new secret replaces the
+  // old one.
   std::string enroll(const Registration& registration);
+  // Whether a call comes from the agent: Refused(401) without a secret (or for an agent registered before
+  // secrets), Refused(403) with another one, Refused(404) for an unknown agent. The server checks every call
+  // of an agent with it; in process (simulations) the calls below trust their caller.
+  void authenticate(const std::string& agent, std::string_view secret);
   // The calls of an agent; Refused(404) for an unknown agent, Refused(410) for an evicted one.
   Trust heartbeat(const std::string& agent);
   // `only_run`: tests of that run only (a queue-mode job serves its own CI run).
