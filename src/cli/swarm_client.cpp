@@ -420,6 +420,24 @@ bool is_failure(const FinalResult& result) {
   return result.status == io::ResultStatus::failed || result.status == io::ResultStatus::error;
 }
 
+std::string unproven_because(const RunResults& results) {
+  // "2 tests ran twice (a, ...)".
+  auto some = [](std::size_t count, const std::string& first, const std::string& what) {
+    return std::to_string(count) + (count == 1 ? " test " : " tests ") + what + " (" + first +
+           (count > 1 ? ", ...)" : ")");
+  };
+  std::string why;
+  if (!results.duplicates.empty()) {
+    why = some(results.duplicates.size(), results.duplicates.front().name, "ran on two agents");
+  }
+  std::vector<std::string> lost;
+  for (const FinalResult& test : results.tests) {
+    if (test.status == io::ResultStatus::error) lost.push_back(test.name);
+  }
+  if (!lost.empty()) why += (why.empty() ? "" : "; ") + some(lost.size(), lost.front(), "got no result");
+  return why;
+}
+
 std::string ctest_summary(const std::vector<FinalResult>& tests) {
   const std::size_t total = tests.size();
   const auto failures = static_cast<std::size_t>(std::count_if(tests.begin(), tests.end(), is_failure));

@@ -275,6 +275,10 @@ RunResults parse_run_results(const nlohmann::json& body);
 // Failed, or no result at all.
 bool is_failure(const FinalResult& result);
 
+// Why a finished run's results do not prove it, as `tlb verify` against the server would say: tests that ran
+// as their own run on two agents, tests without a result. "" when they prove it.
+std::string unproven_because(const RunResults& results);
+
 // ctest's last line: "100% tests passed, 0 tests failed out of 24". Skipped tests count as passed, as ctest
 // counts disabled ones.
 std::string ctest_summary(const std::vector<FinalResult>& tests);

@@ -289,9 +289,10 @@ Reply SwarmRoutes::submit(std::string_view body) {
       submitted.seconds = estimate ? estimate->seconds : 0;
       submitted.known = estimate && estimate->estimate == Estimate::history;
       const TestRecord* record = history.find(test.name);
+      const bool failed_last = record && record->last == Outcome::failed;
       submitted.important =
-          std::find(test.labels.begin(), test.labels.end(), "critical") != test.labels.end() ||
-          (record && record->last == Outcome::failed);
+          std::find(test.labels.begin(), test.labels.end(), "critical") != test.labels.end() || failed_last;
+      submitted.confirm = !submitted.known || failed_last;
       submitted.disabled = test.disabled;
       submission.tests.push_back(std::move(submitted));
     }
@@ -315,7 +316,7 @@ Reply SwarmRoutes::progress(const std::string& run) {
                  {"run", progress.run.id},
                  {"job", progress.run.job},
                  {"version", progress.run.version},
-                 {"state", progress.run.finished != 0 ? "done" : "running"},
+                 {"state", swarm::run_state(progress.run, progress.abandoned)},
                  {"tests", progress.tests},
                  {"done", progress.done},
                  {"running", progress.running},
@@ -351,7 +352,7 @@ Reply SwarmRoutes::results(const std::string& run) {
     return json_reply(200, ordered_json{{"run", outcome.run.id},
                                         {"job", outcome.run.job},
                                         {"version", outcome.run.version},
-                                        {"state", outcome.run.finished != 0 ? "done" : "running"},
+                                        {"state", swarm::run_state(outcome.run, outcome.abandoned)},
                                         {"test_list_hash", outcome.run.test_list_hash},
                                         {"tests", tests},
                                         {"agents", agents},

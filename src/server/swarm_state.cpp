@@ -418,6 +418,14 @@ std::vector<swarm::SwarmState::Held> SqliteSwarmState::held(RunId run) {
   });
 }
 
+std::vector<std::string> SqliteSwarmState::agents_of(RunId run) {
+  return database_.transaction(false, [&](Session& s) {
+    Statement rows = s.prepare("SELECT DISTINCT agent FROM swarm_leases WHERE run = ?1 ORDER BY agent");
+    rows.bind(1, run);
+    return all<std::string>(rows, [](const Statement& row) { return row.text(0); });
+  });
+}
+
 std::optional<swarm::SwarmState::Held> SqliteSwarmState::lease(Lease lease) {
   return database_.transaction(false, [&](Session& s) -> std::optional<Held> {
     Statement row = s.prepare(

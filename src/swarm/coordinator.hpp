@@ -52,6 +52,8 @@ struct SubmittedTest {
   bool known = true;   // From history.
   bool important = false;
   bool disabled = false;  // Settled at once as skipped, never sent.
+  bool confirm =
+      false;  // New, or failed last time: in swarm mode a pass is final once a second agent agrees.
 };
 
 struct Submission {
@@ -73,7 +75,7 @@ struct Registration {
   std::string name;
   std::string test_list_hash;
   Attributes attributes;
-  std::string secret;  // Made by the server for this registration: the agent's later calls carry it.
+  std::string secret{};  // Made by the server for this registration: the agent's later calls carry it.
 };
 
 struct Assignment {
@@ -115,6 +117,7 @@ struct Progress {
   double elapsed_seconds = 0;
   double estimated_remaining_seconds = 0;
   std::vector<AgentSummary> agents;  // Those with this run's test list.
+  bool abandoned = false;            // A queue run whose jobs are all gone with tests left (run_state()).
 };
 
 struct TestOutcome {
@@ -135,6 +138,7 @@ struct Duplicate {
 
 struct Outcome {
   RunRow run;
+  bool abandoned = false;
   std::vector<TestOutcome> tests;  // By name.
   std::vector<AgentSummary> agents;
   std::vector<Duplicate> duplicates;
@@ -171,6 +175,7 @@ class Coordinator {
   Outcome outcome(RunId run);
 
   // Takes back the tests of agents gone silent. Every call does it first; a server also calls it on a timer.
+  // Not within lease_seconds of the coordinator's start: the time a server was down is no agent's silence.
   void tick();
 
   // The runs completed since the last call, oldest first (whichever call completed them).
@@ -185,5 +190,8 @@ class Coordinator {
 std::string_view to_string(Status status);
 std::optional<Status> status_named(std::string_view name);
 std::string_view to_string(Trust trust);
+// "done" once every test is settled; "abandoned" for a queue run whose jobs are all gone with tests left;
+// else "running".
+std::string_view run_state(const RunRow& run, bool abandoned);
 
 }  // namespace tlb::swarm

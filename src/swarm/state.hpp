@@ -143,6 +143,8 @@ class SwarmState {
   virtual std::vector<Held> expired(double now) = 0;
   virtual std::vector<Held> held_by(const std::string& agent) = 0;
   virtual std::vector<Held> held(RunId run) = 0;
+  // Every agent that was ever given a test of the run, by id.
+  virtual std::vector<std::string> agents_of(RunId run) = 0;
   // Whom and what a lease was given for, current or not (nullopt: never given).
   virtual std::optional<Held> lease(Lease lease) = 0;
   // Back to pending if `lease` is still the test's current one: `agent` (unless "") joins the excluded, and

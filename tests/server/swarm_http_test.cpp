@@ -102,9 +102,9 @@ TEST_F(SwarmHttpTest, AnotherTokenHolderCannotReportOrLeaveUnderAnAgentsId) {
   EXPECT_EQ(post(victim.path() + "/report", with(lie, intruder.secret)).first, 403);
   EXPECT_EQ(post(victim.path() + "/report", with(lie, std::string(32, '0'))).first, 403);
   EXPECT_EQ(post(victim.path() + "/report", {{"reports", {lie}}, {"secret", intruder.secret}}).first, 403);
-  EXPECT_EQ(post(victim.path() + "/leave", {}).first, 401);
+  EXPECT_EQ(post(victim.path() + "/leave", json::object()).first, 401);
   EXPECT_EQ(post(victim.path() + "/leave", {{"secret", intruder.secret}}).first, 403);
-  EXPECT_EQ(post(victim.path() + "/heartbeat", {}).first, 401);
+  EXPECT_EQ(post(victim.path() + "/heartbeat", json::object()).first, 401);
   EXPECT_EQ(post(victim.path() + "/pull", {{"secret", intruder.secret}}).first, 403);
   // Under its own id, the intruder was never given the victim's lease.
   EXPECT_EQ(post(intruder.path() + "/report", with(lie, intruder.secret)).first, 409);
@@ -130,6 +130,46 @@ TEST_F(SwarmHttpTest, AnotherTokenHolderCannotReportOrLeaveUnderAnAgentsId) {
   EXPECT_NE(again.secret, victim.secret);
   EXPECT_EQ(post(victim.path() + "/heartbeat", {{"secret", victim.secret}}).first, 403);
   EXPECT_EQ(post(again.path() + "/heartbeat", {{"secret", again.secret}}).first, 200);
+}
+
+// Item 6 of issue 17 over loopback: the server stopped for longer than a lease and started again on the same
+// data. The agent that rode out the restart keeps its test and its report is the result; the one never heard
+// from again loses its test once the grace after the start is over.
+TEST_F(SwarmHttpTest, AServerDownLongerThanALeaseTakesBackOnlyWhatNoOneClaimsAgain) {
+  start({"--swarm-heartbeat-seconds", "2", "--swarm-lease-seconds", "5"});
+  const auto [submitted, run] = post(kSwarm + "/runs", {{"job", "j"},
+                                                        {"version", "1"},
+                                                        {"test_list_hash", "h"},
+                                                        {"mode", "queue"},
+                                                        {"tests", {{{"name", "a"}}, {{"name", "b"}}}}});
+  ASSERT_EQ(submitted, 201) << run;
+  const Agent rider = enroll("rider");
+  const Agent gone = enroll("gone");
+  const json held = pull(rider);
+  pull(gone);
+  server_->stop();
+  std::this_thread::sleep_for(std::chrono::seconds(6));  // Down longer than the 5 s lease.
+  server_->restart();
+  // The rider is heard from again at once, and keeps calling while it runs its test.
+  auto still_there = [&] { return post(rider.path() + "/heartbeat", {{"secret", rider.secret}}).first; };
+  ASSERT_EQ(still_there(), 200);
+  json progress;
+  for (int i = 0; i < 100; ++i) {
+    progress = get(kSwarm + "/runs/1");
+    if (progress.value("pending", 0) == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_EQ(still_there(), 200);
+  }
+  EXPECT_EQ(progress.value("pending", 0), 1) << "the silent agent's test never went back: " << progress;
+  EXPECT_EQ(progress.value("running", 0), 1) << progress;
+  const json report{{"secret", rider.secret},
+                    {"lease", held.at("lease")},
+                    {"test", held.at("test")},
+                    {"status", "passed"},
+                    {"seconds", 1}};
+  const auto [reported, answer] = post(rider.path() + "/report", report);
+  EXPECT_EQ(reported, 200) << answer;
+  EXPECT_TRUE(answer.value("authoritative", false)) << "the rider lost its test to the downtime: " << answer;
 }
 
 }  // namespace
