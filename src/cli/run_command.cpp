@@ -265,7 +265,7 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
   const std::string run = run_id(run_number);
 
   Lifetime lifetime;  // Before the heartbeat thread starts, so that it inherits the blocked signals.
-  Session session(client, lifetime, err, "tlb run", agent);
+  Session session(client, lifetime, err, "tlb run", agent, joined.value("secret", ""));
   session.start_heartbeat(std::max(0.1, joined.value("heartbeat_seconds", 10.0)));
   out << "tlb run: " << slot << " (agent " << agent << ") joined run " << run << " of job " << job->value
       << " (version " << version << ") on " << server.url << ", " << tests.size() << " test"
@@ -370,6 +370,11 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
           << " tests\n"
           << ctest_summary(mine.tests) << std::endl;
     }
+    // Every job of a run that ended unproven fails, whatever its own tests did: the CI run is not proven.
+    if (const std::string unproven = done ? unproven_because(all) : ""; !unproven.empty()) {
+      err << "tlb run: run " << run << " of job " << job->value << " ended unproven: " << unproven << "\n";
+      return kInputError;
+    }
     return std::any_of(mine.tests.begin(), mine.tests.end(), is_failure) ? kTestsFailed : kSuccess;
   } catch (const json::exception& e) {
     throw io::InputError(server.url, 0, std::string("not an answer of the swarm protocol: ") + e.what());
@@ -416,7 +421,8 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_run_com
       "and TLB_STRICT.\n"
       "Exit status: as is, ctest's. With --queue: 0 every test of this job passed or was skipped, 8 one "
       "failed\n"
-      "(as ctest), 1 the server failed it, 2 bad flag or variable, 130 or 143 stopped by SIGINT or SIGTERM\n"
+      "(as ctest), 1 the server failed it or the run ended unproven (a test ran on two jobs, or got no\n"
+      "result), 2 bad flag or variable, 130 or 143 stopped by SIGINT or SIGTERM\n"
       "(its tests go back to the queue at once).");
   return [args](std::ostream& out, std::ostream& err, const Environment& env) {
     if (!args->queue) run_as_given(args->command, out, err);

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <ostream>
-#include <random>
 #include <sstream>
 #include <string_view>
 
@@ -123,15 +122,21 @@ nlohmann::json Session::join(const nlohmann::json& registration) {
   }
   if (!answer.ok()) throw io::InputError(url(), 0, "cannot join the swarm: " + answer.error());
   id_ = answer.body.value("agent", "");
+  secret_ = answer.body.value("secret", "");
   if (id_.empty()) throw io::InputError(url(), 0, "cannot join the swarm: the answer names no agent");
   return answer.body;
+}
+
+nlohmann::json Session::with_secret(nlohmann::json body) const {
+  body["secret"] = secret_;
+  return body;
 }
 
 void Session::start_heartbeat(double seconds) {
   heartbeat_ = std::thread([this, seconds] {
     while (lifetime_.sleep(seconds)) {
       try {
-        const Answer answer = client_.post("/agents/" + id_ + "/heartbeat", nlohmann::json::object());
+        const Answer answer = client_.post("/agents/" + id_ + "/heartbeat", with_secret({}));
         if (answer.status == 410) {
           set_evicted(answer.reason);
           lifetime_.stop();
@@ -151,7 +156,8 @@ void Session::stop_heartbeat() {
 
 std::optional<nlohmann::json> Session::call(const std::string& route, const nlohmann::json& body,
                                             const std::string& what) {
-  return retried([&] { return client_.post("/agents/" + id_ + route, body); }, what);
+  const nlohmann::json sent = with_secret(body);
+  return retried([&] { return client_.post("/agents/" + id_ + route, sent); }, what);
 }
 
 namespace {
@@ -211,7 +217,7 @@ std::optional<nlohmann::json> Session::retried(const std::function<Answer()>& se
 
 void Session::leave() {
   try {
-    const Answer answer = client_.post("/agents/" + id_ + "/leave", nlohmann::json::object());
+    const Answer answer = client_.post("/agents/" + id_ + "/leave", with_secret({}));
     if (!answer.ok() && answer.status != 410) err_ << who_ << ": warning: leave: " << answer.error() << "\n";
   } catch (const NoAnswer& e) {
     err_ << who_ << ": warning: leave: " << e.what() << "\n";
@@ -229,15 +235,7 @@ void Session::set_evicted(std::string why) {
 }
 
 std::string random_key() {
-  std::random_device random;
-  std::ostringstream key;
-  key << std::hex;
-  for (int i = 0; i < 4; ++i) {
-    key.width(8);
-    key.fill('0');
-    key << random();
-  }
-  return key.str();
+  return io::random_hex(16);
 }
 
 std::string host_name() {
@@ -420,6 +418,24 @@ RunResults parse_run_results(const nlohmann::json& body) {
 
 bool is_failure(const FinalResult& result) {
   return result.status == io::ResultStatus::failed || result.status == io::ResultStatus::error;
+}
+
+std::string unproven_because(const RunResults& results) {
+  // "2 tests ran twice (a, ...)".
+  auto some = [](std::size_t count, const std::string& first, const std::string& what) {
+    return std::to_string(count) + (count == 1 ? " test " : " tests ") + what + " (" + first +
+           (count > 1 ? ", ...)" : ")");
+  };
+  std::string why;
+  if (!results.duplicates.empty()) {
+    why = some(results.duplicates.size(), results.duplicates.front().name, "ran on two agents");
+  }
+  std::vector<std::string> lost;
+  for (const FinalResult& test : results.tests) {
+    if (test.status == io::ResultStatus::error) lost.push_back(test.name);
+  }
+  if (!lost.empty()) why += (why.empty() ? "" : "; ") + some(lost.size(), lost.front(), "got no result");
+  return why;
 }
 
 std::string ctest_summary(const std::vector<FinalResult>& tests) {

@@ -121,16 +121,18 @@ struct TestOutcome {
   double seconds = 0;
 };
 
-// An agent's calls to the coordinator: its own under /agents/<id>, and the run it serves. `who` starts its
-// warnings ("tlb agent").
+// An agent's calls to the coordinator: its own under /agents/<id>, each carrying the secret its registration
+// answered, and the run it serves. `who` starts its warnings ("tlb agent").
 class Session {
  public:
-  Session(SwarmClient client, Lifetime& lifetime, std::ostream& err, std::string who, std::string id = "")
+  Session(SwarmClient client, Lifetime& lifetime, std::ostream& err, std::string who, std::string id = "",
+          std::string secret = "")
       : client_(std::move(client)),
         lifetime_(lifetime),
         err_(err),
         who_(std::move(who)),
-        id_(std::move(id)) {}
+        id_(std::move(id)),
+        secret_(std::move(secret)) {}
   ~Session() { stop_heartbeat(); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -138,7 +140,8 @@ class Session {
   const std::string& url() const { return client_.server().url; }
   const std::string& id() const { return id_; }
 
-  // Registers; returns the answer. Throws InputError when the coordinator does not answer or refuses.
+  // Registers (the answer's agent id and secret become this session's); returns the answer. Throws InputError
+  // when the coordinator does not answer or refuses.
   nlohmann::json join(const nlohmann::json& registration);
 
   // Posts every `seconds` until stopped; an eviction it hears of stops the agent.
@@ -168,12 +171,15 @@ class Session {
 
  private:
   std::optional<nlohmann::json> retried(const std::function<Answer()>& send, const std::string& what);
+  // `body` with this agent's secret, which every call of its carries.
+  nlohmann::json with_secret(nlohmann::json body) const;
 
   SwarmClient client_;
   Lifetime& lifetime_;
   std::ostream& err_;
   std::string who_;
   std::string id_;
+  std::string secret_;
   std::thread heartbeat_;
   std::mutex mutex_;
   std::optional<std::string> evicted_;
@@ -268,6 +274,10 @@ RunResults parse_run_results(const nlohmann::json& body);
 
 // Failed, or no result at all.
 bool is_failure(const FinalResult& result);
+
+// Why a finished run's results do not prove it, as `tlb verify` against the server would say: tests that ran
+// as their own run on two agents, tests without a result. "" when they prove it.
+std::string unproven_because(const RunResults& results);
 
 // ctest's last line: "100% tests passed, 0 tests failed out of 24". Skipped tests count as passed, as ctest
 // counts disabled ones.

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <random>
 #include <sstream>
 
 namespace tlb::io {
@@ -130,6 +131,34 @@ std::string escape_markup(std::string_view text) {
     }
   }
   return escaped;
+}
+
+std::uint64_t random_bits() {
+  std::random_device random;
+  std::uniform_int_distribution<std::uint64_t> bits;
+  return bits(random);
+}
+
+std::string random_hex(std::size_t bytes) {
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string text;
+  text.reserve(2 * bytes);
+  for (std::size_t i = 0; i < bytes; i += 8) {
+    std::uint64_t word = random_bits();
+    for (std::size_t j = i; j < std::min(bytes, i + 8); ++j, word >>= 8) {
+      text.push_back(kDigits[(word >> 4) & 0xf]);
+      text.push_back(kDigits[word & 0xf]);
+    }
+  }
+  return text;
+}
+
+bool same_secret(std::string_view given, std::string_view expected) {
+  unsigned char difference = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    difference |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
+  }
+  return difference == 0;
 }
 
 }  // namespace tlb::io

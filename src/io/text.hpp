@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -50,5 +51,16 @@ std::string escape_markup(std::string_view text);
 
 // How a path is named in messages: "<stdin>" for "-".
 std::string display_name(const std::string& path);
+
+// 64 bits from the system's source of randomness (std::random_device): for what must not be guessed (secrets,
+// lease numbers, made-up versions), never for a decision two machines must take alike.
+std::uint64_t random_bits();
+
+// `bytes` random bytes as lower-case hex (2 × bytes characters).
+std::string random_hex(std::size_t bytes);
+
+// Whether `given` equals `expected`, compared in time that does not depend on where they differ (tokens and
+// secrets).
+bool same_secret(std::string_view given, std::string_view expected);
 
 }  // namespace tlb::io

@@ -109,6 +109,14 @@ CREATE TABLE swarm_answers (
   PRIMARY KEY (agent, request_id)) WITHOUT ROWID;
 )sql";
 
+// Version 3: each agent's secret, which its calls after registering must carry (an agent registered before
+// has none, and must register again); a test whose pass must be confirmed on a second agent (new, or failed
+// last time).
+constexpr std::string_view kSwarmSchemaV3 = R"sql(
+ALTER TABLE swarm_agents ADD COLUMN secret TEXT NOT NULL DEFAULT '';
+ALTER TABLE swarm_tests ADD COLUMN confirm INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 // --- Statement ---
@@ -525,7 +533,8 @@ void Database::create_schema() {
     }
     execute(kSchema);
   }
-  execute(kSwarmSchema);
+  if (found < 2) execute(kSwarmSchema);
+  execute(kSwarmSchemaV3);
   execute("PRAGMA user_version = " + std::to_string(kSchemaVersion));
   guard.commit();
 }

@@ -6,7 +6,8 @@
 // kill -9 and power loss. One connection, used under a mutex: SQLite serializes writers anyway, and the
 // server's requests are small.
 //
-// Schema (PRAGMA user_version 2; a version 1 database gains the swarm_* tables when opened):
+// Schema (PRAGMA user_version 3; a version 1 database gains the swarm_* tables when opened, a version 2 one
+// the agents' secrets and the tests' confirm flag):
 //   history          live history per job: the timing file's columns (file_store.hpp's TimedRecord)
 //   versions         one row per (job, version) the server has seen, with when it was first seen (for the
 //                    purge) and whether its snapshot is frozen
@@ -47,7 +48,7 @@ class DatabaseError : public std::runtime_error {
 };
 
 // The schema version this tlb writes; a database with a newer one is refused.
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // Statements prepared once and kept, by their SQL: preparing is most of what a small query costs (the swarm's
 // pull and report run a dozen each). Used only under the database's lock, by Session::prepare.

@@ -683,13 +683,13 @@ Reply Server::Impl::dispatch(std::string_view method, const Target& target, std:
     case RouteId::swarm_agents:
       return swarm->enroll(body);
     case RouteId::swarm_heartbeat:
-      return swarm->heartbeat(name("{agent}", "agent"));
+      return swarm->heartbeat(name("{agent}", "agent"), body);
     case RouteId::swarm_pull:
       return swarm->pull(name("{agent}", "agent"), body);
     case RouteId::swarm_report:
       return swarm->report(name("{agent}", "agent"), body);
     case RouteId::swarm_leave:
-      return swarm->leave(name("{agent}", "agent"));
+      return swarm->leave(name("{agent}", "agent"), body);
     case RouteId::completeness:
       return completeness(name("{job}", "job"), name("{version}", "version"), name("{module}", "module"));
   }

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <stdexcept>
 
 #include "io/record.hpp"
+#include "io/text.hpp"
 #include "server/names.hpp"
 #include "server/server.hpp"
 #include "server/swarm_state.hpp"
@@ -69,11 +69,7 @@ swarm::RunId run_id(const std::string& text) {
 
 // A version for a run submitted without one: unique enough, and a valid name.
 std::string made_up_version() {
-  std::random_device random;
-  std::uniform_int_distribution<std::uint32_t> digits;
-  char text[32];
-  std::snprintf(text, sizeof text, "swarm-%08x%08x", digits(random), digits(random));
-  return text;
+  return "swarm-" + io::random_hex(8);
 }
 
 ordered_json agent_json(const swarm::AgentSummary& agent) {
@@ -207,6 +203,11 @@ struct SwarmRoutes::Impl {
     return records;
   }
 
+  // Every call of an agent carries the secret its registration answered.
+  void authenticate(const std::string& agent, const ordered_json& request) {
+    coordinator.authenticate(agent, member<std::string>(request, "secret", std::string()));
+  }
+
   // Runs one operation; then the runs it (or a lease it found expired) completed go into the history.
   template <class Work>
   Reply answer(Work&& work) {
@@ -288,9 +289,10 @@ Reply SwarmRoutes::submit(std::string_view body) {
       submitted.seconds = estimate ? estimate->seconds : 0;
       submitted.known = estimate && estimate->estimate == Estimate::history;
       const TestRecord* record = history.find(test.name);
+      const bool failed_last = record && record->last == Outcome::failed;
       submitted.important =
-          std::find(test.labels.begin(), test.labels.end(), "critical") != test.labels.end() ||
-          (record && record->last == Outcome::failed);
+          std::find(test.labels.begin(), test.labels.end(), "critical") != test.labels.end() || failed_last;
+      submitted.confirm = !submitted.known || failed_last;
       submitted.disabled = test.disabled;
       submission.tests.push_back(std::move(submitted));
     }
@@ -314,7 +316,7 @@ Reply SwarmRoutes::progress(const std::string& run) {
                  {"run", progress.run.id},
                  {"job", progress.run.job},
                  {"version", progress.run.version},
-                 {"state", progress.run.finished != 0 ? "done" : "running"},
+                 {"state", swarm::run_state(progress.run, progress.abandoned)},
                  {"tests", progress.tests},
                  {"done", progress.done},
                  {"running", progress.running},
@@ -350,7 +352,7 @@ Reply SwarmRoutes::results(const std::string& run) {
     return json_reply(200, ordered_json{{"run", outcome.run.id},
                                         {"job", outcome.run.job},
                                         {"version", outcome.run.version},
-                                        {"state", outcome.run.finished != 0 ? "done" : "running"},
+                                        {"state", swarm::run_state(outcome.run, outcome.abandoned)},
                                         {"test_list_hash", outcome.run.test_list_hash},
                                         {"tests", tests},
                                         {"agents", agents},
@@ -377,16 +379,19 @@ Reply SwarmRoutes::enroll(std::string_view body) {
     registration.attributes.ram_mb = std::max(0.0, member<double>(attributes, "ram_mb", 0.0));
     registration.attributes.bench = std::max(0.0, member<double>(attributes, "bench", 0.0));
     registration.attributes.rtt_ms = std::max(0.0, member<double>(attributes, "rtt_ms", 0.0));
+    registration.secret = io::random_hex(16);
     const std::string agent = impl_->coordinator.enroll(registration);
     const swarm::Settings& settings = impl_->coordinator.settings();
     return json_reply(200, ordered_json{{"agent", agent},
+                                        {"secret", registration.secret},
                                         {"heartbeat_seconds", settings.heartbeat_seconds},
                                         {"lease_seconds", settings.lease_seconds}});
   });
 }
 
-Reply SwarmRoutes::heartbeat(const std::string& agent) {
+Reply SwarmRoutes::heartbeat(const std::string& agent, std::string_view body) {
   return impl_->answer([&] {
+    impl_->authenticate(agent, parse_body(body));
     const swarm::Trust trust = impl_->coordinator.heartbeat(agent);
     return json_reply(200, ordered_json{{"state", swarm::to_string(trust)}});
   });
@@ -395,6 +400,7 @@ Reply SwarmRoutes::heartbeat(const std::string& agent) {
 Reply SwarmRoutes::pull(const std::string& agent, std::string_view body) {
   return impl_->answer([&] {
     const ordered_json request = parse_body(body);
+    impl_->authenticate(agent, request);
     const std::string request_id = member<std::string>(request, "request_id", std::string());
     if (request_id.size() > 128) throw Refused(400, "\"request_id\" is longer than 128 characters");
     std::optional<swarm::RunId> only_run;
@@ -448,6 +454,7 @@ ordered_json reported_json(const swarm::Reported& reported) {
 Reply SwarmRoutes::report(const std::string& agent, std::string_view body) {
   return impl_->answer([&] {
     const ordered_json request = parse_body(body);
+    impl_->authenticate(agent, request);
     if (!request.contains("reports")) {
       return json_reply(200, reported_json(impl_->coordinator.report(agent, report_of(request, ""))));
     }
@@ -470,8 +477,9 @@ Reply SwarmRoutes::report(const std::string& agent, std::string_view body) {
   });
 }
 
-Reply SwarmRoutes::leave(const std::string& agent) {
+Reply SwarmRoutes::leave(const std::string& agent, std::string_view body) {
   return impl_->answer([&] {
+    impl_->authenticate(agent, parse_body(body));
     impl_->coordinator.leave(agent);
     return json_reply(200, ordered_json{{"left", true}});
   });

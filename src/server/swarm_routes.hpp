@@ -29,10 +29,11 @@ class SwarmRoutes {
   Reply progress(const std::string& run);
   Reply results(const std::string& run);
   Reply enroll(std::string_view body);
-  Reply heartbeat(const std::string& agent);
+  // Every call of an agent carries its "secret" in the body (401 without, 403 with another agent's).
+  Reply heartbeat(const std::string& agent, std::string_view body);
   Reply pull(const std::string& agent, std::string_view body);
   Reply report(const std::string& agent, std::string_view body);
-  Reply leave(const std::string& agent);
+  Reply leave(const std::string& agent, std::string_view body);
 
   // Takes back the tests of silent agents; the server calls it every heartbeat interval.
   void tick();

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "io/text.hpp"
+
 namespace tlb::server {
 namespace {
 
@@ -42,7 +44,7 @@ RunRow run_row(const Statement& row) {
 constexpr std::string_view kTestColumns =
     "name, seconds, known, important, state, is_check, lease, agent, deadline, expected_end, losses, "
     "excluded, "
-    "status, result_seconds, flaky";
+    "status, result_seconds, flaky, confirm";
 
 TestRow test_row(const Statement& row) {
   TestRow test;
@@ -61,6 +63,7 @@ TestRow test_row(const Statement& row) {
   test.status = static_cast<swarm::Status>(row.integer(12));
   test.result_seconds = row.real(13);
   test.flaky = row.integer(14) != 0;
+  test.confirm = row.integer(15) != 0;
   return test;
 }
 
@@ -68,7 +71,7 @@ constexpr std::string_view kAgentColumns =
     "id, key, name, test_list_hash, os, arch, cores, ram_mb, bench, rtt_ms, trust, error_rate, speed, "
     "speed_samples, checks_passed, consecutive_losses, unconfirmed_failures, registered, last_seen, "
     "left_swarm, "
-    "evicted_because, checks_asked";
+    "evicted_because, checks_asked, secret";
 
 AgentRow agent_row(const Statement& row) {
   AgentRow agent;
@@ -94,6 +97,7 @@ AgentRow agent_row(const Statement& row) {
   agent.left = row.integer(19) != 0;
   agent.evicted_because = row.text(20);
   agent.checks_asked = static_cast<int>(row.integer(21));
+  agent.secret = row.text(22);
   return agent;
 }
 
@@ -135,6 +139,18 @@ std::vector<Row> all(Statement& rows, Read read) {
   std::vector<Row> out;
   while (rows.step()) out.push_back(read(rows));
   return out;
+}
+
+// A lease number no one can guess: random, below 2^53 (exact in any JSON reader), never 0 (settle's "any
+// lease"), and new. Fencing needs only that the test's current lease is the one reported.
+Lease new_lease(Session& s) {
+  for (;;) {
+    const Lease lease = static_cast<Lease>(io::random_bits() >> 11);
+    if (lease == 0) continue;
+    Statement known = s.prepare("SELECT 1 FROM swarm_leases WHERE lease = ?1");
+    known.bind(1, lease);
+    if (!known.step()) return lease;
+  }
 }
 
 constexpr int kLeased = static_cast<int>(TestState::leased);
@@ -188,8 +204,9 @@ RunId SqliteSwarmState::create_run(const RunRow& run, const std::vector<TestRow>
         .run();
     for (const TestRow& test : tests) {
       Statement row = s.prepare(
-          "INSERT INTO swarm_tests (run, name, seconds, known, important, state, status) VALUES (?1, ?2, ?3, "
-          "?4, ?5, ?6, ?7)");
+          "INSERT INTO swarm_tests (run, name, seconds, known, important, state, status, confirm) VALUES "
+          "(?1, "
+          "?2, ?3, ?4, ?5, ?6, ?7, ?8)");
       row.bind(1, id)
           .bind(2, test.name)
           .bind(3, test.seconds)
@@ -197,6 +214,7 @@ RunId SqliteSwarmState::create_run(const RunRow& run, const std::vector<TestRow>
           .bind(5, static_cast<int>(test.important))
           .bind(6, static_cast<int>(test.state))
           .bind(7, static_cast<int>(test.status))
+          .bind(8, static_cast<int>(test.confirm))
           .run();
     }
     return id;
@@ -283,9 +301,11 @@ std::string SqliteSwarmState::put_agent(AgentRow agent) {
         "trust, "
         "error_rate, speed, speed_samples, checks_passed, consecutive_losses, unconfirmed_failures, "
         "registered, "
-        "last_seen, left_swarm, evicted_because, checks_asked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-        "?10, "
-        "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) ON CONFLICT (id) DO UPDATE SET name = "
+        "last_seen, left_swarm, evicted_because, checks_asked, secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8, "
+        "?9, ?10, "
+        "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23) ON CONFLICT (id) DO UPDATE SET "
+        "name = "
         "?3, "
         "test_list_hash = ?4, "
         "os = ?5, arch = ?6, cores = ?7, ram_mb = ?8, bench = ?9, rtt_ms = ?10, trust = ?11, error_rate = "
@@ -293,7 +313,7 @@ std::string SqliteSwarmState::put_agent(AgentRow agent) {
         "speed = ?13, speed_samples = ?14, checks_passed = ?15, consecutive_losses = ?16, "
         "unconfirmed_failures = ?17, last_seen = max(last_seen, ?19), left_swarm = ?20, evicted_because = "
         "?21, "
-        "checks_asked = ?22");
+        "checks_asked = ?22, secret = ?23");
     row.bind(1, agent.id)
         .bind(2, agent.key)
         .bind(3, agent.name)
@@ -316,6 +336,7 @@ std::string SqliteSwarmState::put_agent(AgentRow agent) {
         .bind(20, static_cast<int>(agent.left))
         .bind(21, agent.evicted_because)
         .bind(22, agent.checks_asked)
+        .bind(23, agent.secret)
         .run();
     return agent.id;
   });
@@ -339,18 +360,16 @@ std::vector<swarm::SwarmState::Reservation> SqliteSwarmState::reserve(
     RunId run, const std::string& agent, const std::vector<std::pair<std::string, double>>& names_and_ends,
     double deadline) {
   return database_.transaction(true, [&](Session& s) {
-    Statement next = s.prepare("SELECT coalesce(max(lease), 0) FROM swarm_leases");
-    next.step();
-    Lease lease = next.integer(0);
     std::vector<Reservation> given;
     for (const auto& [name, end] : names_and_ends) {
+      const Lease lease = new_lease(s);
       Statement take = s.prepare(
           "UPDATE swarm_tests SET state = ?3, lease = ?4, agent = ?5, deadline = ?6, expected_end = ?7 "
           "WHERE run = ?1 AND name = ?2 AND state = ?8");
       take.bind(1, run)
           .bind(2, name)
           .bind(3, kLeased)
-          .bind(4, lease + 1)
+          .bind(4, lease)
           .bind(5, agent)
           .bind(6, deadline)
           .bind(7, end)
@@ -359,7 +378,6 @@ std::vector<swarm::SwarmState::Reservation> SqliteSwarmState::reserve(
       Statement changed = s.prepare("SELECT changes()");
       changed.step();
       if (changed.integer(0) == 0) continue;
-      ++lease;
       s.prepare("INSERT INTO swarm_leases (lease, run, name, agent) VALUES (?1, ?2, ?3, ?4)")
           .bind(1, lease)
           .bind(2, run)
@@ -397,6 +415,14 @@ std::vector<swarm::SwarmState::Held> SqliteSwarmState::held(RunId run) {
         sql({"SELECT ", kHeldColumns, " FROM swarm_tests WHERE run = ?1 AND state = ?2 ORDER BY name"}));
     rows.bind(1, run).bind(2, kLeased);
     return all<Held>(rows, held_row);
+  });
+}
+
+std::vector<std::string> SqliteSwarmState::agents_of(RunId run) {
+  return database_.transaction(false, [&](Session& s) {
+    Statement rows = s.prepare("SELECT DISTINCT agent FROM swarm_leases WHERE run = ?1 ORDER BY agent");
+    rows.bind(1, run);
+    return all<std::string>(rows, [](const Statement& row) { return row.text(0); });
   });
 }
 

@@ -34,6 +34,7 @@ class SqliteSwarmState final : public swarm::SwarmState {
   std::vector<Held> expired(double now) override;
   std::vector<Held> held_by(const std::string& agent) override;
   std::vector<Held> held(swarm::RunId run) override;
+  std::vector<std::string> agents_of(swarm::RunId run) override;
   std::optional<Held> lease(swarm::Lease lease) override;
   bool take_back(swarm::RunId run, const std::string& name, swarm::Lease lease, const std::string& agent,
                  bool lost) override;

@@ -9,6 +9,8 @@
 #include <set>
 #include <utility>
 
+#include "io/text.hpp"
+
 namespace tlb::swarm {
 namespace {
 
@@ -30,6 +32,18 @@ std::string seconds_text(double seconds) {
 
 bool contains(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+// Flaky: it passed and failed, each side seen by at least two agents. A side only one agent saw is that
+// agent's word, not the test's nature (a liar's passes, a broken machine's failures).
+bool flaky(const std::vector<ResultRow>& opinions) {
+  std::set<std::string> passed;
+  std::set<std::string> failed;
+  for (const ResultRow& r : opinions) {
+    if (r.status == Status::passed) passed.insert(r.agent);
+    if (r.status == Status::failed) failed.insert(r.agent);
+  }
+  return passed.size() >= 2 && failed.size() >= 2;
 }
 
 }  // namespace
@@ -67,18 +81,44 @@ std::string_view to_string(Trust trust) {
   return "evicted";
 }
 
+std::string_view run_state(const RunRow& run, bool abandoned) {
+  if (run.finished != 0) return "done";
+  return abandoned ? "abandoned" : "running";
+}
+
 struct Coordinator::Impl {
   Impl(SwarmState& swarm_state, const Settings& swarm_settings, std::function<double()> time)
-      : state(swarm_state), settings(swarm_settings), clock(std::move(time)) {}
+      : state(swarm_state), settings(swarm_settings), clock(std::move(time)) {
+    started = clock();
+  }
 
   SwarmState& state;
   const Settings& settings;
   std::function<double()> clock;
   std::mutex mutex;
   std::vector<RunId> finished;  // Completed, not yet taken.
+  // When this coordinator started. Before it the server was down (or not yet up): that is no agent's silence.
+  double started = 0;
 
   bool live(const AgentRow& agent, double now) const {
-    return agent.trust != Trust::evicted && !agent.left && now - agent.last_seen <= settings.lease_seconds;
+    return agent.trust != Trust::evicted && !agent.left &&
+           now - std::max(agent.last_seen, started) <= settings.lease_seconds;
+  }
+
+  // Within a lease of the start no lease expires: the agents that rode out a restart are heard from again
+  // (each call extends its leases) before a silent one's tests are taken back.
+  bool in_grace(double now) const { return now < started + settings.lease_seconds; }
+
+  // A queue run whose jobs are all gone (left, evicted, silent), with tests unsettled and none in hand: no
+  // one will finish it unless a job comes back. Computed, not stored, so that a retried job takes it up
+  // again.
+  bool abandoned(const RunRow& run, double now) {
+    if (!run.trusted || run.finished != 0 || !state.held(run.id).empty()) return false;
+    const std::vector<std::string> jobs = state.agents_of(run.id);
+    return !jobs.empty() && std::none_of(jobs.begin(), jobs.end(), [&](const std::string& id) {
+      const std::optional<AgentRow> job = state.agent(id);
+      return job && live(*job, now);
+    });
   }
 
   AgentRow known_agent(const std::string& id) {
@@ -185,6 +225,7 @@ struct Coordinator::Impl {
 
   // Takes back the tests of agents silent past the lease; a test lost too often becomes an error.
   void reclaim(double now) {
+    if (in_grace(now)) return;
     for (const SwarmState::Held& held : state.expired(now)) lose(held);
   }
 
@@ -239,6 +280,23 @@ struct Coordinator::Impl {
     }
   }
 
+  // A pass that `failures` other agents saw fail counts against its agent, whatever its trust: an agent on
+  // probation did not run the test, and is evicted; a trusted one goes back to probation, so its next results
+  // are checked again, and a second lie evicts it.
+  void contradicted_pass(AgentRow& agent, const std::string& test, int failures) {
+    const std::string why =
+        "reported '" + test + "' passed; " + std::to_string(failures) + " other agents saw it fail";
+    if (agent.trust == Trust::probation) {
+      evict(agent, why);
+      return;
+    }
+    agent.trust = Trust::probation;
+    agent.checks_passed = 0;
+    agent.checks_asked = 0;
+    agent.error_rate = next_error_rate(agent.error_rate, false);
+    state.put_agent(agent);
+  }
+
   // Is there a live agent other than `excluded` that could give a second opinion?
   bool someone_else(const Pool& pool, double now, const std::vector<std::string>& excluded) {
     for (const AgentRow& row : pool.rows) {
@@ -261,17 +319,17 @@ struct Coordinator::Impl {
       if (!test->check || someone_else(pool, now, test->excluded)) continue;
       changed = true;
       const ResultRow* counted = nullptr;
-      std::set<Status> seen;
+      std::vector<ResultRow> seen;
       const std::vector<ResultRow> results = state.results(run, test->name);
       for (const ResultRow& r : results) {
         if (!(r.authoritative || r.check)) continue;
         const std::size_t i = index_of(pool, r.agent);
         if (i < pool.rows.size() && pool.rows[i].trust == Trust::evicted) continue;
-        seen.insert(r.status);
+        seen.push_back(r);
         if (!counted || r.status == Status::failed) counted = &r;
       }
       if (counted) {
-        state.settle(run, test->name, 0, counted->status, counted->seconds, counted->agent, seen.size() > 1);
+        state.settle(run, test->name, 0, counted->status, counted->seconds, counted->agent, flaky(seen));
       } else {
         state.reopen(run, test->name, "");  // Only an evicted agent's claim: run it as a test of its own.
       }
@@ -319,7 +377,11 @@ struct Coordinator::Impl {
           agent.trust == Trust::probation && short_test && agent.checks_asked < settings.probation_checks;
       const bool audit =
           latest.status == Status::passed && short_test && audited(run, test.name, latest.agent);
-      const bool needs_check = latest.status == Status::failed || suspicious_pass || probation_check || audit;
+      // A pass of a new test, or of one that failed last time, is final only once a second agent agrees,
+      // whatever the first one's trust: a trusted agent turning failures into passes is caught here.
+      const bool unconfirmed_pass = latest.status == Status::passed && test.confirm;
+      const bool needs_check =
+          latest.status == Status::failed || suspicious_pass || probation_check || audit || unconfirmed_pass;
       if (needs_check && check_elsewhere()) {
         if (probation_check) {
           agent.checks_asked += 1;
@@ -345,13 +407,14 @@ struct Coordinator::Impl {
     if (tie) {
       // Two agents disagree: a third decides, if there is one.
       if (check_elsewhere()) return;
-      // No one else: the failure stands, marked flaky (a failure seen is never hidden).
+      // No one else: the failure stands (a failure seen is never hidden); flaky only if each side has two
+      // agents.
       const ResultRow* failure = nullptr;
       for (const ResultRow& r : opinions) {
         if (r.status == Status::failed) failure = &r;
       }
       const ResultRow& counted = failure ? *failure : opinions.front();
-      state.settle(run, test.name, 0, counted.status, counted.seconds, counted.agent, true);
+      state.settle(run, test.name, 0, counted.status, counted.seconds, counted.agent, flaky(opinions));
       return;
     }
 
@@ -383,10 +446,8 @@ struct Coordinator::Impl {
     for (const ResultRow& r : opinions) {
       AgentRow& agent = agent_row(r.agent);
       if (r.status != majority) {
-        if (r.status == Status::passed && majority == Status::failed && agent.trust == Trust::probation) {
-          // A new agent's pass that the others' failures contradict: it did not run the test.
-          evict(agent,
-                "reported '" + test.name + "' passed; " + std::to_string(best) + " other agents saw it fail");
+        if (r.status == Status::passed && majority == Status::failed) {
+          contradicted_pass(agent, test.name, best);
         } else {
           // A failure only this agent sees: the test is flaky here, or the agent is.
           agent.unconfirmed_failures += 1;
@@ -424,8 +485,7 @@ struct Coordinator::Impl {
       state.reopen(run, test.name, latest.agent);
       return;
     }
-    const bool flaky = votes.size() > 1;
-    state.settle(run, test.name, 0, counted->status, counted->seconds, counted->agent, flaky);
+    state.settle(run, test.name, 0, counted->status, counted->seconds, counted->agent, flaky(opinions));
   }
 };
 
@@ -472,6 +532,7 @@ Submitted Coordinator::submit(const Submission& submission) {
       row.seconds = test.seconds;
       row.known = test.known;
       row.important = test.important;
+      row.confirm = test.confirm;
       if (test.disabled) {
         row.state = TestState::done;
         row.status = Status::skipped;
@@ -501,6 +562,9 @@ std::string Coordinator::enroll(const Registration& registration) {
     for (const SwarmState::Held& held : state.held_by(known->id)) {
       state.take_back(held.run, held.name, held.lease, "", true);
     }
+    known->secret = registration.secret;
+    known->left = false;
+    state.put_agent(*known);
     state.touch(known->id, now, now + settings_.lease_seconds);
     return known->id;
   }
@@ -511,7 +575,22 @@ std::string Coordinator::enroll(const Registration& registration) {
   agent.attributes = registration.attributes;
   agent.registered = now;
   agent.last_seen = now;
+  agent.secret = registration.secret;
   return state.put_agent(agent);
+}
+
+void Coordinator::authenticate(const std::string& agent_id, std::string_view secret) {
+  std::lock_guard lock(impl_->mutex);
+  const std::optional<AgentRow> agent = impl_->state.agent(agent_id);
+  if (!agent) throw Refused(404, "unknown agent '" + agent_id + "' (register first)");
+  if (secret.empty()) {
+    throw Refused(401,
+                  "a call of agent " + agent_id + " must carry the \"secret\" its registration answered");
+  }
+  if (agent->secret.empty()) {
+    throw Refused(401, "agent " + agent_id + " registered before agents had secrets: register again");
+  }
+  if (!io::same_secret(secret, agent->secret)) throw Refused(403, "not the secret of agent " + agent_id);
 }
 
 Trust Coordinator::heartbeat(const std::string& agent) {
@@ -737,6 +816,7 @@ Progress Coordinator::progress(RunId run_id) {
     }
   }
   progress.elapsed_seconds = (run->finished != 0 ? run->finished : now) - run->created;
+  progress.abandoned = impl_->abandoned(*run, now);
   Impl::Pool pool = impl_->pool(run->test_list_hash, now);
   const std::vector<double> score = scores(pool.views);
   double speed = 0;
@@ -761,6 +841,7 @@ Outcome Coordinator::outcome(RunId run_id) {
   SwarmState& state = impl_->state;
   Outcome outcome;
   outcome.run = now.run;
+  outcome.abandoned = now.abandoned;
   outcome.agents = now.agents;
   std::map<std::string, double> speed;
   const Impl::Pool pool = impl_->pool(now.run.test_list_hash, impl_->clock());

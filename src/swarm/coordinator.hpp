@@ -19,6 +19,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "swarm/policy.hpp"
@@ -51,6 +52,8 @@ struct SubmittedTest {
   bool known = true;   // From history.
   bool important = false;
   bool disabled = false;  // Settled at once as skipped, never sent.
+  bool confirm =
+      false;  // New, or failed last time: in swarm mode a pass is final once a second agent agrees.
 };
 
 struct Submission {
@@ -72,6 +75,7 @@ struct Registration {
   std::string name;
   std::string test_list_hash;
   Attributes attributes;
+  std::string secret{};  // Made by the server for this registration: the agent's later calls carry it.
 };
 
 struct Assignment {
@@ -113,6 +117,7 @@ struct Progress {
   double elapsed_seconds = 0;
   double estimated_remaining_seconds = 0;
   std::vector<AgentSummary> agents;  // Those with this run's test list.
+  bool abandoned = false;            // A queue run whose jobs are all gone with tests left (run_state()).
 };
 
 struct TestOutcome {
@@ -133,6 +138,7 @@ struct Duplicate {
 
 struct Outcome {
   RunRow run;
+  bool abandoned = false;
   std::vector<TestOutcome> tests;  // By name.
   std::vector<AgentSummary> agents;
   std::vector<Duplicate> duplicates;
@@ -150,8 +156,13 @@ class Coordinator {
   // Refused(409) when the run exists with another test list.
   Submitted submit(const Submission& submission);
   // Registering again with a known key is the same agent, restarted: the tests it held go back to the queue
-  // at once (without counting against it), and what it already reported stands.
+  // at once (without counting against it), what it already reported stands, and the new secret replaces the
+  // old one.
   std::string enroll(const Registration& registration);
+  // Whether a call comes from the agent: Refused(401) without a secret (or for an agent registered before
+  // secrets), Refused(403) with another one, Refused(404) for an unknown agent. The server checks every call
+  // of an agent with it; in process (simulations) the calls below trust their caller.
+  void authenticate(const std::string& agent, std::string_view secret);
   // The calls of an agent; Refused(404) for an unknown agent, Refused(410) for an evicted one.
   Trust heartbeat(const std::string& agent);
   // `only_run`: tests of that run only (a queue-mode job serves its own CI run).
@@ -164,6 +175,7 @@ class Coordinator {
   Outcome outcome(RunId run);
 
   // Takes back the tests of agents gone silent. Every call does it first; a server also calls it on a timer.
+  // Not within lease_seconds of the coordinator's start: the time a server was down is no agent's silence.
   void tick();
 
   // The runs completed since the last call, oldest first (whichever call completed them).
@@ -178,5 +190,8 @@ class Coordinator {
 std::string_view to_string(Status status);
 std::optional<Status> status_named(std::string_view name);
 std::string_view to_string(Trust trust);
+// "done" once every test is settled; "abandoned" for a queue run whose jobs are all gone with tests left;
+// else "running".
+std::string_view run_state(const RunRow& run, bool abandoned);
 
 }  // namespace tlb::swarm

@@ -1,7 +1,8 @@
 // The coordinator's state, behind one small interface. Every change is one atomic transition on a few keys,
 // in the shape of ci-queue's Redis scripts (research/swarm.md §10.9), so that a Redis implementation is a
 // direct port: a run is a hash; its tests a hash per test plus a pending set ordered by priority; a lease is
-// an INCR counter that fences every later change of the test it was handed out for; results are an
+// a random number (no one can guess another agent's) that fences every later change of the test it was
+// handed out for; results are an
 // append-only list per run; agents a hash each; answered pulls a small map for idempotence. The coordinator
 // decides; the state only applies transitions, and refuses the ones whose lease is no longer current.
 //
@@ -44,6 +45,7 @@ struct TestRow {
   double seconds = 0;  // Estimated reference seconds.
   bool known = true;   // The estimate is from history.
   bool important = false;
+  bool confirm = false;  // New, or failed last time: a pass is final only once a second agent confirms it.
   TestState state = TestState::pending;
   bool check = false;                 // The open task is a second opinion on a result already in.
   Lease lease = 0;                    // The current lease (0: never handed out).
@@ -90,6 +92,7 @@ struct AgentRow {
   double last_seen = 0;
   bool left = false;
   std::string evicted_because;  // Why it was pushed out ("" while it is not).
+  std::string secret;           // Given at registration; its later calls must carry it ("": none given).
 };
 
 class SwarmState {
@@ -140,6 +143,8 @@ class SwarmState {
   virtual std::vector<Held> expired(double now) = 0;
   virtual std::vector<Held> held_by(const std::string& agent) = 0;
   virtual std::vector<Held> held(RunId run) = 0;
+  // Every agent that was ever given a test of the run, by id.
+  virtual std::vector<std::string> agents_of(RunId run) = 0;
   // Whom and what a lease was given for, current or not (nullopt: never given).
   virtual std::optional<Held> lease(Lease lease) = 0;
   // Back to pending if `lease` is still the test's current one: `agent` (unless "") joins the excluded, and

@@ -203,7 +203,7 @@ TEST_F(ServerTest, RefusesADatabaseOfANewerSchemaAndAFileThatIsNoDatabase) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(
         std::string(e.what()).find("database schema version 99 was written by a newer tlb; this one reads "
-                                   "version 2"),
+                                   "version 3"),
         std::string::npos)
         << e.what();
     EXPECT_NE(std::string(e.what()).find("exit status 1"), std::string::npos) << e.what();
@@ -271,11 +271,17 @@ TEST_F(ServerTest, SwarmRoutesRefuseBadBodiesAndTakeABatchOfReports) {
   ASSERT_TRUE(joined);
   ASSERT_EQ(joined->status, 200) << joined->body;
   const std::string agent = swarm + "/agents/" + json::parse(joined->body).at("agent").get<std::string>();
+  // Every call of the agent carries the secret its registration answered.
+  const std::string secret = json::parse(joined->body).at("secret");
+  auto signed_body = [&](json body) {
+    body["secret"] = secret;
+    return body.dump();
+  };
 
   // Tests without history go out one at a time: pull all three.
   std::vector<json> assignments;
   for (int pull = 1; pull <= 3; ++pull) {
-    const auto pulled = post_json(agent + "/pull", R"({"request_id": "r)" + std::to_string(pull) + "\"}");
+    const auto pulled = post_json(agent + "/pull", signed_body({{"request_id", "r" + std::to_string(pull)}}));
     ASSERT_TRUE(pulled);
     ASSERT_EQ(pulled->status, 200) << pulled->body;
     const json answer = json::parse(pulled->body);
@@ -289,24 +295,25 @@ TEST_F(ServerTest, SwarmRoutesRefuseBadBodiesAndTakeABatchOfReports) {
                 {"seconds", seconds}};
   };
 
-  EXPECT_EQ(error_of(post_json(agent + "/report", json{{"reports", json::array()}}.dump())),
+  EXPECT_EQ(error_of(post_json(agent + "/report", signed_body({{"reports", json::array()}}))),
             (std::pair<int, std::string>{400, "\"reports\" must be a list of reports"}));
   // One bad report refuses the whole batch: the good one before it does not count.
-  EXPECT_EQ(error_of(post_json(agent + "/report",
-                               json{{"reports", {report(0, "passed", 1), report(1, "exploded", 1)}}}.dump())),
-            (std::pair<int, std::string>{
-                400, "reports[1]: \"status\" must be passed, failed or skipped, not 'exploded'"}));
-  EXPECT_EQ(error_of(post_json(agent + "/report", json{{"reports", {report(0, "passed", -1)}}}.dump())),
+  EXPECT_EQ(
+      error_of(post_json(agent + "/report",
+                         signed_body({{"reports", {report(0, "passed", 1), report(1, "exploded", 1)}}}))),
+      (std::pair<int, std::string>{
+          400, "reports[1]: \"status\" must be passed, failed or skipped, not 'exploded'"}));
+  EXPECT_EQ(error_of(post_json(agent + "/report", signed_body({{"reports", {report(0, "passed", -1)}}}))),
             (std::pair<int, std::string>{400, "reports[0]: \"seconds\" must be a duration of 0 or more"}));
   json foreign = report(2, "passed", 1);
   foreign["lease"] = 999;
-  EXPECT_EQ(error_of(post_json(agent + "/report", foreign.dump())).first, 409);
+  EXPECT_EQ(error_of(post_json(agent + "/report", signed_body(foreign))).first, 409);
   const auto before = get(swarm + "/runs/1");
   ASSERT_TRUE(before);
   EXPECT_EQ(json::parse(before->body).at("done"), 0) << before->body;
 
   // The batch counts, in order; sent again, the same answers.
-  const std::string batch = json{{"reports", {report(0, "passed", 1.5), report(1, "failed", 0.5)}}}.dump();
+  const std::string batch = signed_body({{"reports", {report(0, "passed", 1.5), report(1, "failed", 0.5)}}});
   for (int attempt = 0; attempt < 2; ++attempt) {
     const auto reported = post_json(agent + "/report", batch);
     ASSERT_TRUE(reported);
@@ -318,7 +325,7 @@ TEST_F(ServerTest, SwarmRoutesRefuseBadBodiesAndTakeABatchOfReports) {
     EXPECT_TRUE(results[0].at("authoritative").get<bool>());
     EXPECT_TRUE(results[1].at("authoritative").get<bool>());
   }
-  const auto single = post_json(agent + "/report", report(2, "passed", 2).dump());
+  const auto single = post_json(agent + "/report", signed_body(report(2, "passed", 2)));
   ASSERT_TRUE(single);
   EXPECT_EQ(single->status, 200) << single->body;
   const auto results = get(swarm + "/runs/1/results");

@@ -439,6 +439,7 @@ class LyingAgent {
     if (!answer || (answer->status != 200 && answer->status != 201))
       throw std::runtime_error("the liar could not register: " + (answer ? answer->body : "no answer"));
     id_ = json::parse(answer->body)["agent"];
+    secret_ = json::parse(answer->body)["secret"];
     thread_ = std::thread([this] { lie(); });
   }
 
@@ -459,7 +460,7 @@ class LyingAgent {
   // Pulls until evicted or stopped; reports each assignment as passed at once.
   void lie() {
     for (int request = 1; !stop_; ++request) {
-      const json pull = {{"request_id", id_ + "-" + std::to_string(request)}};
+      const json pull = {{"request_id", id_ + "-" + std::to_string(request)}, {"secret", secret_}};
       const httplib::Result pulled =
           client_.Post("/api/v1/swarm/agents/" + id_ + "/pull", pull.dump(), "application/json");
       if (gone(pulled)) return;
@@ -472,7 +473,8 @@ class LyingAgent {
         const json report = {{"lease", assignment["lease"]},
                              {"test", assignment["test"]},
                              {"status", "passed"},
-                             {"seconds", 0.01}};
+                             {"seconds", 0.01},
+                             {"secret", secret_}};
         const httplib::Result reported =
             client_.Post("/api/v1/swarm/agents/" + id_ + "/report", report.dump(), "application/json");
         if (gone(reported)) return;
@@ -495,6 +497,7 @@ class LyingAgent {
 
   httplib::Client client_;
   std::string id_;
+  std::string secret_;
   std::thread thread_;
   std::atomic<bool> stop_ = false;
   std::atomic<bool> evicted_ = false;
