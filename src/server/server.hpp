@@ -73,8 +73,10 @@ class Server {
                std::string_view body);
 
  private:
-  struct Impl;
+  struct Impl;  // The routes (server_impl.hpp).
+  struct Http;  // httplib's server (http_server.cpp); destroyed first, as its threads call impl_.
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Http> http_;
 };
 
 }  // namespace tlb::server
