@@ -116,12 +116,16 @@ ResultsRequest parse_results(std::string_view body) {
     if (auto reason = check_test_name(observation.name)) refuse(400, where + ": " + *reason);
     const ordered_json seconds = item.value("seconds", ordered_json());
     if (!seconds.is_null()) {
-      if (!seconds.is_number() || !std::isfinite(seconds.get<double>())) {
+      if (!seconds.is_number()) {
         refuse(400,
                where + " ('" + printable(observation.name) + "'): \"seconds\" should be a number or null");
       }
       if (seconds.get<double>() < 0) {
         refuse(400, where + " ('" + printable(observation.name) + "'): negative seconds " + seconds.dump());
+      }
+      if (auto reason =
+              check_duration(seconds.get<double>(), where + " ('" + printable(observation.name) + "')")) {
+        refuse(400, *reason);
       }
       observation.seconds = seconds.get<double>();
     }
@@ -211,6 +215,10 @@ Reply Server::Impl::post_partition(const std::string& job, const std::string& ve
   }
   for (const io::RecordedResult& result : record.results) {
     if (auto reason = check_test_name(result.name)) refuse(400, "partition record: " + *reason);
+    if (!result.seconds) continue;
+    if (auto reason = check_duration(*result.seconds, "partition record: '" + printable(result.name) + "'")) {
+      refuse(400, *reason);
+    }
   }
   const std::string computed = io::hash_names(record.all_tests);
   if (computed != record.test_list_hash) {

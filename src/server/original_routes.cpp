@@ -8,6 +8,7 @@
 #include "server/names.hpp"
 #include "server/original.hpp"
 #include "server/replies.hpp"
+#include "server/request_limits.hpp"
 #include "server/server_impl.hpp"
 
 namespace tlb::server {
@@ -37,7 +38,12 @@ Reply Server::Impl::suite_time(std::string_view method, const std::string& job, 
   }
   // Merged by name (a name given twice keeps its last time): the original client already smoothed.
   std::map<std::string, std::int64_t> merged;
-  for (auto& [name, ms] : times) merged[name] = ms;
+  for (auto& [name, ms] : times) {
+    if (auto reason = check_duration(static_cast<double>(ms) / 1000.0, "'" + printable(name) + "'")) {
+      refuse(400, *reason);
+    }
+    merged[name] = ms;
+  }
   const store::Date today = options.today();
   database.transaction(true, [&](Session& s) {
     const store::Timings before = s.history(job);

@@ -34,7 +34,6 @@ Reply html_reply(int status, std::string body) {
   Reply reply{status, std::string(kHtml), std::move(body), {}};
   reply.headers.emplace_back("Content-Security-Policy",
                              "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
-  reply.headers.emplace_back("X-Content-Type-Options", "nosniff");
   return reply;
 }
 

@@ -1,5 +1,7 @@
 #include "server/request_limits.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "server/replies.hpp"
@@ -64,12 +66,46 @@ Target parse_target(std::string_view target) {
   return parsed;
 }
 
+void check_json_depth(std::string_view body) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : body) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth) {
+        refuse(400, "request body nests JSON deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+}
+
+std::optional<std::string> check_duration(double seconds, std::string_view what) {
+  if (std::isfinite(seconds) && seconds >= 0 && seconds <= kMaxDurationSeconds) return std::nullopt;
+  return std::string(what) + ": duration " + std::to_string(seconds) + " s is not from 0 to " +
+         std::to_string(static_cast<long long>(kMaxDurationSeconds)) + " s (30 days)";
+}
+
 void check_token(const std::optional<std::string>& token, std::string_view authorization) {
   if (!token) return;
-  constexpr std::string_view kBearer = "Bearer ";
-  if (authorization.empty() || !authorization.starts_with(kBearer)) {
-    refuse(401, "a token is required for writes: send Authorization: Bearer <TLB_TOKEN>");
-  }
+  // The scheme's name is case-insensitive (RFC 9110 11.1): "bearer" and "BEARER" are "Bearer".
+  constexpr std::string_view kBearer = "bearer ";
+  const bool bearer =
+      authorization.size() >= kBearer.size() &&
+      std::equal(kBearer.begin(), kBearer.end(), authorization.begin(), [](char want, char got) {
+        return want == (got >= 'A' && got <= 'Z' ? static_cast<char>(got - 'A' + 'a') : got);
+      });
+  if (!bearer) refuse(401, "a token is required for writes: send Authorization: Bearer <TLB_TOKEN>");
   const std::string_view given = authorization.substr(kBearer.size());
   const std::string& expected = *token;
   // Compared in time that does not depend on where they differ.

@@ -10,8 +10,12 @@
 
 namespace tlb::server {
 
-inline constexpr int kMaxPartitions =
-    100'000;  // Far beyond any CI; keeps a hostile total from sizing arrays.
+// Far beyond any CI; keeps a hostile total from sizing arrays.
+inline constexpr int kMaxPartitions = 100'000;
+// JSON bodies nest a few levels; a parser walking 150,000 of them runs out of stack.
+inline constexpr int kMaxJsonDepth = 64;
+// A test's duration past 30 days is a mistake or an attack, and would swamp every split that reads it.
+inline constexpr double kMaxDurationSeconds = 30 * 86'400.0;
 
 struct Target {
   std::vector<std::string> segments;         // Decoded; "/" is none, a trailing '/' adds none.
@@ -21,6 +25,13 @@ struct Target {
 
 // The target as sent (path and query, percent-encoded); refuses (400) a malformed one.
 Target parse_target(std::string_view target);
+
+// Refuses (400) a JSON body whose arrays and objects nest deeper than kMaxJsonDepth, before any parser sees
+// it. Every body of the JSON API passes here (Server::Impl::dispatch).
+void check_json_depth(std::string_view body);
+
+// nullopt when `seconds` is a duration from 0 to kMaxDurationSeconds, else why not (naming `what`).
+std::optional<std::string> check_duration(double seconds, std::string_view what);
 
 // Refuses (401) a write whose Authorization header does not carry `token` (nothing when no token is set).
 // Compared in time that does not depend on where they differ.

@@ -237,6 +237,7 @@ Reply Server::Impl::dispatch(std::string_view method, const Target& target, std:
         allowed};
   }
   if (effective == "POST" || effective == "PUT") check_token(options.token, authorization);
+  if (target.api && !body.empty()) check_json_depth(body);
 
   // Names first: nothing unchecked reaches the database or a message.
   const auto value = [&](std::string_view key) -> const std::string& { return found->values.at(key); };
