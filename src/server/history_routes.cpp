@@ -191,11 +191,19 @@ store::Timings Server::Impl::snapshot(const std::string& job, const std::string&
   });
 }
 
-Reply Server::Impl::version_history(const std::string& job, const std::string& version) {
+std::optional<store::Timings> Server::Impl::read_snapshot(const std::string& job, const std::string& version,
+                                                          bool may_freeze) {
+  if (may_freeze) return snapshot(job, version);
+  return database.transaction(false, [&](Session& s) { return s.snapshot(job, version); });
+}
+
+Reply Server::Impl::version_history(const std::string& job, const std::string& version, bool may_freeze) {
   if (std::optional<std::string> body = snapshots.find(job, version)) {
     return Reply{200, std::string(kJson), std::move(*body), {}};
   }
-  Reply reply = json_reply(200, history_json(job, version, snapshot(job, version)));
+  const std::optional<store::Timings> frozen = read_snapshot(job, version, may_freeze);
+  if (!frozen) return history(job);  // Not frozen by a read without the token: the live history, said so.
+  Reply reply = json_reply(200, history_json(job, version, *frozen));
   snapshots.put(job, version, reply.body);
   return reply;
 }

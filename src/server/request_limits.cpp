@@ -116,4 +116,13 @@ void check_token(const std::optional<std::string>& token, std::string_view autho
   if (difference != 0) refuse(401, "wrong token");
 }
 
+bool has_token(const std::optional<std::string>& token, std::string_view authorization) {
+  try {
+    check_token(token, authorization);
+    return true;
+  } catch (const Refusal&) {
+    return false;
+  }
+}
+
 }  // namespace tlb::server

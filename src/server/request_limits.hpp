@@ -36,5 +36,7 @@ std::optional<std::string> check_duration(double seconds, std::string_view what)
 // Refuses (401) a write whose Authorization header does not carry `token` (nothing when no token is set).
 // Compared in time that does not depend on where they differ.
 void check_token(const std::optional<std::string>& token, std::string_view authorization);
+// Whether check_token would let it through.
+bool has_token(const std::optional<std::string>& token, std::string_view authorization);
 
 }  // namespace tlb::server

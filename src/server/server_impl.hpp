@@ -37,8 +37,13 @@ struct Server::Impl {
 
   Reply status() const;
   Reply history(const std::string& job);
+  // The version's snapshot, frozen now if it is not yet.
   store::Timings snapshot(const std::string& job, const std::string& version);
-  Reply version_history(const std::string& job, const std::string& version);
+  // The same when `may_freeze` (a request with the token, or a server without one); else only a snapshot
+  // already frozen, so that reads without the token cannot grow the database (nullopt: none yet).
+  std::optional<store::Timings> read_snapshot(const std::string& job, const std::string& version,
+                                              bool may_freeze);
+  Reply version_history(const std::string& job, const std::string& version, bool may_freeze);
   Reply post_partition(const std::string& job, const std::string& version, std::string_view body);
   Reply post_results(const std::string& job, const std::string& version, std::string_view body);
   Reply records(const std::string& job, const std::string& version);
