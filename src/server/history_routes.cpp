@@ -104,6 +104,7 @@ ResultsRequest parse_results(std::string_view body) {
   }
   const ordered_json observations = document.value("observations", ordered_json());
   if (!observations.is_array()) refuse(400, "run report: \"observations\" should be a list");
+  check_test_count(observations.size(), "run report");
   std::size_t index = 0;
   for (const ordered_json& item : observations) {
     ++index;
@@ -228,6 +229,8 @@ Reply Server::Impl::post_partition(const std::string& job, const std::string& ve
       refuse(400, *reason);
     }
   }
+  check_test_count(record.all_tests.size(), "partition record");
+  check_test_count(record.results.size(), "partition record's results");
   const std::string computed = io::hash_names(record.all_tests);
   if (computed != record.test_list_hash) {
     refuse(400, "partition record: its all_tests hash to " + computed + ", not to its test_list_hash " +

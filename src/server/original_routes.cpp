@@ -17,7 +17,9 @@ namespace {
 // The original's suite list of a correctness check; a malformed one is refused with 400 naming the line.
 std::vector<SetEntry> suite_list(std::string_view body) {
   try {
-    return original::parse_suite_list(body);
+    std::vector<SetEntry> suites = original::parse_suite_list(body);
+    check_test_count(suites.size(), "suite list");
+    return suites;
   } catch (const original::BadInput& e) {
     refuse(400, e.what());
   }
@@ -36,6 +38,7 @@ Reply Server::Impl::suite_time(std::string_view method, const std::string& job, 
   } catch (const original::BadInput& e) {
     refuse(400, e.what());
   }
+  check_test_count(times.size(), "suite time list");
   // Merged by name (a name given twice keeps its last time): the original client already smoothed.
   std::map<std::string, std::int64_t> merged;
   for (auto& [name, ms] : times) {
@@ -70,6 +73,7 @@ Reply Server::Impl::suite_result(std::string_view method, const std::string& job
   } catch (const original::BadInput& e) {
     refuse(400, e.what());
   }
+  check_test_count(results.size(), "suite result list");
   const store::Date today = options.today();
   database.transaction(true, [&](Session& s) {
     const store::Timings before = s.history(job);

@@ -90,6 +90,12 @@ void check_json_depth(std::string_view body) {
   }
 }
 
+void check_test_count(std::size_t count, std::string_view what) {
+  if (count <= kMaxTestsPerPost) return;
+  refuse(400, std::string(what) + " holds " + std::to_string(count) + " tests; one post holds at most " +
+                  std::to_string(kMaxTestsPerPost));
+}
+
 std::optional<std::string> check_duration(double seconds, std::string_view what) {
   if (std::isfinite(seconds) && seconds >= 0 && seconds <= kMaxDurationSeconds) return std::nullopt;
   return std::string(what) + ": duration " + std::to_string(seconds) + " s is not from 0 to " +

@@ -154,6 +154,24 @@ TEST_F(LimitsTest, DurationsPastThirtyDaysAreRefused) {
   EXPECT_EQ(client().Get("/j/suite_time")->body, "a: 2592000000\n");
 }
 
+// Item 9: one post holds at most 200,000 tests (a post of 1,000,000 was taken in 12.6 s and stalled readers).
+TEST_F(LimitsTest, APostHoldsAtMost200000Tests) {
+  start();
+  const auto report = [](int tests) {
+    std::string body = R"({"kind":"tlb-run-report","version":1,"date":"2023-11-14","observations":[)";
+    for (int i = 0; i < tests; ++i) {
+      body += (i == 0 ? "" : ",") + std::string(R"({"name":"t)") + std::to_string(i) + R"(","seconds":1})";
+    }
+    return body + "]}";
+  };
+  EXPECT_EQ(
+      post("/api/v1/jobs/j/results", report(200'001)),
+      std::make_pair(400, std::string(R"({"error":"run report holds 200001 tests; one post holds at most )"
+                                      R"(200000"})"
+                                      "\n")));
+  EXPECT_EQ(post("/api/v1/jobs/j/results", report(1000)).first, 200);
+}
+
 // Item 10: one way to frame a body, decimal lengths, no compressed bodies (a 199 KB gzip inflated to 200 MB).
 TEST_F(LimitsTest, BodiesFramedTwoWaysOrCompressedAreRefusedBeforeBeingRead) {
   start();
@@ -280,7 +298,8 @@ TEST_F(LimitsTest, SlowClientsFromOneAddressDoNotStopOthers) {
 // Item 7: reads without the token freeze no snapshot (200 reads of made-up versions grew the database by
 // 178 MB); the first read with it freezes the run's snapshot as before.
 TEST_F(LimitsTest, ReadsWithoutTheTokenFreezeNoSnapshot) {
-  // The snapshot keeps the tests seen in the last 30 days of the server's day (SOURCE_DATE_EPOCH: 2023-11-14).
+  // The snapshot keeps the tests seen in the last 30 days of the server's day (SOURCE_DATE_EPOCH:
+  // 2023-11-14).
   start({}, {{"TLB_TOKEN", "s3cret"}, {"SOURCE_DATE_EPOCH", "1700000000"}});
   const httplib::Headers token{{"Authorization", "Bearer s3cret"}};
   const auto record = [&](const std::string& test) {
