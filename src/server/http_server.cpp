@@ -155,7 +155,7 @@ class HttpServer : public httplib::Server {
   // httplib's keep-alive loop, with the stream's limits; a request that stopped the stream, or left part of
   // its body unread, ends the connection. True when it ended so.
   bool serve_connection(socket_t socket) {
-    LimitedStream stream(socket, limits_, budget_);
+    LimitedStream stream(socket, limits_, budget_, svr_sock_);
     Connection connection{&stream, false};
     current_connection = &connection;
     for (std::size_t count = keep_alive_max_count_; count > 0 && svr_sock_ != INVALID_SOCKET; --count) {

@@ -43,8 +43,9 @@ bool ByteBudget::take(std::size_t bytes) {
   return true;
 }
 
-LimitedStream::LimitedStream(socket_t socket, Limits limits, ByteBudget& budget)
-    : socket_(socket), limits_(limits), budget_(budget) {}
+LimitedStream::LimitedStream(socket_t socket, Limits limits, ByteBudget& budget,
+                             const std::atomic<socket_t>& listening)
+    : socket_(socket), limits_(limits), budget_(budget), listening_(listening) {}
 
 LimitedStream::~LimitedStream() {
   end_request();
@@ -58,6 +59,7 @@ bool LimitedStream::wait(short events, Clock::time_point until) const {
     const int ready = ::poll(&waiting, 1, static_cast<int>(std::min<long long>(left, 1000)));
     if (ready > 0) return true;
     if (ready < 0 && errno != EINTR) return false;
+    if (in_head_ && listening_ == INVALID_SOCKET) return false;
   }
 }
 

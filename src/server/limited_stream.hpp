@@ -48,7 +48,9 @@ class LimitedStream : public httplib::Stream {
     std::chrono::steady_clock::duration request_time;  // Head and body of one request; the answer again.
     std::size_t body_bytes;  // Bytes on the wire after the head (chunk lines included).
   };
-  LimitedStream(socket_t socket, Limits limits, ByteBudget& budget);
+  // `listening` is the server's listening socket: once it is closed (the server stops), a request whose head
+  // has not come whole is given up at once rather than at its deadline.
+  LimitedStream(socket_t socket, Limits limits, ByteBudget& budget, const std::atomic<socket_t>& listening);
   ~LimitedStream() override;
   LimitedStream(const LimitedStream&) = delete;
   LimitedStream& operator=(const LimitedStream&) = delete;
@@ -78,6 +80,7 @@ class LimitedStream : public httplib::Stream {
   socket_t socket_;
   Limits limits_;
   ByteBudget& budget_;
+  const std::atomic<socket_t>& listening_;
   std::array<char, 4096> buffer_{};
   std::size_t begin_ = 0, end_ = 0;
   std::chrono::steady_clock::time_point deadline_{};

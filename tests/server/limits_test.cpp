@@ -262,6 +262,17 @@ TEST_F(LimitsTest, ARequestThatTrickesInPastTheDeadlineGets408) {
   EXPECT_EQ(status_line(answer), "HTTP/1.1 408 Request Timeout") << answer;
 }
 
+// Item 3: a stopping server does not wait for a client that has not sent its whole head (SIGTERM would
+// otherwise wait for the deadline, and the test harness kill it after 10 s: status 137).
+TEST_F(LimitsTest, AStopDoesNotWaitForAHalfSentRequest) {
+  start({"--request-timeout", "60"});
+  RawClient slow(server_->port());
+  ASSERT_TRUE(slow.connected());
+  slow.send("GET /api/v1/status HTTP/1.1\r\nHost: x\r\n");
+  ASSERT_TRUE(alive());  // The slow one is being read by now.
+  EXPECT_EQ(server_->stop(), 0) << server_->err();
+}
+
 // Item 3: 70 clients trickling their heads in from one address hold no more than their share of the
 // threads; everyone else is still answered.
 TEST_F(LimitsTest, SlowClientsFromOneAddressDoNotStopOthers) {
