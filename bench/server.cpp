@@ -90,8 +90,19 @@ class Server {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
     posix_spawn_file_actions_addclose(&actions, out[0]);
-    std::vector<std::string> args = {tlb, "server",     "--bind",      "127.0.0.1",    "--port",
-                                     "0", "--data-dir", data.string(), "--exit-after", "3600"};
+    // Up to 100 clients from one address: no cap on connections per address.
+    std::vector<std::string> args = {tlb,
+                                     "server",
+                                     "--bind",
+                                     "127.0.0.1",
+                                     "--port",
+                                     "0",
+                                     "--data-dir",
+                                     data.string(),
+                                     "--exit-after",
+                                     "3600",
+                                     "--max-client-connections",
+                                     "0"};
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds TLB and runs its whole test suite: the release build with warnings as errors, then the same tests under
-# AddressSanitizer and UndefinedBehaviorSanitizer, then short seeded libFuzzer runs on the readers of user files.
+# AddressSanitizer and UndefinedBehaviorSanitizer, then short seeded libFuzzer runs on the readers of user files
+# and on the server's request handling.
 # Installs what it needs first (scripts/setup.sh).
 #
 #   scripts/test.sh            all three
@@ -48,4 +49,6 @@ if ((!quick)); then
   fuzz tlb_readers_fuzzer tests/fuzz/corpus 20000
   echo "== fuzz: the results parser (JUnit XML, ctest's formats, GoogleTest's XML), 100000 seeded runs"
   fuzz tlb_results_fuzzer tests/fuzz/results-corpus 100000 -dict=tests/fuzz/results.dict
+  echo "== fuzz: the server's request handling (every route, a fresh database per request), 45 seconds"
+  fuzz tlb_server_fuzzer tests/fuzz/server-corpus 1000000 -max_total_time=45 -dict=tests/fuzz/server.dict
 fi

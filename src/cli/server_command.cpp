@@ -6,6 +6,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -36,6 +37,9 @@ struct ServerArgs {
   std::optional<std::string> exit_after;
   std::optional<std::string> swarm_heartbeat;
   std::optional<std::string> swarm_lease;
+  std::optional<std::string> request_timeout;
+  std::optional<std::string> max_client_connections;
+  bool insecure = false;
 };
 
 // A whole number in [low, high] from a flag or its variable (pick()), else `fallback`.
@@ -78,6 +82,11 @@ class BlockedSignals {
   sigset_t set_;
 };
 
+// An address only this machine reaches.
+bool loopback(const std::string& address) {
+  return address == "localhost" || address == "::1" || address.starts_with("127.");
+}
+
 std::string url_host(const std::string& address) {
   return address.find(':') != std::string::npos ? "[" + address + "]" : address;
 }
@@ -85,11 +94,32 @@ std::string url_host(const std::string& address) {
 int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
   const int port = static_cast<int>(whole(pick(args.port, "--port", env, "TLB_SERVER_PORT"), 0, 65535, 7019));
   const std::string bind =
-      pick(args.bind, "--bind", env, "TLB_SERVER_BIND").value_or(Setting{"0.0.0.0", ""}).value;
+      pick(args.bind, "--bind", env, "TLB_SERVER_BIND").value_or(Setting{"127.0.0.1", ""}).value;
   const std::string data_dir =
       pick(args.data_dir, "--data-dir", env, "TLB_DATA_DIR").value_or(Setting{"tlb_store", ""}).value;
   server::ServerOptions options;
-  if (auto token = pick(args.token, "--token", env, "TLB_TOKEN")) options.token = token->value;
+  // The environment reads an empty variable as unset; a TLB_TOKEN set empty is still a token meant and
+  // missing, which would leave writes open.
+  if (const char* raw = std::getenv("TLB_TOKEN"); !args.token && raw != nullptr && *raw == '\0') {
+    throw UsageError("TLB_TOKEN is empty: give a token (writes would be open to anyone), or unset it");
+  }
+  if (auto token = pick(args.token, "--token", env, "TLB_TOKEN")) {
+    if (io::trim(token->value).empty()) {
+      throw UsageError(token->name + " is empty: give a token (writes would be open to anyone), or unset it");
+    }
+    options.token = token->value;
+  }
+  if (!options.token && !loopback(bind) && !args.insecure) {
+    throw UsageError(
+        "--bind " + bind +
+        " reaches other machines, and without a token anyone there could write: set TLB_TOKEN, or "
+        "say --insecure");
+  }
+  options.request_timeout_seconds = static_cast<int>(
+      whole(pick(args.request_timeout, "--request-timeout", env, "TLB_SERVER_REQUEST_TIMEOUT"), 1, 3600, 30));
+  options.max_client_connections = static_cast<int>(whole(
+      pick(args.max_client_connections, "--max-client-connections", env, "TLB_SERVER_MAX_CLIENT_CONNECTIONS"),
+      0, 100'000, 32));
   options.max_request_bytes = static_cast<std::size_t>(
       whole(pick(args.max_request_bytes, "--max-request-bytes", env, "TLB_MAX_REQUEST_BYTES"), 1, 1LL << 40,
             64LL << 20));
@@ -205,18 +235,24 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_server_
       "before it is acknowledged. Versions first seen more than --version-life-days ago are purged at start\n"
       "and hourly; the live history ages by the history policy the clients send.\n\n"
       "Example:\n"
-      "  TLB_TOKEN=s3cret tlb server --port 7019 --data-dir /var/lib/tlb");
+      "  TLB_TOKEN=s3cret tlb server --bind 0.0.0.0 --port 7019 --data-dir /var/lib/tlb\n\n"
+      "The token travels in clear over plain HTTP: beyond a trusted network, put a TLS reverse proxy in\n"
+      "front (README, 'Running a server safely').");
   cmd->add_option("--port", args->port, "Port to listen on; 0 picks a free one [TLB_SERVER_PORT, 7019]")
       ->type_name("PORT");
-  cmd->add_option("--bind", args->bind, "Address to listen on [TLB_SERVER_BIND, 0.0.0.0]")
+  cmd->add_option("--bind", args->bind,
+                  "Address to listen on; another than loopback needs a token or --insecure [TLB_SERVER_BIND, "
+                  "127.0.0.1]")
       ->type_name("ADDRESS");
+  cmd->add_flag("--insecure", args->insecure,
+                "Listen on another address than loopback without a token: anyone who reaches it can write");
   cmd->add_option("--data-dir", args->data_dir,
                   "Where the database lives; created if missing [TLB_DATA_DIR, tlb_store]")
       ->type_name("DIR");
   cmd->add_option(
          "--token", args->token,
          "Writes (POST, PUT) need 'Authorization: Bearer TOKEN'; prefer the variable, which ps does not "
-         "show [TLB_TOKEN; unset: writes open]")
+         "show; never empty [TLB_TOKEN; unset: writes open, on loopback only unless --insecure]")
       ->type_name("TOKEN");
   cmd->add_option("--max-request-bytes", args->max_request_bytes,
                   "Larger request bodies are refused with 413 [TLB_MAX_REQUEST_BYTES, 67108864]")
@@ -224,6 +260,15 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_server_
   cmd->add_option("--version-life-days", args->version_life_days,
                   "Purge versions first seen longer ago; -1 never [TLB_VERSION_LIFE_IN_DAYS, 7]")
       ->type_name("DAYS");
+  cmd->add_option(
+         "--request-timeout", args->request_timeout,
+         "A request's line, headers and body must arrive within this, and its answer leave within it "
+         "again; else 408 [TLB_SERVER_REQUEST_TIMEOUT, 30]")
+      ->type_name("SECONDS");
+  cmd->add_option("--max-client-connections", args->max_client_connections,
+                  "Connections open at once from one address; more get 503; 0 no cap "
+                  "[TLB_SERVER_MAX_CLIENT_CONNECTIONS, 32]")
+      ->type_name("N");
   cmd->add_option("--threads", args->threads, "Requests served at once [TLB_SERVER_THREADS, 64]")
       ->type_name("N");
   cmd->add_option("--swarm-heartbeat-seconds", args->swarm_heartbeat,

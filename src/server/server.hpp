@@ -27,13 +27,15 @@ namespace tlb::server {
 struct ServerOptions {
   std::optional<std::string> token;          // Writes (POST, PUT) need "Authorization: Bearer <token>".
   std::size_t max_request_bytes = 64 << 20;  // Larger bodies get 413.
-  int version_life_days = 7;                 // Versions first seen longer ago are purged; -1 never.
-  int threads = 0;                           // Request threads; 0: 64.
-  std::string tlb_version;                   // What /api/v1/status reports.
-  std::function<store::Date()> today;        // The original API's last-seen date; default UTC today.
-  std::function<std::int64_t()> now;         // Unix seconds, for version ages; default the system clock.
-  swarm::Settings swarm;                     // The swarm coordinator's heartbeat, lease and rules.
-  std::function<double()> clock;             // Seconds, for the swarm's leases; default the system clock.
+  int request_timeout_seconds = 30;          // A request's head and body, and again its answer; else 408.
+  int max_client_connections = 32;     // Connections open at once from one address (more get 503); 0 any.
+  int version_life_days = 7;           // Versions first seen longer ago are purged; -1 never.
+  int threads = 0;                     // Request threads; 0: 64.
+  std::string tlb_version;             // What /api/v1/status reports.
+  std::function<store::Date()> today;  // The original API's last-seen date; default UTC today.
+  std::function<std::int64_t()> now;   // Unix seconds, for version ages; default the system clock.
+  swarm::Settings swarm;               // The swarm coordinator's heartbeat, lease and rules.
+  std::function<double()> clock;       // Seconds, for the swarm's leases; default the system clock.
 };
 
 // One answer, before HTTP.
@@ -73,8 +75,10 @@ class Server {
                std::string_view body);
 
  private:
-  struct Impl;
+  struct Impl;  // The routes (server_impl.hpp).
+  struct Http;  // httplib's server (http_server.cpp); destroyed first, as its threads call impl_.
   std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Http> http_;
 };
 
 }  // namespace tlb::server

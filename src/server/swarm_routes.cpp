@@ -9,6 +9,7 @@
 #include "io/record.hpp"
 #include "io/text.hpp"
 #include "server/names.hpp"
+#include "server/request_limits.hpp"
 #include "server/server.hpp"
 #include "server/swarm_state.hpp"
 #include "store/store.hpp"
@@ -439,6 +440,7 @@ swarm::Report report_of(const ordered_json& request, const std::string& where) {
     if (!std::isfinite(report.seconds) || report.seconds < 0) {
       throw Refused(400, "\"seconds\" must be a duration of 0 or more");
     }
+    if (auto reason = check_duration(report.seconds, "\"seconds\"")) throw Refused(400, *reason);
     return report;
   } catch (const Refused& refused) {
     throw Refused(refused.status, where + refused.what());
