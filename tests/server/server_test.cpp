@@ -353,6 +353,7 @@ TEST_F(ServerTest, AQueueJobPastItsExpectedEndIsBusyAndTheOtherGetsBatches) {
           .dump());
   ASSERT_TRUE(submitted);
   ASSERT_EQ(submitted->status, 201) << submitted->body;
+  std::map<std::string, std::string> secrets;  // By agent id.
   auto enroll = [&](const std::string& name, double bench) {
     const auto joined = post_json(
         swarm + "/agents",
@@ -363,13 +364,22 @@ TEST_F(ServerTest, AQueueJobPastItsExpectedEndIsBusyAndTheOtherGetsBatches) {
               {{"os", "Linux"}, {"arch", "x86_64"}, {"cores", 2}, {"ram_mb", 4000}, {"bench", bench}}}}
             .dump());
     EXPECT_TRUE(joined && joined->status == 200);
-    return joined ? swarm + "/agents/" + json::parse(joined->body).at("agent").get<std::string>() : "";
+    if (!joined) return std::string();
+    const json answer = json::parse(joined->body);
+    // Where the server gives agents secrets, every later call carries its own.
+    secrets[answer.at("agent")] = answer.value("secret", "");
+    return swarm + "/agents/" + answer.at("agent").get<std::string>();
+  };
+  // An agent's call of `route`: `body` with its secret, if it has one.
+  auto call = [&](const std::string& agent, const std::string& route, json body) {
+    const std::string secret = secrets[agent.substr(agent.rfind('/') + 1)];
+    if (!secret.empty()) body["secret"] = secret;
+    return post_json(agent + "/" + route, body.dump());
   };
   const std::string fast = enroll("fast", 300);
   const std::string slow = enroll("slow", 100);
   auto pull = [&](const std::string& agent, int request) {
-    const auto pulled =
-        post_json(agent + "/pull", json{{"request_id", "r" + std::to_string(request)}}.dump());
+    const auto pulled = call(agent, "pull", json{{"request_id", "r" + std::to_string(request)}});
     EXPECT_TRUE(pulled && pulled->status == 200);
     return pulled ? json::parse(pulled->body).at("assignments") : json::array();
   };
@@ -379,7 +389,7 @@ TEST_F(ServerTest, AQueueJobPastItsExpectedEndIsBusyAndTheOtherGetsBatches) {
   // Past the expected end (4 s at 1.5x), the fast job still running and heard from.
   std::this_thread::sleep_for(
       std::chrono::milliseconds(static_cast<int>(1000 * held[0].at("expected_seconds").get<double>()) + 300));
-  ASSERT_EQ(answer(post_json(fast + "/heartbeat", "{}")).first, 200);
+  ASSERT_EQ(answer(call(fast, "heartbeat", json::object())).first, 200);
 
   int left = 24, calls = 0;
   while (left > 0 && calls < 30) {
@@ -396,14 +406,14 @@ TEST_F(ServerTest, AQueueJobPastItsExpectedEndIsBusyAndTheOtherGetsBatches) {
     }
     left -= static_cast<int>(batch.size());
     EXPECT_TRUE(own >= 1 || left == 0) << "call " << calls << ": " << batch.dump();
-    ASSERT_EQ(answer(post_json(slow + "/report", json{{"reports", reports}}.dump())).first, 200);
+    ASSERT_EQ(answer(call(slow, "report", json{{"reports", reports}})).first, 200);
   }
   EXPECT_EQ(left, 0);
   // Twenty 0.07 s tests take at most two batches; each 3 s test one.
   EXPECT_LE(calls, 6);
   const json done =
       json{{"lease", held[0].at("lease")}, {"test", "long"}, {"status", "passed"}, {"seconds", 5}};
-  ASSERT_EQ(answer(post_json(fast + "/report", done.dump())).first, 200);
+  ASSERT_EQ(answer(call(fast, "report", done)).first, 200);
   EXPECT_EQ(json::parse(get(swarm + "/runs/1")->body).at("state"), "done");
 }
 
