@@ -16,11 +16,15 @@
 
 #include "cli/app.hpp"
 #include "cli/child_process.hpp"
+#include "cli/plan_view.hpp"
+#include "cli/split_inputs.hpp"
 #include "cli/swarm_client.hpp"
 #include "io/atomic_file.hpp"
 #include "io/record.hpp"
 #include "io/results.hpp"
 #include "io/text.hpp"
+#include "swarm/policy.hpp"
+#include "tlb/split.hpp"
 
 namespace tlb::cli {
 namespace {
@@ -179,6 +183,21 @@ std::map<std::string, TestOutcome> run_batch(const CtestCommand& ctest, const st
   return outcomes;
 }
 
+// The predicted makespan of this CI run's static split into `jobs`, when the server has history for it: the
+// version's frozen snapshot, which every job of the run reads alike, so every job predicts the same. nullopt
+// without history (estimates would be guesses) or when the server cannot be reached.
+std::optional<double> predicted_share(const std::vector<Test>& tests, const RunArgs& args, int jobs,
+                                      const Environment& env) {
+  std::vector<std::string> warnings;
+  HistorySource source = load_history(args.server, std::nullopt, env, false, warnings);
+  if (source.loaded.status != store::HistoryStatus::ok || source.loaded.history.empty()) return std::nullopt;
+  SplitOptions options;
+  options.total = jobs;
+  const Plan plan = split(tests, source.loaded.history, options);
+  if (plan.splitter != Splitter::time || plan.tests_without_history != 0) return std::nullopt;
+  return plan.predicted_makespan_seconds;
+}
+
 // What NoAnswer says, without the URL it starts with.
 std::string why(const NoAnswer& e, const SwarmServer& server) {
   const std::string what = e.what();
@@ -220,6 +239,15 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
   if (tests.empty()) {
     err << "tlb run: no tests in " << ctest.tree.dir << "; nothing to run\n";
     return kSuccess;
+  }
+  // A share of a few seconds: the batches would cost more than pulling saves. Every job decides alike (the
+  // same test list, snapshot and number of jobs), so no run is submitted that nobody pulls.
+  if (const std::optional<double> share = predicted_share(tests, args, partition->total, env)) {
+    if (!swarm::queue_pays(*share, swarm::PolicySettings{})) {
+      out << "tlb run: each job's share is about " << seconds_text(*share)
+          << ", less than queue mode's batches would cost; running this job's static split" << std::endl;
+      run_as_given(args.command, out, err);
+    }
   }
   const std::string slot =
       "partition " + std::to_string(partition->number) + "/" + std::to_string(partition->total);
@@ -402,6 +430,9 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_run_com
       "run again what it reported. A job that comes after the queue is empty exits 0 at once. The server\n"
       "then holds the run's records: `tlb verify` proves it. ctest's --output-junit FILE gets this job's\n"
       "tests; options that choose tests (-R, -E, -L, -I...) are refused.\n\n"
+      "When the server's history predicts each job a share of a few seconds (the static split's makespan,\n"
+      "below what its batches would cost: about 12 s), --queue says so in one line and runs the static\n"
+      "split instead; every job of the run predicts the same from the run's frozen history.\n\n"
       "When the server cannot be reached, --queue warns and runs the command as given: the hook's static\n"
       "split, its record marked history unavailable. With TLB_STRICT=1 it fails instead.\n\n"
       "Example (job 2 of 4):\n"

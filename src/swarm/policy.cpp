@@ -1,6 +1,7 @@
 #include "swarm/policy.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 
 namespace tlb::swarm {
@@ -42,6 +43,26 @@ std::vector<double> percentile_ranks(const std::vector<double>& values) {
 
 bool can_run(const AgentView& agent) {
   return agent.live && agent.trust != Trust::evicted;
+}
+
+// While the guard holds tests back: the shortest allowed known tests not yet in `batch` join it until it
+// holds min_batch_seconds of the agent's own time (`busy`), so that a slow agent neither idles nor makes one
+// ctest call per tiny test. The batch stays in `pending`'s order.
+template <typename Allowed>
+void top_up(std::vector<std::size_t>& batch, double busy, const std::vector<PendingTest>& pending,
+            const Allowed& allowed, double speed, const PolicySettings& settings) {
+  std::vector<std::size_t> rest;
+  for (std::size_t j = 0; j < pending.size(); ++j)
+    if (pending[j].known && allowed(pending[j]) && std::find(batch.begin(), batch.end(), j) == batch.end())
+      rest.push_back(j);
+  std::stable_sort(rest.begin(), rest.end(),
+                   [&](std::size_t a, std::size_t b) { return pending[a].seconds < pending[b].seconds; });
+  for (std::size_t j : rest) {
+    if (!batch.empty() && busy >= settings.min_batch_seconds) break;
+    batch.push_back(j);
+    busy += pending[j].seconds / speed + settings.per_test_seconds;
+  }
+  std::sort(batch.begin(), batch.end());
 }
 
 }  // namespace
@@ -92,39 +113,58 @@ std::vector<std::size_t> pick(const std::vector<PendingTest>& pending, const std
   for (std::size_t j = 0; j < pending.size(); ++j)
     if (!pending[j].known && allowed(pending[j])) return {j};
 
-  // The earliest time from now at which another agent that may take `t` would finish it.
+  // The earliest time from now at which another agent that may take `t` would finish it, overheads included.
+  const double my_speed = guard_speed(me, settings);
   auto best_other = [&](const PendingTest& t) {
     double best = std::numeric_limits<double>::infinity();
     for (std::size_t q = 0; q < agents.size(); ++q) {
       const AgentView& other = agents[q];
-      if (q == self || !can_run(other) || other.speed < settings.faster_by * me.speed) continue;
+      const double speed = guard_speed(other, settings);
+      if (q == self || !can_run(other) || speed < settings.faster_by * my_speed) continue;
       if (t.important && reserved_for_reliable && !reliable(other)) continue;
-      best = std::min(best, std::max(0.0, other.free_at - now) + t.seconds / other.speed);
+      best =
+          std::min(best, std::max(0.0, other.free_at - now) + t.seconds / speed + settings.per_test_seconds);
     }
-    return best;
+    return best + settings.per_batch_seconds;
   };
 
   // The slack multiplies durations from now, not clock readings: a clock far from zero must not loosen it.
   std::vector<std::size_t> batch;
   double busy = 0;  // The agent's own seconds taken by the batch so far.
+  bool held_back = false;
   for (std::size_t j = 0; j < pending.size() && (batch.empty() || busy < batch_seconds); ++j) {
     const PendingTest& t = pending[j];
     if (!t.known || !allowed(t)) continue;
-    double own = t.seconds / me.speed + settings.per_test_seconds;
-    if (busy + own > settings.eft_slack * best_other(t)) continue;
+    double own = t.seconds / my_speed + settings.per_test_seconds;
+    if (settings.per_batch_seconds + busy + own > settings.eft_slack * best_other(t)) {
+      held_back = true;
+      continue;
+    }
     batch.push_back(j);
     busy += own;
   }
-  if (!batch.empty()) return batch;
+  if (held_back) top_up(batch, busy, pending, allowed, my_speed, settings);
+  return batch;
+}
 
-  // Nothing passes the guard: the shortest allowed test rather than an idle agent.
-  std::optional<std::size_t> shortest;
-  for (std::size_t j = 0; j < pending.size(); ++j)
-    if (pending[j].known && allowed(pending[j]) &&
-        (!shortest || pending[j].seconds < pending[*shortest].seconds))
-      shortest = j;
-  if (shortest) return {*shortest};
-  return {};
+double guard_speed(const AgentView& agent, const PolicySettings& settings) {
+  return agent.speed_samples == 0 || agent.speed_samples >= settings.guard_speed_after ? agent.speed
+                                                                                       : agent.prior_speed;
+}
+
+double busy_until(double expected_end, double now, const PolicySettings& settings) {
+  const double left = expected_end >= now ? expected_end - now : now - expected_end;
+  return now + std::max(left, settings.busy_min_seconds);
+}
+
+bool jobs_differ(const std::vector<Attributes>& jobs, const PolicySettings& settings) {
+  double slowest = 0, fastest = 0;
+  for (const Attributes& job : jobs) {
+    if (!(job.bench > 0)) continue;
+    slowest = slowest > 0 ? std::min(slowest, job.bench) : job.bench;
+    fastest = std::max(fastest, job.bench);
+  }
+  return slowest > 0 && fastest >= settings.faster_by * slowest;
 }
 
 double batch_seconds(double remaining_reference_seconds, double total_live_speed,
@@ -133,6 +173,14 @@ double batch_seconds(double remaining_reference_seconds, double total_live_speed
   double remaining_makespan = remaining_reference_seconds / total_live_speed;
   return std::min(std::clamp(remaining_makespan / 4, settings.min_batch_seconds, settings.max_batch_seconds),
                   remaining_makespan / 2);
+}
+
+bool queue_pays(double share_seconds, const PolicySettings& settings) {
+  if (!std::isfinite(share_seconds)) return true;
+  int batches = 1;  // The last, which takes what is left.
+  for (double left = share_seconds; left > settings.min_batch_seconds; ++batches)
+    left -= batch_seconds(left, 1, settings);
+  return batches * settings.per_batch_seconds <= settings.queue_overhead_fraction * share_seconds;
 }
 
 double learned_speed(const std::vector<Observation>& observations, double prior,

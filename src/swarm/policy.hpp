@@ -34,6 +34,7 @@ struct AgentView {
   Attributes attributes;
   double speed = 1;  // Reference seconds per second of its own: 2 runs a test in half the reference time.
   int speed_samples = 0;    // How many durations `speed` was learned from (0: it is the benchmark's prior).
+  double prior_speed = 1;   // The benchmark's prior: what the guard uses until `speed` has enough evidence.
   double error_rate = 0.1;  // BOINC's error EWMA: starts at 0.1, x0.95 per verified result, +0.1 per error.
   Trust trust = Trust::probation;
   bool live = true;    // Heard from within the lease time and not evicted.
@@ -54,6 +55,17 @@ struct PolicySettings {
   double max_batch_seconds = 10;
   double per_test_seconds =
       0.05;  // What each test of a batch costs beyond its estimate: its process's start.
+  // What a batch costs beyond its tests: a pull's round trip, and in queue mode a ctest start and a report
+  // call. The guard charges it to both sides, as it does per_test_seconds: whoever runs a test pays them.
+  double per_batch_seconds = 0.15;
+  // An agent that holds tests is busy for at least this long still, however near their expected end (a
+  // report is yet to come; busy_until).
+  double busy_min_seconds = 1;
+  // Learned speeds split identical machines apart when durations drift (a job that drew the slowed tests
+  // looks slow): the guard trusts a learned speed only from this many samples on, the prior until then.
+  int guard_speed_after = 10;
+  // `tlb run --queue` runs the static split when a job's batches would cost more than this part of its share.
+  double queue_overhead_fraction = 0.10;
   double short_test_seconds =
       5;  // Probation checks and audits are spent on tests expected to take at most this.
   int learned_speed_after = 3;        // Durations before the learned speed replaces the benchmark's prior.
@@ -87,13 +99,19 @@ struct PendingTest {
 //   - an unknown test goes out alone, and before any known one, without the EFT guard (its estimate is a
 //     guess; running it early is what makes it known);
 //   - important tests only to an agent whose reliability is at least 0.9 while such a live agent exists;
-//   - EFT guard: test j goes to `self` only if seconds/speed_self <= eft_slack x the earliest finish, counted
-//     from now, that any other live agent q that may take it offers (max(0, free_at_q - now) +
-//     seconds/speed_q; for an important test, only reliable agents count while one lives); a test that fails
-//     the guard is skipped for a shorter one; if no test passes, the shortest allowed test goes, so no agent
-//     idles while work exists;
+//   - EFT guard: test j goes to `self` only if its finish there, counted from now, is at most eft_slack x the
+//     earliest finish that any other live agent q at least faster_by faster offers (for an important test,
+//     only reliable agents count while one lives). Both sides pay the same overheads: per_batch_seconds once,
+//     and per_test_seconds a test; self's finish is its batch so far plus seconds/speed_self, q's is
+//     (free_at_q - now) + seconds/speed_q. Speeds are guard_speed's. A test that fails the guard is skipped
+//     for a shorter one;
 //   - then more tests in order (each passing the guard, as if the earlier ones were done) until the batch
-//     holds batch_seconds of the agent's own time.
+//     holds batch_seconds of the agent's own time;
+//   - while the guard holds a test back, a batch under min_batch_seconds is topped up with the shortest
+//     allowed tests until it holds that much (or no allowed test is left): no agent idles while work exists,
+//     and none is fed one tiny test per pull while long tests wait for a faster agent. So while the guard
+//     holds tests back, every batch (one ctest call in queue mode) carries at least min_batch_seconds of the
+//     agent's estimated time, or every test it may take: at most 60 / min_batch_seconds calls per minute.
 // Durations, not clock readings, are compared, so the slack means the same whatever the clock's origin. Ties
 // go to the lower index. Empty only when no test is allowed for `self` (each is excluded, or important while
 // a reliable agent lives and `self` is not one).
@@ -101,11 +119,33 @@ std::vector<std::size_t> pick(const std::vector<PendingTest>& pending, const std
                               std::size_t self, double now, double batch_seconds,
                               const PolicySettings& settings);
 
+// The speed the guard weighs an agent by: its learned speed from guard_speed_after samples on, before that
+// the benchmark's prior (a speed learned from a few drifting durations is not evidence).
+double guard_speed(const AgentView& agent, const PolicySettings& settings);
+
+// When an agent whose held tests are expected to end at `expected_end` is free, seen at `now`: it is busy
+// until it reports. Before the expected end, at that end; past it, after as long again as it has overrun (a
+// test that runs long is likely to run longer still); never sooner than busy_min_seconds from now. An agent
+// holding nothing is free now: the caller does not ask.
+double busy_until(double expected_end, double now, const PolicySettings& settings);
+
+// Whether the CI's jobs of a queue run say they differ: their benchmarks (those that report one) span at
+// least faster_by. Identical jobs all run at speed 1: no benchmark noise and no learned speed sets them
+// apart.
+bool jobs_differ(const std::vector<Attributes>& jobs, const PolicySettings& settings);
+
 // The batch size in the pulling agent's own seconds: a quarter of the estimated remaining makespan
 // (remaining reference seconds over the live agents' total speed), clamped to [min, max], and never more than
 // half of it. Batches shrink as the queue empties.
 double batch_seconds(double remaining_reference_seconds, double total_live_speed,
                      const PolicySettings& settings);
+
+// Whether queue mode is worth its batches for CI jobs whose predicted share each is `share_seconds`: the
+// batches one job would pull (batch_seconds as the share shrinks, with every job pulling at once, until what
+// is left fits one minimum batch) cost it per_batch_seconds each, and that must stay within
+// queue_overhead_fraction (10%) of the share. The line falls at 12-14 s with the defaults: a share of a few
+// seconds runs the static split instead.
+bool queue_pays(double share_seconds, const PolicySettings& settings);
 
 // One observation of an agent: a test's reference estimate and the seconds the agent took.
 struct Observation {

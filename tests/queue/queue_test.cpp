@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -331,6 +332,53 @@ TEST_F(QueueTest, WithTheServerDownEachJobRunsTheStaticSplit) {
     EXPECT_EQ(ran.exit_code, own.contains("math.div_by_zero") ? 8 : 0) << ran.out << ran.err;
   }
   EXPECT_EQ(everything.size(), 15u) << "the two jobs did not run the whole suite";
+}
+
+// A suite whose share per job is a few seconds on the server's history: every job predicts the same share
+// from the same snapshot, says in one line that batches would cost more, and runs the static split. No swarm
+// run is submitted, so none stays open; together the jobs run the suite once.
+TEST_F(QueueTest, WithASmallShareEachJobChoosesTheStaticSplit) {
+  start_server();
+  const auto listed =
+      run_process({CTEST_COMMAND, "--test-dir", fixture_build->string(), "--show-only=json-v1"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const json listing = json::parse(listed.out);
+  json observations = json::array();
+  for (const json& test : listing.at("tests"))
+    observations.push_back({{"name", test.at("name")}, {"seconds", 0.2}, {"outcome", "passed"}});
+  const auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+  const std::chrono::year_month_day day{today};
+  char date[16];
+  std::snprintf(date, sizeof date, "%04d-%02u-%02u", static_cast<int>(day.year()),
+                static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
+  const json report{{"kind", "tlb-run-report"},
+                    {"version", 1},
+                    {"partition", 0},
+                    {"total", 0},
+                    {"date", date},
+                    {"test_list_hash", ""},
+                    {"smoothing_factor", 0.5},
+                    {"forget_after_days", 30},
+                    {"observations", observations}};
+  httplib::Client client(server_->host(), server_->port());
+  const auto posted =
+      client.Post("/api/v1/jobs/fixture/versions/6/results", report.dump(), "application/json");
+  ASSERT_TRUE(posted && posted->status == 200) << (posted ? posted->body : "no answer");
+
+  std::map<std::string, int> times;
+  for (int partition : {1, 2}) {
+    const std::string log = "job-" + std::to_string(partition);
+    const auto ran = run_process(queue_command(log), job_env(server_->url(), partition, 2, 1, log));
+    EXPECT_NE(ran.out.find("less than queue mode's batches would cost; running this job's static split"),
+              std::string::npos)
+        << ran.out << ran.err;
+    const Statuses own = junit_statuses(junit(log));
+    for (const auto& [name, status] : own) ++times[name];
+    EXPECT_EQ(ran.exit_code, own.contains("math.div_by_zero") ? 8 : 0) << ran.out << ran.err;
+  }
+  EXPECT_EQ(times.size(), 15u) << "the two jobs did not run the whole suite";
+  for (const auto& [name, count] : times) EXPECT_EQ(count, 1) << name << " ran in " << count << " jobs";
+  EXPECT_FALSE(get("/runs/1")) << "a swarm run was submitted";
 }
 
 TEST_F(QueueTest, WithTheServerDownAndTlbStrictTheJobFails) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -337,6 +338,90 @@ TEST_F(ServerTest, SwarmRoutesRefuseBadBodiesAndTakeABatchOfReports) {
   EXPECT_EQ(status, (std::map<std::string, std::string>{{assignments[0].at("test"), "passed"},
                                                         {assignments[1].at("test"), "failed"},
                                                         {assignments[2].at("test"), "passed"}}));
+}
+
+// Issue 21 over HTTP, on the server's wall clock: a fast CI job (bench 300) takes the 4 s test of a queue run
+// and runs past its expected end; the slow job (bench 100) must get the twenty 0.01 s tests in batches of at
+// least the minimum batch (1 s of its time), not one per pull, while the four 3 s tests wait.
+TEST_F(ServerTest, AQueueJobPastItsExpectedEndIsBusyAndTheOtherGetsBatches) {
+  start();
+  std::vector<Observed> history = {{"long", 4.0}};
+  for (int i = 0; i < 4; ++i) history.push_back({"mid-" + std::to_string(i), 3.0});
+  for (int i = 10; i < 30; ++i) history.push_back({"tiny-" + std::to_string(i), 0.01});
+  ASSERT_EQ(
+      answer(post_json("/api/v1/jobs/app/versions/old/results", results_body(0, 0, kToday, history))).first,
+      200);
+  json tests = json::array();
+  for (const Observed& o : history) tests.push_back({{"name", o.name}});
+  const std::string swarm = "/api/v1/swarm";
+  const auto submitted = post_json(
+      swarm + "/runs",
+      json{{"job", "app"}, {"version", "ci-21"}, {"test_list_hash", "h"}, {"mode", "queue"}, {"tests", tests}}
+          .dump());
+  ASSERT_TRUE(submitted);
+  ASSERT_EQ(submitted->status, 201) << submitted->body;
+  std::map<std::string, std::string> secrets;  // By agent id.
+  auto enroll = [&](const std::string& name, double bench) {
+    const auto joined = post_json(
+        swarm + "/agents",
+        json{{"key", "app/ci-21/" + name},
+             {"name", name},
+             {"test_list_hash", "h"},
+             {"attributes",
+              {{"os", "Linux"}, {"arch", "x86_64"}, {"cores", 2}, {"ram_mb", 4000}, {"bench", bench}}}}
+            .dump());
+    EXPECT_TRUE(joined && joined->status == 200);
+    if (!joined) return std::string();
+    const json answer = json::parse(joined->body);
+    // Where the server gives agents secrets, every later call carries its own.
+    secrets[answer.at("agent")] = answer.value("secret", "");
+    return swarm + "/agents/" + answer.at("agent").get<std::string>();
+  };
+  // An agent's call of `route`: `body` with its secret, if it has one.
+  auto call = [&](const std::string& agent, const std::string& route, json body) {
+    const std::string secret = secrets[agent.substr(agent.rfind('/') + 1)];
+    if (!secret.empty()) body["secret"] = secret;
+    return post_json(agent + "/" + route, body.dump());
+  };
+  const std::string fast = enroll("fast", 300);
+  const std::string slow = enroll("slow", 100);
+  auto pull = [&](const std::string& agent, int request) {
+    const auto pulled = call(agent, "pull", json{{"request_id", "r" + std::to_string(request)}});
+    EXPECT_TRUE(pulled && pulled->status == 200);
+    return pulled ? json::parse(pulled->body).at("assignments") : json::array();
+  };
+  const json held = pull(fast, 1);
+  ASSERT_EQ(held.size(), 1u);
+  ASSERT_EQ(held[0].at("test"), "long");
+  // Past the expected end (4 s at 1.5x), the fast job still running and heard from.
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(static_cast<int>(1000 * held[0].at("expected_seconds").get<double>()) + 300));
+  ASSERT_EQ(answer(call(fast, "heartbeat", json::object())).first, 200);
+
+  int left = 24, calls = 0;
+  while (left > 0 && calls < 30) {
+    const json batch = pull(slow, ++calls);
+    ASSERT_FALSE(batch.empty()) << "call " << calls;
+    double own = 0;
+    json reports = json::array();
+    for (const json& a : batch) {
+      own += a.at("expected_seconds").get<double>() + 0.05;
+      reports.push_back({{"lease", a.at("lease")},
+                         {"test", a.at("test")},
+                         {"status", "passed"},
+                         {"seconds", a.at("expected_seconds")}});
+    }
+    left -= static_cast<int>(batch.size());
+    EXPECT_TRUE(own >= 1 || left == 0) << "call " << calls << ": " << batch.dump();
+    ASSERT_EQ(answer(call(slow, "report", json{{"reports", reports}})).first, 200);
+  }
+  EXPECT_EQ(left, 0);
+  // Twenty 0.07 s tests take at most two batches; each 3 s test one.
+  EXPECT_LE(calls, 6);
+  const json done =
+      json{{"lease", held[0].at("lease")}, {"test", "long"}, {"status", "passed"}, {"seconds", 5}};
+  ASSERT_EQ(answer(call(fast, "report", done)).first, 200);
+  EXPECT_EQ(json::parse(get(swarm + "/runs/1")->body).at("state"), "done");
 }
 
 TEST_F(ServerTest, AnUnknownJobHasAnEmptyHistory) {

@@ -454,6 +454,97 @@ TEST_F(SwarmCoordinator, ANewTestsPassIsFinalOnceASecondAgentAgreesExceptInQueue
 
 // A database of schema version 1 (written before swarm mode) opens as today's version: it gains the swarm's
 // tables, keeps its history, and the coordinator works on it.
+
+// Issue 21, over the protocol alone: a fast CI job (bench 300) and a slow one (bench 100) share a queue run
+// of one 4 s test, four 3 s tests and twenty 0.01 s ones. The fast job takes the 4 s test and runs past its
+// expected end, heartbeating. It is busy, not free now: the slow job gets the tiny tests in batches of at
+// least min_batch_seconds of its own time, not one per pull (one ctest call each) while the 3 s tests wait.
+TEST_F(SwarmCoordinator, AJobPastItsExpectedEndIsBusyAndNoJobIsFedOneTinyTestPerPull) {
+  std::vector<SubmittedTest> tests = {{"long", 4, true}};
+  for (int i = 0; i < 4; ++i) tests.push_back({"mid-" + std::to_string(i), 3, true});
+  for (int i = 10; i < 30; ++i) tests.push_back({"tiny-" + std::to_string(i), 0.01, true});
+  const RunId run = coordinator_->submit(Submission{"job", "ci-21", "hash", tests, true}).run;
+  auto job = [&](const std::string& name, double bench) {
+    return coordinator_->enroll(
+        Registration{"key-" + name, name, "hash", Attributes{"Linux", "x86_64", 4, 8000, bench, 0}});
+  };
+  const std::string fast = job("fast", 300);
+  const std::string slow = job("slow", 100);
+  const Pulled first = coordinator_->pull(fast, "f1", run);
+  ASSERT_EQ(first.assignments.size(), 1u);
+  ASSERT_EQ(first.assignments[0].test, "long");
+  const double expected_end = now_ + first.assignments[0].expected_seconds;
+
+  // Past the expected end, the fast job still running: the slow one pulls, runs each batch as one ctest
+  // call, reports it and pulls again. The fast job heartbeats and never reports.
+  now_ = expected_end + 0.1;
+  const double min_batch = coordinator_->settings().policy.min_batch_seconds;
+  int mid_left = 4, tiny_left = 20, calls = 0;
+  while (mid_left + tiny_left > 0 && now_ < expected_end + 60) {
+    const Pulled pulled = coordinator_->pull(slow, "s" + std::to_string(++calls), run);
+    ASSERT_FALSE(pulled.assignments.empty()) << "at call " << calls;
+    double own = 0;  // The batch's estimated time on the slow job: tests and their process starts.
+    for (const Assignment& a : pulled.assignments) {
+      own += a.expected_seconds + 0.05;
+      (a.test.starts_with("mid") ? mid_left : tiny_left) -= 1;
+    }
+    // The rule: while tests wait for a faster job, a batch carries min_batch_seconds, or every test left
+    // that the slow job may take.
+    EXPECT_TRUE(own >= min_batch || mid_left + tiny_left == 0)
+        << "call " << calls << ": " << pulled.assignments.size() << " tests, " << own << " s";
+    for (const Assignment& a : pulled.assignments) {
+      // Both jobs heartbeat while the slow one runs the test (the fixture's lease is 3 s).
+      for (double left = a.expected_seconds + 0.05; left > 0; left -= 1) {
+        now_ += std::min(left, 1.0);
+        coordinator_->heartbeat(fast);
+        coordinator_->heartbeat(slow);
+      }
+      finish(slow, a, Status::passed, a.expected_seconds);
+    }
+    now_ += 0.1;  // The next ctest start.
+  }
+  EXPECT_EQ(mid_left + tiny_left, 0) << "the slow job stopped getting work";
+  // 20 tiny tests of 0.07 s on the slow job take at most 2 batches; the 3 s tests one each.
+  EXPECT_LE(calls, 6);
+  const Pulled last = coordinator_->pull(fast, "f2", run);
+  EXPECT_TRUE(last.assignments.empty());
+  finish(fast, first.assignments[0], Status::passed, now_ - expected_end + 4);
+  EXPECT_NE(coordinator_->progress(run).run.finished, 0);
+}
+
+// Identical CI jobs do not become "fast" and "slow" from durations that drift: in a queue run, speeds are not
+// learned unless the jobs' benchmarks differ. Here job A drew tests 3x slower than history on a first run,
+// enough samples for a learned speed the swarm's guard would trust; on the next run it still takes the long
+// test, as job B would.
+TEST_F(SwarmCoordinator, AQueueRunLearnsNoSpeedsForIdenticalJobs) {
+  std::vector<SubmittedTest> warm;
+  for (int i = 10; i < 50; ++i) warm.push_back({"warm-" + std::to_string(i), 1, true});
+  const RunId first = coordinator_->submit(Submission{"job", "ci-1", "hash", warm, true}).run;
+  const std::string a = agent("a");
+  const std::string b = agent("b");
+  for (bool more = true; more;) {
+    more = false;
+    for (const std::string& job : {a, b}) {
+      const Pulled pulled = coordinator_->pull(job, "", first);
+      for (const Assignment& x : pulled.assignments) {
+        now_ += 0.1;
+        finish(job, x, Status::passed, job == a ? 3 : 1);
+        more = true;
+      }
+    }
+  }
+  ASSERT_NE(coordinator_->progress(first).run.finished, 0);
+  const RunId next =
+      coordinator_->submit(Submission{"job", "ci-2", "hash", {{"long", 30, true}, {"short", 1, true}}, true})
+          .run;
+  const Pulled pulled = coordinator_->pull(a, "", next);
+  ASSERT_FALSE(pulled.assignments.empty());
+  EXPECT_EQ(pulled.assignments[0].test, "long");
+  EXPECT_DOUBLE_EQ(pulled.assignments[0].expected_seconds, 30);
+}
+
+// A database of schema version 1 (written before swarm mode) opens as version 2: it gains the swarm's tables,
+// keeps its history, and the coordinator works on it.
 class SchemaUpgrade : public testing::ScratchDirTest {};
 
 TEST_F(SchemaUpgrade, AVersionOneDatabaseGainsTheSwarmTablesAndKeepsItsHistory) {

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <vector>
 
 #include "swarm/policy.hpp"
@@ -154,6 +155,82 @@ TEST(SwarmPick, BatchGuardCountsTheEarlierTestsAsDone) {
   // An agent of about the same speed does not hold tests back: who runs a test then changes no makespan.
   std::vector<AgentView> equals = {agent(1), agent(1.4)};
   EXPECT_EQ(pick({known(10), known(10), known(1)}, equals, 0, 0, 100, kSettings), (Picked{0, 1, 2}));
+}
+
+// Issue 21: both sides of the guard pay the same overheads. Against an idle agent 3x as fast, a 1x agent's
+// 0.05 s test ends after 0.15 + 0.05 + 0.05 s, the other's after 0.15 + 0.017 + 0.05 s: within the slack, so
+// it passes the guard. Charged only to the one asking (0.1 s against 0.017 s), it was held back.
+TEST(SwarmPick, TheGuardChargesBothSidesTheSameOverheads) {
+  std::vector<AgentView> agents = {agent(1), agent(3)};
+  PolicySettings guard_alone = kSettings;  // No topping up: the guard's own answer.
+  guard_alone.min_batch_seconds = 0;
+  EXPECT_EQ(pick({known(0.05), known(0.05)}, agents, 0, 0, 0.1, guard_alone), (Picked{0}));
+  guard_alone.per_batch_seconds = 0;
+  guard_alone.per_test_seconds = 0;
+  EXPECT_EQ(pick({known(0.05), known(0.05), known(0.01)}, agents, 0, 0, 0.1, guard_alone), (Picked{2}));
+}
+
+// While the guard holds long tests back, a batch is topped up with the shortest tests to min_batch_seconds of
+// the agent's own time: 0.07 s tests go 15 at a time, not one a pull (one ctest call each).
+TEST(SwarmPick, WhileTheGuardHoldsTestsBackABatchHoldsTheMinimum) {
+  std::vector<AgentView> agents = {agent(0.5), agent(1.5)};
+  std::vector<PendingTest> pending = {known(3), known(3)};
+  for (int i = 0; i < 20; ++i) pending.push_back(known(0.01));
+  const Picked picked = pick(pending, agents, 0, 0, 2, kSettings);
+  EXPECT_EQ(picked.size(), 15u);
+  EXPECT_EQ(picked.front(), 2u);
+  // With only long tests left, the shortest goes rather than none: no agent idles while work exists.
+  EXPECT_EQ(pick({known(3), known(2)}, agents, 0, 0, 2, kSettings), (Picked{1}));
+}
+
+TEST(SwarmBusyUntil, AnAgentIsBusyUntilItReportsAndAnOverrunGrows) {
+  // Before the expected end, at it; never less than busy_min_seconds (1 s) from now.
+  EXPECT_DOUBLE_EQ(busy_until(110, 100, kSettings), 110);
+  EXPECT_DOUBLE_EQ(busy_until(100.5, 100, kSettings), 101);
+  // Past it: as long again as the overrun so far.
+  EXPECT_DOUBLE_EQ(busy_until(100, 100.2, kSettings), 101.2);
+  EXPECT_DOUBLE_EQ(busy_until(100, 105, kSettings), 110);
+  EXPECT_DOUBLE_EQ(busy_until(100, 160, kSettings), 220);
+}
+
+// A speed learned from a few durations is not evidence: the guard uses the prior until guard_speed_after.
+TEST(SwarmGuardSpeed, ALearnedSpeedNeedsEnoughSamples) {
+  AgentView a = agent(0.4);
+  a.prior_speed = 1;
+  EXPECT_DOUBLE_EQ(guard_speed(a, kSettings), 0.4);  // No samples: `speed` is the prior itself.
+  a.speed_samples = kSettings.guard_speed_after - 1;
+  EXPECT_DOUBLE_EQ(guard_speed(a, kSettings), 1);
+  a.speed_samples = kSettings.guard_speed_after;
+  EXPECT_DOUBLE_EQ(guard_speed(a, kSettings), 0.4);
+  // So a 1x agent with 5 samples saying 0.4 is not held back by a 1x agent beside it.
+  std::vector<AgentView> agents = {agent(0.4), agent(1)};
+  agents[0].speed_samples = 5;
+  agents[0].prior_speed = 1;
+  EXPECT_EQ(pick({known(30), known(1)}, agents, 0, 0, 5, kSettings), (Picked{0}));
+  agents[0].speed_samples = 10;
+  EXPECT_EQ(pick({known(30), known(1)}, agents, 0, 0, 5, kSettings), (Picked{1}));
+}
+
+TEST(SwarmJobsDiffer, BenchmarksMustSpanFasterBy) {
+  auto jobs = [](std::vector<double> benches) {
+    std::vector<Attributes> result;
+    for (double b : benches) result.push_back(Attributes{"Linux", "x86_64", 4, 8000, b, 0});
+    return result;
+  };
+  EXPECT_FALSE(jobs_differ(jobs({100, 100, 120, 0}), kSettings));
+  EXPECT_FALSE(jobs_differ(jobs({0, 0}), kSettings));
+  EXPECT_TRUE(jobs_differ(jobs({100, 300}), kSettings));
+  EXPECT_TRUE(jobs_differ(jobs({100, 150, 0}), kSettings));
+}
+
+// A share of 10 s takes 8 batches (1.2 s of overhead, over 10%): the static split; 20 s takes 10 (1.5 s).
+TEST(SwarmQueuePays, OnlyWhenTheBatchesCostAtMostATenthOfTheShare) {
+  EXPECT_FALSE(queue_pays(0, kSettings));
+  EXPECT_FALSE(queue_pays(2, kSettings));
+  EXPECT_FALSE(queue_pays(10, kSettings));
+  EXPECT_TRUE(queue_pays(20, kSettings));
+  EXPECT_TRUE(queue_pays(3600, kSettings));
+  EXPECT_TRUE(queue_pays(std::numeric_limits<double>::infinity(), kSettings));
 }
 
 TEST(SwarmPick, NoOtherLiveAgentMeansLongestFirst) {
