@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -256,6 +257,8 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
     // No threads yet: the command replaces this process as it is.
     err << "tlb run: warning: the TLB server at " << server.url << " cannot be reached (" << why(e, server)
         << "); running this job's static split\n";
+    // Every job that cannot reach the server makes this same split without history; the hook may.
+    setenv("TLB_STATIC_SPLIT", "1", 1);
     run_as_given(args.command, out, err);
   } catch (const json::exception& e) {
     throw io::InputError(server.url, 0, std::string("not an answer of the swarm protocol: ") + e.what());

@@ -58,6 +58,20 @@ fs::path scratch(const std::string& name) {
   return dir;
 }
 
+// `text` with each run of white space made one space: CMake wraps the lines of a FATAL_ERROR message.
+std::string one_line(const std::string& text) {
+  std::string flat;
+  for (char c : text) {
+    const bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    if (!space) {
+      flat += c;
+    } else if (!flat.empty() && flat.back() != ' ') {
+      flat += ' ';
+    }
+  }
+  return flat;
+}
+
 void check(const ProcessResult& result, const std::string& what) {
   ASSERT_EQ(result.exit_code, 0) << what << " failed:\n" << result.out << "\n" << result.err;
 }
@@ -285,8 +299,9 @@ TEST_F(FieldTest, CiNativeVariablesSplitOnlyWithAuto) {
   const Project::Run nothing = project_->ctest({{"TLB_TOTAL_PARTITIONS", "auto"}});
   EXPECT_NE(nothing.result.exit_code, 0);
   EXPECT_TRUE(nothing.ran.empty()) << "no test may run";
-  EXPECT_NE(nothing.result.err.find("TLB_TOTAL_PARTITIONS=auto, but no CI partition variable is set"),
-            std::string::npos)
+  EXPECT_NE(
+      one_line(nothing.result.err).find("TLB_TOTAL_PARTITIONS=auto, but no CI partition variable is set"),
+      std::string::npos)
       << nothing.result.err;
 }
 
@@ -492,8 +507,9 @@ TEST_F(ModuleTest, AgainstATlbServerPartitionsReportAndTheServerVerifies) {
   const Project::Run stopped = project_->ctest(down);
   EXPECT_NE(stopped.result.exit_code, 0);
   EXPECT_TRUE(stopped.ran.empty()) << "no test may run";
-  EXPECT_NE(stopped.result.err.find(url + ": no answer, so this partition of run run-4 cannot split on the "
-                                          "history the other partitions read"),
+  EXPECT_NE(one_line(stopped.result.err)
+                .find(url + ": no answer, so this partition of run run-4 cannot split on the "
+                            "history the other partitions read"),
             std::string::npos)
       << stopped.result.err;
   // ...while a job outside any CI run goes on without history, once warned, and the record says so...
@@ -520,19 +536,22 @@ TEST_F(FieldTest, WithFilesVerifyRefusesPartitionsSplitOnOtherInputs) {
   const fs::path dir = scratch("field-files");
   fs::create_directories(dir / "records");
   std::vector<std::string> verify = {TLB_EXECUTABLE, "verify"};
+  const auto junit = [&](int k) { return (dir / ("junit-" + std::to_string(k) + ".xml")).string(); };
+  const auto name = [](int k) { return "partition-" + std::to_string(k) + "-of-2.json"; };
   for (int k = 1; k <= 2; ++k) {
     Env env = Project::partition(k, 2);
     if (k == 2) env["CTEST_PARALLEL_LEVEL"] = "3";
-    const fs::path junit = dir / ("junit-" + std::to_string(k) + ".xml");
-    const Project::Run run = project_->ctest(env, {"--output-junit", junit.string()});
+    const Project::Run run = project_->ctest(env, {"--output-junit", junit(k)});
     ASSERT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
-    const std::string name = "partition-" + std::to_string(k) + "-of-2.json";
-    fs::copy_file(project_->build / "tlb" / name, dir / "records" / name);
-    check(run_process({TLB_EXECUTABLE, "record", junit.string(), (dir / "records" / name).string()}),
-          "tlb record " + name);
-    verify.push_back((dir / "records" / name).string());
+    fs::copy_file(project_->build / "tlb" / name(k), dir / "records" / name(k));
+    verify.push_back((dir / "records" / name(k)).string());
   }
   EXPECT_EQ(project_->record(2, 2)["fingerprint"]["parallel_level"], 3);
+  // Recorded after both ran, so that both split on the same history and only the parallel level differs.
+  for (int k = 1; k <= 2; ++k) {
+    check(run_process({TLB_EXECUTABLE, "record", junit(k), (dir / "records" / name(k)).string()}),
+          "tlb record " + name(k));
+  }
   const ProcessResult refused = run_process(verify);
   EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
   EXPECT_NE(
@@ -560,8 +579,9 @@ TEST_F(FieldTest, WithAServerAPartitionSplitOnOtherInputsStopsBeforeAnyTest) {
   const Project::Run refused = project_->ctest(second);
   EXPECT_NE(refused.result.exit_code, 0);
   EXPECT_TRUE(refused.ran.empty()) << "no test may run";
-  EXPECT_NE(refused.result.err.find("partition 2/2 split on other inputs than partition 1/2: the weights "
-                                    "(TLB_PARTITION_WEIGHTS, in thousandths): 1000,2000 against equal"),
+  EXPECT_NE(one_line(refused.result.err)
+                .find("partition 2/2 split on other inputs than partition 1/2: the weights "
+                      "(TLB_PARTITION_WEIGHTS, in thousandths): 1000,2000 against equal"),
             std::string::npos)
       << refused.result.err;
   EXPECT_NE(refused.result.err.find("TLB: "), std::string::npos) << refused.result.err;
@@ -598,7 +618,8 @@ TEST_F(FieldTest, PlanOnceRunNTimes) {
   const Project::Run refused = project_->ctest(env);
   EXPECT_NE(refused.result.exit_code, 0);
   EXPECT_TRUE(refused.ran.empty()) << "no test may run";
-  EXPECT_NE(refused.result.err.find("the plan was made for another test list (2 tests"), std::string::npos)
+  EXPECT_NE(one_line(refused.result.err).find("the plan was made for another test list (2 tests"),
+            std::string::npos)
       << refused.result.err;
 }
 
@@ -621,10 +642,10 @@ TEST_F(FieldTest, CtestInASubdirectoryWithAPartitionStops) {
   const Project::Run stopped = in_sub(Project::partition(1, 2));
   EXPECT_NE(stopped.result.exit_code, 0);
   EXPECT_TRUE(stopped.ran.empty()) << "no test may run";
-  EXPECT_NE(
-      stopped.result.err.find("TLB: a partition is set (TLB_PARTITION_NUMBER=1 TLB_TOTAL_PARTITIONS=2) but "
-                              "ctest was started in a subdirectory of the build tree"),
-      std::string::npos)
+  EXPECT_NE(one_line(stopped.result.err)
+                .find("TLB: a partition is set (TLB_PARTITION_NUMBER=1 TLB_TOTAL_PARTITIONS=2) but "
+                      "ctest was started in a subdirectory of the build tree"),
+            std::string::npos)
       << stopped.result.err;
   // Without a partition, the subdirectory runs as before.
   const Project::Run plain = in_sub({});
