@@ -10,8 +10,9 @@ Include this module once, in the top-level ``CMakeLists.txt``, after ``enable_te
 
 Every later ``ctest`` run in that build tree then looks for a partition in the environment. With none set, ctest runs
 exactly as before. With one set (``TLB_TOTAL_PARTITIONS=4`` and ``TLB_PARTITION_NUMBER=2``, ``TLB_PARTITION=2/4``, or
-the parallel-job variables of GitLab, CircleCI or Buildkite), ctest runs only that partition's tests, chosen from
-measured durations so that the N jobs finish together and every test runs exactly once across them.
+``TLB_TOTAL_PARTITIONS=auto`` with the parallel-job variables of GitLab, CircleCI or Buildkite, which alone never
+partition a job), ctest runs only that partition's tests, chosen from measured durations so that the N jobs finish
+together and every test runs exactly once across them.
 
 How it works
 ^^^^^^^^^^^^
@@ -110,6 +111,7 @@ set(_tlb_build_dir [==[${CMAKE_BINARY_DIR}]==])
 ${settings}")
   file(WRITE "${dir}/hook.cmake"
        "# Written by include(TLB); ctest reads it first (TEST_INCLUDE_FILES of the top directory).
+set(_tlb_hook_read TRUE)
 if(DEFINED ENV{TLB_HOOK_ACTIVE})
   return()
 endif()
@@ -122,8 +124,36 @@ endfunction()
 # the tests those scripts add go through it too. Deferred to the end of the top directory, when every other script
 # has been appended and every target (the tlb program among them) exists, so the order of include(TLB) and
 # add_subdirectory does not matter.
+# ctest started in a subdirectory of the build tree (`ctest --test-dir build/sub`) never reads the top directory's
+# TEST_INCLUDE_FILES: every subdirectory gets a guard that, when the top's hook was not read, runs the hook's
+# partition rule and stops ctest when a partition is set, instead of running the subdirectory in full.
+function(_tlb_guard_subdirectories)
+  set(guard "${CMAKE_BINARY_DIR}/CMakeFiles/TLB/subdirectory.cmake")
+  file(WRITE "${guard}"
+       "# Written by include(TLB); ctest reads it in each subdirectory (TEST_INCLUDE_FILES).
+if(DEFINED ENV{TLB_HOOK_ACTIVE} OR _tlb_hook_read)
+  return()
+endif()
+set(_tlb_hook_read TRUE)
+set(_tlb_in_subdirectory TRUE)
+set(_tlb_settings_dir [==[${CMAKE_BINARY_DIR}/CMakeFiles/TLB]==])
+include([==[${_TLB_MODULE_DIR}/TLBHook.cmake]==])
+")
+  get_property(pending DIRECTORY "${CMAKE_SOURCE_DIR}" PROPERTY SUBDIRECTORIES)
+  while(pending)
+    list(POP_FRONT pending directory)
+    get_property(scripts DIRECTORY "${directory}" PROPERTY TEST_INCLUDE_FILES)
+    if(NOT guard IN_LIST scripts)
+      set_property(DIRECTORY "${directory}" PROPERTY TEST_INCLUDE_FILES "${guard}" ${scripts})
+    endif()
+    get_property(children DIRECTORY "${directory}" PROPERTY SUBDIRECTORIES)
+    list(APPEND pending ${children})
+  endwhile()
+endfunction()
+
 function(_tlb_install_hook)
   _tlb_write_hook()
+  _tlb_guard_subdirectories()
   set(hook "${CMAKE_BINARY_DIR}/CMakeFiles/TLB/hook.cmake")
   get_property(scripts DIRECTORY "${CMAKE_SOURCE_DIR}" PROPERTY TEST_INCLUDE_FILES)
   list(REMOVE_ITEM scripts "${hook}")

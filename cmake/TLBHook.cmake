@@ -6,15 +6,52 @@
 # functions below keep these policies wherever ctest calls them.
 cmake_policy(VERSION 3.20)
 
+# The CI's own partition variables that are set, of the first CI (GitLab, CircleCI, Buildkite) that sets any, as
+# NAME=value items; `single_var` is true when that CI's total is 1 (GitLab sets CI_NODE_TOTAL=1 on every job that
+# is not parallel). The rule is tlb's (settings.cpp, ci_partition): they count only with TLB_TOTAL_PARTITIONS=auto.
+function(_tlb_ci_partition variables_var single_var)
+  set(single FALSE)
+  set(found "")
+  foreach(pair IN ITEMS "CI_NODE_INDEX:CI_NODE_TOTAL" "CIRCLE_NODE_INDEX:CIRCLE_NODE_TOTAL"
+                        "BUILDKITE_PARALLEL_JOB:BUILDKITE_PARALLEL_JOB_COUNT")
+    string(REPLACE ":" ";" pair "${pair}")
+    foreach(variable IN LISTS pair)
+      if(NOT "$ENV{${variable}}" STREQUAL "")
+        list(APPEND found "${variable}=$ENV{${variable}}")
+      endif()
+    endforeach()
+    if(NOT found STREQUAL "")
+      list(GET pair 1 total)
+      string(STRIP "$ENV{${total}}" total)
+      if(total MATCHES "^0*1$")
+        set(single TRUE)
+      endif()
+      break()
+    endif()
+  endforeach()
+  set(${variables_var} "${found}" PARENT_SCOPE)
+  set(${single_var} ${single} PARENT_SCOPE)
+endfunction()
+
 # No partition in the environment: return at once, and ctest runs as if TLB were not there.
 set(_tlb_partition_variables "")
-foreach(_tlb_variable IN ITEMS TLB_PARTITION TLB_PARTITION_NUMBER TLB_TOTAL_PARTITIONS CI_NODE_INDEX CI_NODE_TOTAL
-                               CIRCLE_NODE_INDEX CIRCLE_NODE_TOTAL BUILDKITE_PARALLEL_JOB BUILDKITE_PARALLEL_JOB_COUNT)
+foreach(_tlb_variable IN ITEMS TLB_PARTITION TLB_PARTITION_NUMBER TLB_TOTAL_PARTITIONS)
   if(NOT "$ENV{${_tlb_variable}}" STREQUAL "")
     list(APPEND _tlb_partition_variables "${_tlb_variable}=$ENV{${_tlb_variable}}")
   endif()
 endforeach()
-if(_tlb_partition_variables STREQUAL "")
+_tlb_ci_partition(_tlb_ci_variables _tlb_ci_single)
+string(STRIP "$ENV{TLB_TOTAL_PARTITIONS}" _tlb_total)
+if(_tlb_total STREQUAL "auto" AND _tlb_ci_single)
+  return() # The CI's total is 1: no partition.
+elseif(_tlb_total STREQUAL "auto")
+  list(APPEND _tlb_partition_variables ${_tlb_ci_variables})
+elseif(_tlb_partition_variables STREQUAL "")
+  if(NOT _tlb_ci_variables STREQUAL "" AND NOT _tlb_ci_single)
+    list(JOIN _tlb_ci_variables " " _tlb_ci_variables)
+    message(NOTICE "TLB: ${_tlb_ci_variables} ignored: TLB splits by the CI's own variables only with "
+                   "TLB_TOTAL_PARTITIONS=auto, so this job runs every test.")
+  endif()
   return()
 endif()
 list(JOIN _tlb_partition_variables " " _tlb_partition_variables)
@@ -31,6 +68,12 @@ else()
                         "configurations; pass -C <config> to ctest.")
   endif()
   include("${_tlb_settings_files}")
+endif()
+
+if(_tlb_in_subdirectory)
+  message(FATAL_ERROR "TLB: a partition is set (${_tlb_partition_variables}) but ctest was started in a "
+                      "subdirectory of the build tree, where it cannot take its share of the whole tree's split; "
+                      "no test was run. Run ctest at the top: ctest --test-dir ${_tlb_build_dir}")
 endif()
 
 if(NOT EXISTS "${_tlb_executable}")

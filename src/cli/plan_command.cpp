@@ -9,8 +9,10 @@
 #include <ostream>
 
 #include "cli/child_process.hpp"
+#include "cli/plan_file.hpp"
 #include "cli/plan_view.hpp"
 #include "cli/split_inputs.hpp"
+#include "io/fingerprint.hpp"
 #include "io/test_list.hpp"
 #include "io/text.hpp"
 
@@ -23,6 +25,7 @@ struct PlanArgs : SplitFlags {
   std::string durations;
   std::string store;
   std::string color = "auto";
+  std::string out;
   bool json = false;
   bool strict = false;
 };
@@ -77,7 +80,8 @@ PlanPartitions resolve_plan_partitions(const PlanArgs& args, const Environment& 
   if (total_flag && !partition_flag) {
     choice = resolve_partition(std::string("1"), total_flag, env, warnings);
     marked = false;
-  } else if (!partition_flag && env("TLB_TOTAL_PARTITIONS") && !env("TLB_PARTITION_NUMBER")) {
+  } else if (!partition_flag && env("TLB_TOTAL_PARTITIONS") && env("TLB_TOTAL_PARTITIONS") != "auto" &&
+             !env("TLB_PARTITION_NUMBER")) {
     const Environment first = [&env](std::string_view name) -> std::optional<std::string> {
       if (name == "TLB_PARTITION_NUMBER") return "1";
       return env(name);
@@ -146,6 +150,23 @@ bool use_color(const std::string& setting, const Environment& env) {
   return !term || *term != "dumb";
 }
 
+// The plan file every partition's hook reads with TLB_PLAN: the whole split, each partition in run order.
+void write_plan(const std::string& path, const Plan& plan, const io::SplitFingerprint& fingerprint,
+                const HistorySource& source, const std::vector<Orderer>& orderers) {
+  PlanFile file{plan,
+                {},
+                fingerprint,
+                source.from_store ? source.loaded.source : std::string(),
+                std::string(store::to_string(source.loaded.status))};
+  for (const Partition& partition : plan.partitions) {
+    file.run_order.emplace_back();
+    for (const PlannedTest& t : order_tests(partition.tests, source.loaded.history, orderers)) {
+      file.run_order.back().push_back(t.name);
+    }
+  }
+  write_plan_file(path, file);
+}
+
 void run_plan(const PlanArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
   std::vector<std::string> warnings;
   const PlanPartitions partitions = resolve_plan_partitions(args, env, warnings);
@@ -168,7 +189,11 @@ void run_plan(const PlanArgs& args, std::ostream& out, std::ostream& err, const 
 
   const HistorySource source = load_history(args.flag("--store", args.store),
                                             args.flag("--durations", args.durations), env, strict, warnings);
+  const io::SplitFingerprint fingerprint = io::fingerprint_split(tests, source.loaded.hash, options);
   const Plan plan = split(std::move(tests), source.loaded.history, options);
+  if (const auto out_path = args.flag("--out", args.out)) {
+    write_plan(*out_path, plan, fingerprint, source, resolve_orderers(std::nullopt, env));
+  }
   if (source.given && source.loaded.status == store::HistoryStatus::ok && !plan.declined.empty()) {
     warnings.push_back("no test in the list has a recorded duration; split by " +
                        std::string(to_string(plan.splitter)));
@@ -229,6 +254,10 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_plan_c
       "JSON: {\"partitions\": [{number, tests, predicted_seconds, tests_without_history, bound_ratio}],"
       " \"totals\", \"predicted_makespan_seconds\", \"lower_bound_seconds\", \"ratio\"}");
   cmd->add_flag("--strict", args->strict, "Fail instead of planning without history [TLB_STRICT]");
+  cmd->add_option("--out", args->out,
+                  "Also write the whole plan to FILE, for every partition's hook to take its share from "
+                  "(TLB_PLAN=FILE): plan once, run N times")
+      ->type_name("FILE");
   cmd->footer(
       "Exit status: 0 success, 1 bad input file or ctest failed, 2 bad flag or variable. Every variable: "
       "README.md.");

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -226,7 +227,8 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
   if (!partition) {
     throw UsageError(
         "no partition: queue mode needs this job's number, TLB_PARTITION_NUMBER and TLB_TOTAL_PARTITIONS (or "
-        "TLB_PARTITION=k/N, or the CI's own: CI_NODE_INDEX, CIRCLE_NODE_INDEX, BUILDKITE_PARALLEL_JOB)");
+        "TLB_PARTITION=k/N, or TLB_TOTAL_PARTITIONS=auto and the CI's own: CI_NODE_INDEX, CIRCLE_NODE_INDEX, "
+        "BUILDKITE_PARALLEL_JOB)");
   }
   const bool strict = resolve_strict(false, env);
   if (ctest.test_dir_given) {
@@ -283,6 +285,8 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
     // No threads yet: the command replaces this process as it is.
     err << "tlb run: warning: the TLB server at " << server.url << " cannot be reached (" << why(e, server)
         << "); running this job's static split\n";
+    // Every job that cannot reach the server makes this same split without history; the hook may.
+    setenv("TLB_STATIC_SPLIT", "1", 1);
     run_as_given(args.command, out, err);
   } catch (const json::exception& e) {
     throw io::InputError(server.url, 0, std::string("not an answer of the swarm protocol: ") + e.what());
@@ -447,7 +451,7 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_run_com
   cmd->footer(
       "Queue mode reads TLB_JOB_NAME (required), TLB_JOB_VERSION (else GITHUB_RUN_ID, CI_PIPELINE_ID,\n"
       "CIRCLE_WORKFLOW_ID, BUILDKITE_BUILD_ID; required), this job's partition (TLB_PARTITION_NUMBER and\n"
-      "TLB_TOTAL_PARTITIONS, TLB_PARTITION, or the CI's own variables; required), TLB_TOKEN, "
+      "TLB_TOTAL_PARTITIONS, TLB_PARTITION, or =auto and the CI's own variables; required), TLB_TOKEN, "
       "TLB_SERVER_TIMEOUT\n"
       "and TLB_STRICT.\n"
       "Exit status: as is, ctest's. With --queue: 0 every test of this job passed or was skipped, 8 one "

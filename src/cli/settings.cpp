@@ -81,6 +81,42 @@ constexpr CiVariables kCiVariables[] = {
     {"Buildkite", "BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT", 0},
 };
 
+// The partition the CI's own variables give (the first CI that sets any). GitLab sets them on every job of a
+// `parallel: matrix:`, where nobody asked for a split, so they count only when `use`
+// (TLB_TOTAL_PARTITIONS=auto); otherwise they add a warning and give no partition. A total of 1 is no
+// partition either way.
+std::optional<PartitionChoice> ci_partition(const Environment& env, bool use,
+                                            std::vector<std::string>& warnings) {
+  for (const CiVariables& ci : kCiVariables) {
+    auto index = env(ci.index);
+    auto count = env(ci.total);
+    if (!index && !count) continue;
+    // GitLab sets CI_NODE_TOTAL=1 on every job that is not parallel, with no index; CircleCI index 0 of 1.
+    if (count && io::parse_int(io::trim(*count)) == 1) return std::nullopt;
+    const std::string set =
+        std::string(ci.ci) + "'s " + (index ? std::string(ci.index) + "=" + *index : std::string()) +
+        (index && count ? " and " : "") + (count ? std::string(ci.total) + "=" + *count : std::string());
+    if (!use) {
+      warnings.push_back(set + " ignored: TLB splits by the CI's own variables only with " +
+                         "TLB_TOTAL_PARTITIONS=auto, so this job runs every test");
+      return std::nullopt;
+    }
+    if (!index || !count) {
+      throw UsageError(std::string(ci.ci) + ": " + std::string(index ? ci.index : ci.total) + " is set but " +
+                       std::string(index ? ci.total : ci.index) + " is not");
+    }
+    return checked(Setting{*index, std::string(ci.index)}, Setting{*count, std::string(ci.total)}, ci.base,
+                   std::string(ci.ci) + "'s " + std::string(ci.index));
+  }
+  if (use) {
+    throw UsageError(
+        "TLB_TOTAL_PARTITIONS=auto, but no CI partition variable is set (GitLab's CI_NODE_INDEX and "
+        "CI_NODE_TOTAL, CircleCI's CIRCLE_NODE_INDEX and CIRCLE_NODE_TOTAL, Buildkite's "
+        "BUILDKITE_PARALLEL_JOB and BUILDKITE_PARALLEL_JOB_COUNT)");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<PartitionChoice> resolve_partition(const std::optional<std::string>& partition_flag,
@@ -112,6 +148,15 @@ std::optional<PartitionChoice> resolve_partition(const std::optional<std::string
   auto fraction = env("TLB_PARTITION");
   auto number = env("TLB_PARTITION_NUMBER");
   auto total = env("TLB_TOTAL_PARTITIONS");
+  const bool automatic = total && io::trim(*total) == "auto";
+  if (automatic) {
+    if (number || fraction) {
+      throw UsageError(
+          "TLB_TOTAL_PARTITIONS=auto takes the partition from the CI's own variables; unset " +
+          std::string(number ? "TLB_PARTITION_NUMBER=" + *number : "TLB_PARTITION=" + *fraction));
+    }
+    return ci_partition(env, true, warnings);
+  }
   if (number || total) {
     if (!number)
       throw UsageError("TLB_TOTAL_PARTITIONS=" + *total + " is set but TLB_PARTITION_NUMBER is not");
@@ -129,21 +174,7 @@ std::optional<PartitionChoice> resolve_partition(const std::optional<std::string
     return choice;
   }
   if (fraction) return from_fraction(Setting{*fraction, "TLB_PARTITION"});
-
-  for (const CiVariables& ci : kCiVariables) {
-    auto index = env(ci.index);
-    auto count = env(ci.total);
-    if (!index && !count) continue;
-    // GitLab sets CI_NODE_TOTAL=1 on every job that is not parallel, with no index.
-    if (!index && count && io::parse_int(*count) == 1) continue;
-    if (!index || !count) {
-      throw UsageError(std::string(ci.ci) + ": " + std::string(index ? ci.index : ci.total) + " is set but " +
-                       std::string(index ? ci.total : ci.index) + " is not");
-    }
-    return checked(Setting{*index, std::string(ci.index)}, Setting{*count, std::string(ci.total)}, ci.base,
-                   std::string(ci.ci) + "'s " + std::string(ci.index));
-  }
-  return std::nullopt;
+  return ci_partition(env, false, warnings);
 }
 
 namespace {

@@ -34,9 +34,10 @@ struct PartitionChoice {
 };
 
 // The partition from `--partition k` + `--total N` (or `--partition k/N`), else TLB_PARTITION=k/N or
-// TLB_PARTITION_NUMBER + TLB_TOTAL_PARTITIONS, else the CI-native variables of GitLab, CircleCI and
-// Buildkite. nullopt when nothing is set. Appends a warning when GTEST_SHARD_INDEX or GTEST_TOTAL_SHARDS is
-// set.
+// TLB_PARTITION_NUMBER + TLB_TOTAL_PARTITIONS, else, only with TLB_TOTAL_PARTITIONS=auto, the CI-native
+// variables of GitLab, CircleCI and Buildkite (without it they add a warning and give no partition; a CI
+// total of 1 is no partition). nullopt when nothing is set. Appends a warning when GTEST_SHARD_INDEX or
+// GTEST_TOTAL_SHARDS is set.
 std::optional<PartitionChoice> resolve_partition(const std::optional<std::string>& partition_flag,
                                                  const std::optional<std::string>& total_flag,
                                                  const Environment& env, std::vector<std::string>& warnings);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <ostream>
@@ -10,9 +11,11 @@
 #include <sstream>
 
 #include "cli/hook_script.hpp"
+#include "cli/plan_file.hpp"
 #include "cli/plan_view.hpp"
 #include "cli/split_inputs.hpp"
 #include "io/atomic_file.hpp"
+#include "io/fingerprint.hpp"
 #include "io/record.hpp"
 #include "io/test_list.hpp"
 #include "io/text.hpp"
@@ -29,6 +32,7 @@ struct SplitArgs : SplitFlags {
   std::string store;
   std::string cmake_script;
   std::string record_dir;
+  std::string plan;
   bool all = false;
   bool json = false;
   bool explain = false;
@@ -98,8 +102,10 @@ std::string hook_summary(const Plan& plan, const PartitionChoice& choice) {
 // `<dir>/partition-K-of-N.json`, the partition's record before the run; records of other partitions left in
 // `dir` by earlier runs of this build tree are removed, so `tlb record <build>` finds only this one.
 io::PartitionRecord write_partition_record(const std::string& dir, const Plan& plan,
-                                           const PartitionChoice& choice, const HistorySource& source) {
+                                           const PartitionChoice& choice, const HistorySource& source,
+                                           const io::SplitFingerprint& fingerprint) {
   io::PartitionRecord record;
+  record.fingerprint = fingerprint;
   record.partition = choice.number;
   record.total = choice.total;
   record.splitter = std::string(to_string(plan.splitter));
@@ -157,6 +163,51 @@ void report_partition(const HistorySource& source, const io::PartitionRecord& re
   }
 }
 
+// A partition of a CI run kept on a server that did not answer would split without the history the others
+// read, and could not tell the server: it would lose or repeat tests unseen. It stops instead, before any
+// test.
+// `tlb run --queue` with the server down sets TLB_STATIC_SPLIT: every job of its run then splits without it.
+void refuse_to_split_alone(const HistorySource& source, const std::string& record_dir,
+                           const Environment& env) {
+  if (record_dir.empty() || env("TLB_STATIC_SPLIT") || !source.store ||
+      source.store->run_ledger() == nullptr || source.loaded.status != store::HistoryStatus::unavailable) {
+    return;
+  }
+  throw io::InputError(source.loaded.source, 0,
+                       "no answer, so this partition of run " + source.server.job_version +
+                           " cannot split on the history the other partitions read; it stops before any "
+                           "test (to run without the server, unset TLB_STORE; " +
+                           source.loaded.warning + ")");
+}
+
+// The history a plan file was made on, as far as the record needs it: where it came from, its status and
+// hash.
+HistorySource planned_history(const PlanFile& file, const std::string& path) {
+  HistorySource source;
+  source.given = true;
+  source.from_store = !file.history_source.empty();
+  source.loaded.source = file.history_source;
+  source.loaded.hash = file.fingerprint.history;
+  for (auto status : {store::HistoryStatus::ok, store::HistoryStatus::missing, store::HistoryStatus::corrupt,
+                      store::HistoryStatus::unavailable}) {
+    if (store::to_string(status) == file.history_status) source.loaded.status = status;
+  }
+  source.origin = "the plan " + io::display_name(path);
+  return source;
+}
+
+// A partition's tests in the plan's run order.
+std::vector<PlannedTest> in_run_order(const std::vector<PlannedTest>& tests,
+                                      const std::vector<std::string>& order) {
+  std::map<std::string_view, const PlannedTest*> by_name;
+  for (const PlannedTest& t : tests) by_name.emplace(t.name, &t);
+  std::vector<PlannedTest> ordered;
+  for (const std::string& name : order) {
+    if (auto it = by_name.find(name); it != by_name.end()) ordered.push_back(*it->second);
+  }
+  return ordered;
+}
+
 void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
   std::vector<std::string> warnings;
   auto warn_all = [&] {
@@ -183,12 +234,25 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   if (tests.empty())
     warnings.push_back(io::display_name(tests_path.value_or("-")) + ": the test list is empty");
 
-  HistorySource source = load_history(args.flag("--store", args.store),
-                                      args.flag("--durations", args.durations), env, strict, warnings);
+  // With a plan file (TLB_PLAN), the split was made once for every partition: this job only checks that the
+  // plan is for its test list and takes its share.
+  const std::optional<Setting> plan_path = pick(args.flag("--plan", args.plan), "--plan", env, "TLB_PLAN");
+  std::optional<PlanFile> planned;
+  if (plan_path) {
+    planned = read_plan_file(plan_path->value);
+    check_plan_file(*planned, plan_path->value, tests, choice.total);
+  }
+  HistorySource source = planned
+                             ? planned_history(*planned, plan_path->value)
+                             : load_history(args.flag("--store", args.store),
+                                            args.flag("--durations", args.durations), env, strict, warnings);
   const History& history = source.loaded.history;
   const std::string& history_origin = source.origin;
 
-  Plan plan = split(std::move(tests), history, options);
+  refuse_to_split_alone(source, args.record_dir, env);
+  const io::SplitFingerprint fingerprint =
+      planned ? planned->fingerprint : io::fingerprint_split(tests, source.loaded.hash, options);
+  Plan plan = planned ? std::move(planned->plan) : split(std::move(tests), history, options);
   // Only when the history was read: an unreadable one has had its warning, and one is enough.
   if (source.given && source.loaded.status == store::HistoryStatus::ok && !plan.declined.empty()) {
     warnings.push_back("no test in the list has a recorded duration; split by " +
@@ -197,13 +261,16 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   warn_all();
 
   if (!args.record_dir.empty()) {
-    report_partition(source, write_partition_record(args.record_dir, plan, choice, source), strict, warnings);
+    report_partition(source, write_partition_record(args.record_dir, plan, choice, source, fingerprint),
+                     strict, warnings);
     warn_all();
   }
   if (!args.cmake_script.empty()) {
     const Partition& mine = plan.partitions[static_cast<std::size_t>(choice.number - 1)];
-    io::write_file_atomically(args.cmake_script, hook_script(order_tests(mine.tests, history, orderers),
-                                                             hook_summary(plan, choice)));
+    const std::vector<PlannedTest> ordered =
+        planned ? in_run_order(mine.tests, planned->run_order[static_cast<std::size_t>(choice.number - 1)])
+                : order_tests(mine.tests, history, orderers);
+    io::write_file_atomically(args.cmake_script, hook_script(ordered, hook_summary(plan, choice)));
     return;
   }
 
@@ -235,10 +302,11 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_split_
       "Print the tests of this partition, one name a line, in the order to run them.\n\n"
       "Every partition computes the same split from the same inputs, so N CI jobs each run `tlb split` and\n"
       "together run every test exactly once. The partition comes from --partition/--total, else from\n"
-      "TLB_PARTITION_NUMBER and TLB_TOTAL_PARTITIONS (or TLB_PARTITION=k/N), else from GitLab's "
-      "CI_NODE_INDEX/\n"
-      "CI_NODE_TOTAL, CircleCI's CIRCLE_NODE_INDEX/CIRCLE_NODE_TOTAL or Buildkite's BUILDKITE_PARALLEL_JOB/\n"
-      "BUILDKITE_PARALLEL_JOB_COUNT. With none set, the one partition holds every test.\n\n"
+      "TLB_PARTITION_NUMBER and TLB_TOTAL_PARTITIONS (or TLB_PARTITION=k/N), else, with\n"
+      "TLB_TOTAL_PARTITIONS=auto only, from GitLab's CI_NODE_INDEX/CI_NODE_TOTAL, CircleCI's\n"
+      "CIRCLE_NODE_INDEX/CIRCLE_NODE_TOTAL or Buildkite's "
+      "BUILDKITE_PARALLEL_JOB/BUILDKITE_PARALLEL_JOB_COUNT.\n"
+      "With none set, the one partition holds every test.\n\n"
       "Example:\n"
       "  ctest --test-dir build --show-only=json-v1 > tests.json\n"
       "  tlb split --tests tests.json --durations CTestCostData.txt --partition 2/4");
@@ -252,6 +320,9 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_split_
       ->type_name("URL");
   cmd->add_option("--cmake-script", args->cmake_script,
                   "Write this partition's selection as a CMake script for the include(TLB) hook")
+      ->type_name("FILE");
+  cmd->add_option("--plan", args->plan,
+                  "Take this partition from a plan file (tlb plan --out) instead of splitting [TLB_PLAN]")
       ->type_name("FILE");
   cmd->add_option("--record-dir", args->record_dir,
                   "Write this partition's record to DIR/partition-K-of-N.json (for tlb record, tlb verify)")

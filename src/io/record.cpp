@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.hpp"
+#include "io/fingerprint_json.hpp"
 #include "io/json_reader.hpp"
 #include "io/text.hpp"
 
@@ -70,6 +71,8 @@ class RecordReader {
         record.plan = plan(reader, at);
       } else if (key == "estimates") {
         record.estimates = estimates(reader, at);
+      } else if (key == "fingerprint") {
+        record.fingerprint = fingerprint(reader, at);
       } else {
         reader.skip();  // Unknown members are for newer minor additions; version 1 readers ignore them.
       }
@@ -225,6 +228,40 @@ class RecordReader {
     return plan;
   }
 
+  SplitFingerprint fingerprint(JsonReader& reader, std::size_t at) {
+    if (reader.peek() != JsonReader::Kind::object) fail(at, "\"fingerprint\" should be an object");
+    SplitFingerprint f;
+    std::string key;
+    reader.begin_object();
+    while (reader.next_key(key)) {
+      const std::size_t value_at = reader.offset();
+      if (key == "hash") {
+        f.hash = string(reader, value_at, key);
+      } else if (key == "tests") {
+        f.tests = static_cast<std::size_t>(whole_number(reader, value_at, key));
+      } else if (key == "test_list") {
+        f.test_list = string(reader, value_at, key);
+      } else if (key == "history") {
+        f.history = string(reader, value_at, key);
+      } else if (key == "total") {
+        f.total = whole_number(reader, value_at, key);
+      } else if (key == "weights") {
+        f.weights = string(reader, value_at, key);
+      } else if (key == "splitters") {
+        f.splitters = string(reader, value_at, key);
+      } else if (key == "parallel_level") {
+        f.parallel_level = whole_number(reader, value_at, key);
+      } else if (key == "algorithm") {
+        f.algorithm = whole_number(reader, value_at, key);
+      } else {
+        reader.skip();
+      }
+    }
+    // A fingerprint edited by hand would otherwise pass for another: its members must give its hash.
+    if (fingerprint_hash(f) != f.hash) fail(at, "\"fingerprint\" does not match its \"hash\" " + f.hash);
+    return f;
+  }
+
   std::vector<RecordedEstimate> estimates(JsonReader& reader, std::size_t at) {
     return named_objects<RecordedEstimate>(
         reader, at, "estimates", "{\"name\", \"seconds\", \"estimate\"}", "an estimate",
@@ -342,6 +379,7 @@ std::string format_record(const PartitionRecord& record, const std::string& sour
     }
     document["estimates"] = std::move(estimates);
   }
+  if (record.fingerprint) document["fingerprint"] = fingerprint_json(*record.fingerprint);
   document["all_tests"] = names_json(record.all_tests);
 
   std::string text;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/fingerprint.hpp"
 #include "io/results.hpp"
 #include "tlb/split.hpp"
 
@@ -62,6 +63,7 @@ struct PartitionRecord {
   std::vector<RecordedEstimate> estimates;  // This partition's tests in name order, with their estimates.
   std::string recorded_on;  // UTC date (YYYY-MM-DD) `tlb record` added the results, so that `tlb merge`
                             // dates each test's last run the same whatever day it runs ("" before).
+  std::optional<SplitFingerprint> fingerprint;  // What decided the split; absent in records of older tlb.
 
   friend bool operator==(const PartitionRecord&, const PartitionRecord&) = default;
 };

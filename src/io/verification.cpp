@@ -100,11 +100,33 @@ class Checker {
         add(ProblemKind::inconsistent, "", {k},
             describe(r) + " split on a different history snapshot: " + hash_text(r.record.history_hash) +
                 " (the others: " + hash_text(history_hash_) + ")");
+      } else if (r.record.test_list_hash == list_hash_) {
+        check_fingerprint(r);
       }
     }
     static const std::vector<std::string> kNone;
     if (all_tests_ == nullptr) all_tests_ = members_.empty() ? &kNone : &members_.front()->record.all_tests;
     result_.tests = all_tests_->size();
+  }
+
+  // Same test list and history, yet other options (N's weights, splitters, parallel level, another tlb): the
+  // split may differ all the same. Records of a tlb without fingerprints are not compared.
+  void check_fingerprint(const LoadedRecord& r) {
+    if (!r.record.fingerprint) return;
+    if (!fingerprint_) {
+      const std::string hash = majority<std::string>(records_, [](const PartitionRecord& record) {
+        return record.fingerprint ? record.fingerprint->hash : std::string();
+      });
+      for (const LoadedRecord& other : records_) {
+        if (other.record.fingerprint && other.record.fingerprint->hash == hash)
+          fingerprint_ = other.record.fingerprint;
+      }
+      if (!fingerprint_) fingerprint_ = r.record.fingerprint;
+    }
+    if (auto difference = fingerprint_difference(*r.record.fingerprint, *fingerprint_)) {
+      add(ProblemKind::inconsistent, "", {r.record.partition},
+          describe(r) + " split with other inputs than the others: " + *difference);
+    }
   }
 
   void check_partitions() {
@@ -202,12 +224,18 @@ class Checker {
   Verification result_;
   int total_ = 0;
   std::string list_hash_, history_hash_;
-  std::vector<const LoadedRecord*> members_;  // Records of the majority's total.
+  std::optional<SplitFingerprint> fingerprint_;  // The one most records carry.
+  std::vector<const LoadedRecord*> members_;     // Records of the majority's total.
   const std::vector<std::string>* all_tests_ = nullptr;
   std::set<std::string_view> attachments_;
 };
 
 }  // namespace
+
+std::optional<std::string> split_inputs_differ(const PartitionRecord& mine, const PartitionRecord& first) {
+  if (!mine.fingerprint || !first.fingerprint) return std::nullopt;
+  return fingerprint_difference(*mine.fingerprint, *first.fingerprint);
+}
 
 std::string_view to_string(ProblemKind kind) {
   switch (kind) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,6 +57,10 @@ struct Verification {
 // needs them), every assigned test ran, none ran twice or where it was not assigned. `strict` makes history
 // that was not ok a problem instead of a note. Deterministic whatever the order of `records`.
 Verification verify_records(std::vector<LoadedRecord> records, bool strict);
+
+// For a run ledger: what differs between the inputs `mine` split on and those of its run's first record,
+// `first` (see fingerprint_difference); nullopt when they agree or either record has no fingerprint.
+std::optional<std::string> split_inputs_differ(const PartitionRecord& mine, const PartitionRecord& first);
 
 // What `tlb verify` prints: a summary line, the problems grouped by kind, notes, and the verdict. `records`
 // is how many records were read.

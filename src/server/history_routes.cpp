@@ -261,6 +261,9 @@ Reply Server::Impl::post_partition(const std::string& job, const std::string& ve
         refuse(409, self + " saw another test list than " + other + " (" + record.test_list_hash +
                         " against " + first.record.test_list_hash + ")");
       }
+      if (auto difference = io::split_inputs_differ(record, first.record)) {
+        refuse(409, self + " split on other inputs than " + other + ": " + *difference);
+      }
     }
     const auto same = std::find_if(stored.begin(), stored.end(), [&](const Stored& r) { return r.id == id; });
     if (same != stored.end() && same->record.tests != record.tests) {

@@ -289,19 +289,32 @@ TEST_F(Cli, ACorruptTimingFileWarnsOnceIsMarkedInTheRecordAndFailsUnderStrict) {
 
 TEST_F(Cli, CiNativeVariablesAndTheGoogleTestWarning) {
   make_suite(9);
-  ProcessResult gitlab = tlb({"split", "--tests", tests_json_, "--durations", durations_},
-                             {{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "3"}});
-  ProcessResult circle =
+  ProcessResult gitlab =
       tlb({"split", "--tests", tests_json_, "--durations", durations_},
-          {{"CIRCLE_NODE_INDEX", "1"}, {"CIRCLE_NODE_TOTAL", "3"}, {"GTEST_TOTAL_SHARDS", "3"}});
+          {{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "3"}, {"TLB_TOTAL_PARTITIONS", "auto"}});
+  ProcessResult circle =
+      tlb({"split", "--tests", tests_json_, "--durations", durations_}, {{"CIRCLE_NODE_INDEX", "1"},
+                                                                         {"CIRCLE_NODE_TOTAL", "3"},
+                                                                         {"GTEST_TOTAL_SHARDS", "3"},
+                                                                         {"TLB_TOTAL_PARTITIONS", "auto"}});
   ASSERT_EQ(gitlab.exit_code, 0) << gitlab.err;
   ASSERT_EQ(circle.exit_code, 0) << circle.err;
   EXPECT_EQ(gitlab.out, circle.out) << "GitLab counts from 1, CircleCI from 0";
   EXPECT_NE(circle.err.find("tlb: warning: GTEST_TOTAL_SHARDS=3 is set"), std::string::npos) << circle.err;
   ProcessResult explain =
-      tlb({"split", "--tests", tests_json_, "--explain"}, {{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "3"}});
+      tlb({"split", "--tests", tests_json_, "--explain"},
+          {{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "3"}, {"TLB_TOTAL_PARTITIONS", "auto"}});
   EXPECT_NE(explain.out.find("(this is partition 2, from GitLab's CI_NODE_INDEX)"), std::string::npos)
       << explain.out;
+
+  // Without TLB_TOTAL_PARTITIONS=auto (a GitLab `parallel: matrix:` job), every test, and one warning why.
+  ProcessResult matrix = tlb({"split", "--tests", tests_json_, "--durations", durations_},
+                             {{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "3"}});
+  ASSERT_EQ(matrix.exit_code, 0) << matrix.err;
+  EXPECT_EQ(lines_of(matrix.out).size(), 9u) << matrix.out;
+  EXPECT_EQ(matrix.err,
+            "tlb: warning: GitLab's CI_NODE_INDEX=2 and CI_NODE_TOTAL=3 ignored: TLB splits by the CI's own "
+            "variables only with TLB_TOTAL_PARTITIONS=auto, so this job runs every test\n");
 }
 
 TEST_F(Cli, AnEmptyTestListIsAWarning) {

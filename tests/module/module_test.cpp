@@ -58,6 +58,20 @@ fs::path scratch(const std::string& name) {
   return dir;
 }
 
+// `text` with each run of white space made one space: CMake wraps the lines of a FATAL_ERROR message.
+std::string one_line(const std::string& text) {
+  std::string flat;
+  for (char c : text) {
+    const bool space = c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    if (!space) {
+      flat += c;
+    } else if (!flat.empty() && flat.back() != ' ') {
+      flat += ' ';
+    }
+  }
+  return flat;
+}
+
 void check(const ProcessResult& result, const std::string& what) {
   ASSERT_EQ(result.exit_code, 0) << what << " failed:\n" << result.out << "\n" << result.err;
 }
@@ -135,10 +149,12 @@ const std::vector<std::string> kHostileNames = {
 // What each adoption path must give: the partitions together run what one unpartitioned run runs, once each
 // (fixture setup and cleanup once in every partition that needs them).
 void expect_exactly_once(const Project& project, int total, const std::multiset<std::string>& everything,
-                         const std::vector<std::string>& args = {}) {
+                         const std::vector<std::string>& args = {}, const Env& extra = {}) {
   std::multiset<std::string> together;
   for (int k = 1; k <= total; ++k) {
-    const Project::Run run = project.ctest(Project::partition(k, total), args);
+    Env env = Project::partition(k, total);
+    env.insert(extra.begin(), extra.end());
+    const Project::Run run = project.ctest(env, args);
     EXPECT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
     const std::multiset<std::string> mine = as_multiset(run.ran);
     const bool needs_db = std::any_of(run.ran.begin(), run.ran.end(), [](const std::string& n) {
@@ -173,8 +189,10 @@ void expect_exactly_once(const Project& project, int total, const std::multiset<
 
 class ModuleTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    project_ = new Project(Project::make("module", "executable"));
+  static void SetUpTestSuite() { set_up("module"); }
+  // The fixture built in the scratch directory `name`; one per ctest entry, so that entries run at once.
+  static void set_up(const std::string& name, const std::vector<std::string>& extra = {}) {
+    project_ = new Project(Project::make(name, "executable", extra));
     const Project::Run all = project_->ctest({});
     ASSERT_EQ(all.result.exit_code, 0) << all.result.out << all.result.err;
     everything_ = new std::multiset<std::string>(as_multiset(all.ran));
@@ -190,6 +208,13 @@ class ModuleTest : public ::testing::Test {
 
 Project* ModuleTest::project_ = nullptr;
 std::multiset<std::string>* ModuleTest::everything_ = nullptr;
+
+// Exactly once in the field (CI shapes where jobs could see different inputs), on a build of its own: ctest
+// entry module.field, beside module.partitions.
+class FieldTest : public ModuleTest {
+ protected:
+  static void SetUpTestSuite() { set_up("field", {"-DTLB_FIXTURE_SUBDIRECTORY=ON"}); }
+};
 
 TEST_F(ModuleTest, TheUnpartitionedRunHasEveryKindOfTest) {
   for (const std::string& name : kHostileNames) EXPECT_EQ(everything_->count(name), 1u) << name;
@@ -234,11 +259,50 @@ TEST_F(ModuleTest, TheHookSaysWhatItDidInOneLine) {
 TEST_F(ModuleTest, OtherWaysToNameThePartition) {
   const std::set<std::string> second = as_set(project_->ctest(Project::partition(2, 3)).ran);
   EXPECT_EQ(as_set(project_->ctest({{"TLB_PARTITION", "2/3"}}).ran), second);
-  EXPECT_EQ(as_set(project_->ctest({{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "3"}}).ran), second);
-  EXPECT_EQ(as_set(project_->ctest({{"CIRCLE_NODE_INDEX", "1"}, {"CIRCLE_NODE_TOTAL", "3"}}).ran), second);
-  EXPECT_EQ(
-      as_set(project_->ctest({{"BUILDKITE_PARALLEL_JOB", "1"}, {"BUILDKITE_PARALLEL_JOB_COUNT", "3"}}).ran),
-      second);
+  const auto with_auto = [&](Env env) {
+    env["TLB_TOTAL_PARTITIONS"] = "auto";
+    return as_set(project_->ctest(env).ran);
+  };
+  EXPECT_EQ(with_auto({{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "3"}}), second);
+  EXPECT_EQ(with_auto({{"CIRCLE_NODE_INDEX", "1"}, {"CIRCLE_NODE_TOTAL", "3"}}), second);
+  EXPECT_EQ(with_auto({{"BUILDKITE_PARALLEL_JOB", "1"}, {"BUILDKITE_PARALLEL_JOB_COUNT", "3"}}), second);
+}
+
+// GitLab sets CI_NODE_INDEX and CI_NODE_TOTAL on every job of a `parallel: matrix:`: without
+// TLB_TOTAL_PARTITIONS=auto the job runs every test, with one line saying why; a CI total of 1 is no
+// partition, and the hook returns at once (no listing, no record).
+TEST_F(FieldTest, CiNativeVariablesSplitOnlyWithAuto) {
+  fs::remove_all(project_->build / "tlb");
+  const Project::Run matrix = project_->ctest({{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "3"}});
+  EXPECT_EQ(matrix.result.exit_code, 0) << matrix.result.out << matrix.result.err;
+  EXPECT_EQ(as_multiset(matrix.ran), *everything_);
+  EXPECT_EQ(matrix.result.err,
+            "TLB: CI_NODE_INDEX=2 CI_NODE_TOTAL=3 ignored: TLB splits by the CI's own variables only with "
+            "TLB_TOTAL_PARTITIONS=auto, so this job runs every test.\n");
+  EXPECT_FALSE(fs::exists(project_->build / "tlb")) << "no split, no record";
+
+  for (const Env& single :
+       {Env{{"CI_NODE_TOTAL", "1"}, {"TLB_TOTAL_PARTITIONS", "auto"}},
+        Env{{"CIRCLE_NODE_INDEX", "0"}, {"CIRCLE_NODE_TOTAL", "1"}},
+        Env{{"CIRCLE_NODE_INDEX", "0"}, {"CIRCLE_NODE_TOTAL", "1"}, {"TLB_TOTAL_PARTITIONS", "auto"}}}) {
+    Env env = single;
+    // A store that cannot be read would warn: the hook must not get as far as reading it.
+    env["TLB_STORE"] = (project_->build / "no-such-dir" / "timings.txt").string();
+    const Project::Run run = project_->ctest(env);
+    EXPECT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
+    EXPECT_EQ(as_multiset(run.ran), *everything_);
+    EXPECT_EQ(run.result.err, "") << "the hook returns at once";
+    EXPECT_FALSE(fs::exists(project_->build / "tlb")) << "no split, no record";
+  }
+
+  // TLB_TOTAL_PARTITIONS=auto outside a parallel CI job: a clear stop, no test run.
+  const Project::Run nothing = project_->ctest({{"TLB_TOTAL_PARTITIONS", "auto"}});
+  EXPECT_NE(nothing.result.exit_code, 0);
+  EXPECT_TRUE(nothing.ran.empty()) << "no test may run";
+  EXPECT_NE(
+      one_line(nothing.result.err).find("TLB_TOTAL_PARTITIONS=auto, but no CI partition variable is set"),
+      std::string::npos)
+      << nothing.result.err;
 }
 
 TEST_F(ModuleTest, RegexExcludeAndLabelNarrowThePartition) {
@@ -434,12 +498,22 @@ TEST_F(ModuleTest, AgainstATlbServerPartitionsReportAndTheServerVerifies) {
   EXPECT_TRUE(conflicting.ran.empty()) << "no test may run";
   EXPECT_NE(conflicting.result.err.find("TLB:"), std::string::npos) << conflicting.result.err;
 
-  // The server down: the run goes on without history, once warned, and the record says so...
+  // The server down: a partition of a CI run stops before any test, since it cannot split on the history the
+  // others read, nor tell the server...
   const std::string url = server.url();
   server.stop();
   Env down = run_env("run-4");
-  down["TLB_STORE"] = url;
   down.merge(Project::partition(2, kTotal));
+  const Project::Run stopped = project_->ctest(down);
+  EXPECT_NE(stopped.result.exit_code, 0);
+  EXPECT_TRUE(stopped.ran.empty()) << "no test may run";
+  EXPECT_NE(one_line(stopped.result.err)
+                .find(url + ": no answer, so this partition of run run-4 cannot split on the "
+                            "history the other partitions read"),
+            std::string::npos)
+      << stopped.result.err;
+  // ...while a job outside any CI run goes on without history, once warned, and the record says so...
+  down.erase("TLB_JOB_VERSION");
   const Project::Run alone = project_->ctest(down);
   EXPECT_EQ(alone.result.exit_code, 0) << alone.result.out << alone.result.err;
   EXPECT_FALSE(alone.ran.empty());
@@ -454,6 +528,130 @@ TEST_F(ModuleTest, AgainstATlbServerPartitionsReportAndTheServerVerifies) {
   EXPECT_NE(strict.result.exit_code, 0);
   EXPECT_TRUE(strict.ran.empty()) << "no test may run";
   EXPECT_NE(strict.result.err.find(url), std::string::npos) << strict.result.err;
+}
+
+// Partitions of one run whose jobs differ in an input of the split (here CTEST_PARALLEL_LEVEL on one runner):
+// with files, `tlb verify` refuses their records, naming the input.
+TEST_F(FieldTest, WithFilesVerifyRefusesPartitionsSplitOnOtherInputs) {
+  const fs::path dir = scratch("field-files");
+  fs::create_directories(dir / "records");
+  std::vector<std::string> verify = {TLB_EXECUTABLE, "verify"};
+  const auto junit = [&](int k) { return (dir / ("junit-" + std::to_string(k) + ".xml")).string(); };
+  const auto name = [](int k) { return "partition-" + std::to_string(k) + "-of-2.json"; };
+  for (int k = 1; k <= 2; ++k) {
+    Env env = Project::partition(k, 2);
+    if (k == 2) env["CTEST_PARALLEL_LEVEL"] = "3";
+    const Project::Run run = project_->ctest(env, {"--output-junit", junit(k)});
+    ASSERT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
+    fs::copy_file(project_->build / "tlb" / name(k), dir / "records" / name(k));
+    verify.push_back((dir / "records" / name(k)).string());
+  }
+  EXPECT_EQ(project_->record(2, 2)["fingerprint"]["parallel_level"], 3);
+  // Recorded after both ran, so that both split on the same history and only the parallel level differs.
+  for (int k = 1; k <= 2; ++k) {
+    check(run_process({TLB_EXECUTABLE, "record", junit(k), (dir / "records" / name(k)).string()}),
+          "tlb record " + name(k));
+  }
+  const ProcessResult refused = run_process(verify);
+  EXPECT_EQ(refused.exit_code, 1) << refused.out << refused.err;
+  EXPECT_NE(
+      refused.out.find("split with other inputs than the others: the parallel level (TLB_PARALLEL_LEVEL, "
+                       "CTEST_PARALLEL_LEVEL): "),
+      std::string::npos)
+      << refused.out;
+}
+
+// With a server, the run's ledger refuses a partition split on other inputs than the run's first, and that
+// job's ctest stops before any test, naming what differs.
+TEST_F(FieldTest, WithAServerAPartitionSplitOnOtherInputsStopsBeforeAnyTest) {
+  const fs::path dir = scratch("field-server");
+  tlb::testing::ServerProcess server({TLB_EXECUTABLE, "server", "--bind", "127.0.0.1", "--port", "0",
+                                      "--data-dir", (dir / "data").string(), "--exit-after", "300"},
+                                     "tlb server: listening on");
+  Env first = Project::partition(1, 2);
+  first.merge(Env{{"TLB_STORE", server.url()}, {"TLB_JOB_VERSION", "run-1"}});
+  const Project::Run accepted = project_->ctest(first);
+  ASSERT_EQ(accepted.result.exit_code, 0) << accepted.result.out << accepted.result.err;
+
+  Env second = Project::partition(2, 2);
+  second.merge(
+      Env{{"TLB_STORE", server.url()}, {"TLB_JOB_VERSION", "run-1"}, {"TLB_PARTITION_WEIGHTS", "1,2"}});
+  const Project::Run refused = project_->ctest(second);
+  EXPECT_NE(refused.result.exit_code, 0);
+  EXPECT_TRUE(refused.ran.empty()) << "no test may run";
+  EXPECT_NE(one_line(refused.result.err)
+                .find("partition 2/2 split on other inputs than partition 1/2: the weights "
+                      "(TLB_PARTITION_WEIGHTS, in thousandths): 1000,2000 against equal"),
+            std::string::npos)
+      << refused.result.err;
+  EXPECT_NE(refused.result.err.find("TLB: "), std::string::npos) << refused.result.err;
+
+  // The same job with the run's inputs joins it.
+  second.erase("TLB_PARTITION_WEIGHTS");
+  const Project::Run joined = project_->ctest(second);
+  EXPECT_EQ(joined.result.exit_code, 0) << joined.result.out << joined.result.err;
+  EXPECT_FALSE(joined.ran.empty());
+}
+
+// Plan once, run N times: one job writes the whole plan, each partition's hook takes its share of it
+// (TLB_PLAN), whatever its own options, and refuses a plan made for another test list.
+TEST_F(FieldTest, PlanOnceRunNTimes) {
+  const fs::path dir = scratch("field-plan");
+  const std::string plan = (dir / "plan.json").string();
+  check(run_process(
+            {TLB_EXECUTABLE, "plan", "--build-dir", project_->build.string(), "--total", "3", "--out", plan}),
+        "tlb plan --out");
+  const nlohmann::json written = nlohmann::json::parse(read_text(plan));
+  // A job with other options (its runner's CTEST_PARALLEL_LEVEL) still takes the plan's share.
+  expect_exactly_once(*project_, 3, *everything_, {}, {{"TLB_PLAN", plan}, {"CTEST_PARALLEL_LEVEL", "2"}});
+  EXPECT_EQ(project_->record(3, 3)["fingerprint"], written["fingerprint"]);
+  EXPECT_EQ(written["fingerprint"]["parallel_level"], 1);
+
+  // A plan made for another test list stops ctest before any test.
+  const fs::path list = dir / "fewer.txt";
+  std::ofstream(list) << "plain.one\nplain.two\n";
+  const std::string other = (dir / "other.json").string();
+  check(run_process({TLB_EXECUTABLE, "plan", "--tests", list.string(), "--total", "3", "--out", other}),
+        "tlb plan --tests --out");
+  Env env = Project::partition(1, 3);
+  env["TLB_PLAN"] = other;
+  const Project::Run refused = project_->ctest(env);
+  EXPECT_NE(refused.result.exit_code, 0);
+  EXPECT_TRUE(refused.ran.empty()) << "no test may run";
+  EXPECT_NE(one_line(refused.result.err).find("the plan was made for another test list (2 tests"),
+            std::string::npos)
+      << refused.result.err;
+}
+
+// ctest started in a subdirectory of the build tree never reads the top's hook: with a partition set it stops
+// before any test, rather than run the subdirectory in full in every partition. From the top, the
+// subdirectory's tests are split with the others.
+TEST_F(FieldTest, CtestInASubdirectoryWithAPartitionStops) {
+  ASSERT_EQ(everything_->count("sub.one"), 1u);
+  expect_exactly_once(*project_, 2, *everything_);
+
+  const auto in_sub = [&](const Env& env) {
+    Env full = env;
+    full["TLB_FAKE_LOG"] = (project_->build.parent_path() / "ran.log").string();
+    fs::remove(full["TLB_FAKE_LOG"]);
+    Project::Run run;
+    run.result = run_process({CTEST_COMMAND, "--test-dir", (project_->build / "sub").string()}, full);
+    run.ran = lines_of(read_text(full["TLB_FAKE_LOG"]));
+    return run;
+  };
+  const Project::Run stopped = in_sub(Project::partition(1, 2));
+  EXPECT_NE(stopped.result.exit_code, 0);
+  EXPECT_TRUE(stopped.ran.empty()) << "no test may run";
+  EXPECT_NE(one_line(stopped.result.err)
+                .find("TLB: a partition is set (TLB_PARTITION_NUMBER=1 TLB_TOTAL_PARTITIONS=2) but "
+                      "ctest was started in a subdirectory of the build tree"),
+            std::string::npos)
+      << stopped.result.err;
+  // Without a partition, the subdirectory runs as before.
+  const Project::Run plain = in_sub({});
+  EXPECT_EQ(plain.result.exit_code, 0) << plain.result.out << plain.result.err;
+  EXPECT_EQ(as_set(plain.ran), (std::set<std::string>{"sub.one", "sub.two"}));
+  EXPECT_EQ(plain.result.err, "");
 }
 
 TEST(ModuleFailures, AMissingOrBrokenTlbIsOneClearErrorAndNoRun) {

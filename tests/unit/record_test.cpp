@@ -49,6 +49,11 @@ PartitionRecord sample() {
   r.recorded_on = "2024-05-02";
   r.plan = RecordedPlan{{4.5, 5.25, 5.0}, 4.875, 5.25};
   r.estimates = {{"b;c [d] \"e\" ü", 3.25, Estimate::history}, {"fixture setup", 2.0, Estimate::cost}};
+  SplitOptions options;
+  options.total = 3;
+  options.weights = {1, 1, 2};
+  options.parallel_level = 4;
+  r.fingerprint = fingerprint_split({Test::named("a"), Test::named("z z")}, r.history_hash, options);
   return r;
 }
 
@@ -78,9 +83,10 @@ TEST_F(Record, RoundTrip) {
   write_record(path, before);
   EXPECT_EQ(read_record(path), before);
 
-  // Records of an earlier tlb have no plan and no estimates: they still read.
+  // Records of an earlier tlb have no plan, no estimates and no fingerprint: they still read.
   before.plan.reset();
   before.estimates.clear();
+  before.fingerprint.reset();
   write_record(path, before);
   EXPECT_EQ(read_file(path).find("\"plan\""), std::string::npos);
   EXPECT_EQ(read_record(path), before);
@@ -130,6 +136,16 @@ TEST_F(Record, UnknownMembersAreIgnored) {
   }());
   text.insert(text.find("\"partition\""), "\"future\": {\"nested\": [1, 2]},\n  ");
   EXPECT_EQ(read_record(write("future.json", text)), sample());
+}
+
+TEST_F(Record, AFingerprintThatDoesNotMatchItsHashIsRefused) {
+  std::string text = format_record(sample(), "r.json");
+  const auto at = text.find("\"parallel_level\": 4");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, std::string("\"parallel_level\": 4").size(), "\"parallel_level\": 1");
+  const InputError error = error_for(text);
+  EXPECT_NE(std::string(error.what()).find("\"fingerprint\" does not match its \"hash\""), std::string::npos)
+      << error.what();
 }
 
 TEST_F(Record, NotARecord) {

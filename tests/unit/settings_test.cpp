@@ -52,15 +52,60 @@ TEST(Partition, FlagsWinOverTheEnvironment) {
   expect_partition(partition({}, "2/7"), 2, 7);
 }
 
-TEST(Partition, FromCiNativeVariables) {
-  expect_partition(partition({{"CI_NODE_INDEX", "1"}, {"CI_NODE_TOTAL", "3"}}), 1, 3);          // 1-based
-  expect_partition(partition({{"CIRCLE_NODE_INDEX", "0"}, {"CIRCLE_NODE_TOTAL", "3"}}), 1, 3);  // 0-based
-  expect_partition(partition({{"BUILDKITE_PARALLEL_JOB", "2"}, {"BUILDKITE_PARALLEL_JOB_COUNT", "3"}}), 3, 3);
-  // GitLab sets CI_NODE_TOTAL=1 on every job that is not parallel.
+TEST(Partition, FromCiNativeVariablesOnlyWithAuto) {
+  const auto with_auto = [](std::map<std::string, std::string> variables) {
+    variables["TLB_TOTAL_PARTITIONS"] = "auto";
+    return partition(std::move(variables));
+  };
+  expect_partition(with_auto({{"CI_NODE_INDEX", "1"}, {"CI_NODE_TOTAL", "3"}}), 1, 3);          // 1-based
+  expect_partition(with_auto({{"CIRCLE_NODE_INDEX", "0"}, {"CIRCLE_NODE_TOTAL", "3"}}), 1, 3);  // 0-based
+  expect_partition(with_auto({{"BUILDKITE_PARALLEL_JOB", "2"}, {"BUILDKITE_PARALLEL_JOB_COUNT", "3"}}), 3, 3);
+  // A CI total of 1 is no partition, with or without auto: GitLab sets CI_NODE_TOTAL=1 on every job that is
+  // not parallel, CircleCI index 0 of 1.
+  EXPECT_FALSE(with_auto({{"CI_NODE_TOTAL", "1"}}).has_value());
+  EXPECT_FALSE(with_auto({{"CIRCLE_NODE_INDEX", "0"}, {"CIRCLE_NODE_TOTAL", "1"}}).has_value());
   EXPECT_FALSE(partition({{"CI_NODE_TOTAL", "1"}}).has_value());
   // TLB's own variables come first.
   expect_partition(partition({{"TLB_PARTITION", "2/2"}, {"CI_NODE_INDEX", "1"}, {"CI_NODE_TOTAL", "3"}}), 2,
                    2);
+}
+
+// GitLab sets CI_NODE_INDEX and CI_NODE_TOTAL on every job of a `parallel: matrix:`: without
+// TLB_TOTAL_PARTITIONS=auto they must not split the job, and say so once.
+TEST(Partition, CiNativeVariablesAloneRunEveryTestAndSayWhy) {
+  for (const auto& variables : std::vector<std::map<std::string, std::string>>{
+           {{"CI_NODE_INDEX", "2"}, {"CI_NODE_TOTAL", "4"}},
+           {{"CIRCLE_NODE_INDEX", "1"}, {"CIRCLE_NODE_TOTAL", "4"}},
+           {{"BUILDKITE_PARALLEL_JOB", "1"}, {"BUILDKITE_PARALLEL_JOB_COUNT", "4"}},
+           {{"CI_NODE_INDEX", "2"}}}) {
+    std::vector<std::string> warnings;
+    EXPECT_FALSE(resolve_partition({}, {}, env_of(variables), warnings).has_value());
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(
+        warnings[0].find("ignored: TLB splits by the CI's own variables only with TLB_TOTAL_PARTITIONS=auto"),
+        std::string::npos)
+        << warnings[0];
+    EXPECT_NE(warnings[0].find(variables.begin()->first + "=" + variables.begin()->second), std::string::npos)
+        << warnings[0];
+  }
+  std::vector<std::string> warnings;
+  EXPECT_FALSE(resolve_partition({}, {}, env_of({{"CI_NODE_TOTAL", "1"}}), warnings).has_value());
+  EXPECT_TRUE(warnings.empty()) << "a job that is not parallel is no news";
+}
+
+TEST(Partition, AutoNeedsTheCisVariablesAndNothingElse) {
+  EXPECT_EQ(usage_error({{"TLB_TOTAL_PARTITIONS", "auto"}}),
+            "TLB_TOTAL_PARTITIONS=auto, but no CI partition variable is set (GitLab's CI_NODE_INDEX and "
+            "CI_NODE_TOTAL, CircleCI's CIRCLE_NODE_INDEX and CIRCLE_NODE_TOTAL, Buildkite's "
+            "BUILDKITE_PARALLEL_JOB and BUILDKITE_PARALLEL_JOB_COUNT)");
+  EXPECT_EQ(usage_error({{"TLB_TOTAL_PARTITIONS", "auto"},
+                         {"TLB_PARTITION_NUMBER", "2"},
+                         {"CI_NODE_INDEX", "1"},
+                         {"CI_NODE_TOTAL", "3"}}),
+            "TLB_TOTAL_PARTITIONS=auto takes the partition from the CI's own variables; unset "
+            "TLB_PARTITION_NUMBER=2");
+  EXPECT_EQ(usage_error({{"TLB_TOTAL_PARTITIONS", "auto"}, {"CI_NODE_INDEX", "2"}}),
+            "GitLab: CI_NODE_INDEX is set but CI_NODE_TOTAL is not");
 }
 
 TEST(Partition, BadValuesNameTheVariableAndValue) {
@@ -88,10 +133,9 @@ TEST(Partition, BadValuesNameTheVariableAndValue) {
       "TLB_PARTITION=1/4 disagrees with TLB_PARTITION_NUMBER=2 and TLB_TOTAL_PARTITIONS=4; set one or the "
       "other");
   EXPECT_EQ(
-      usage_error({{"CIRCLE_NODE_INDEX", "3"}, {"CIRCLE_NODE_TOTAL", "3"}}),
+      usage_error({{"CIRCLE_NODE_INDEX", "3"}, {"CIRCLE_NODE_TOTAL", "3"}, {"TLB_TOTAL_PARTITIONS", "auto"}}),
       "CIRCLE_NODE_INDEX=3: out of range for CIRCLE_NODE_TOTAL=3 (partitions are numbered 0 to 2, counting "
       "from 0 as this CI does)");
-  EXPECT_EQ(usage_error({{"CI_NODE_INDEX", "2"}}), "GitLab: CI_NODE_INDEX is set but CI_NODE_TOTAL is not");
   EXPECT_EQ(usage_error({}, "0", "4"),
             "--partition=0: out of range for --total=4 (partitions are numbered 1 to 4)");
   EXPECT_EQ(usage_error({}, "2"), "--partition 2 needs --total (or write --partition k/N)");

@@ -10,6 +10,16 @@
 namespace tlb::cli {
 namespace {
 
+// The fingerprint of a split of the six tests below into `total` partitions under `ctest -j level`.
+io::SplitFingerprint fingerprint(int total, int level) {
+  std::vector<Test> tests;
+  for (const char* name : {"a", "b", "c", "d", "e", "setup"}) tests.push_back(Test::named(name));
+  SplitOptions options;
+  options.total = total;
+  options.parallel_level = level;
+  return io::fingerprint_split(tests, "fnv1a64:00000000000000aa", options);
+}
+
 // Three partitions of six tests; "setup" is a fixture setup test that partitions 1 and 2 both need.
 std::vector<LoadedRecord> correct_set() {
   const std::vector<std::string> all{"a", "b", "c", "d", "e", "setup"};
@@ -29,6 +39,7 @@ std::vector<LoadedRecord> correct_set() {
     if (k <= 2) r.attachments = {"setup"};
     r.has_results = true;
     for (const std::string& name : r.tests) r.results.push_back({name, io::ResultStatus::passed, 1.0});
+    r.fingerprint = fingerprint(3, 1);
     records.push_back(LoadedRecord{"p" + std::to_string(k) + ".json", r});
   }
   return records;
@@ -143,6 +154,46 @@ TEST(Verify, InconsistentHistory) {
                                      "history snapshot: none (the others: fnv1a64:00000000000000aa)"});
   ASSERT_EQ(v.notes.size(), 1u);
   EXPECT_EQ(v.notes[0].message, "partition 3/3 (p3.json) split without history (missing: .tlb/timings.txt)");
+}
+
+// Same test list and history, another option: the split may differ, so the records are refused, naming it.
+TEST(Verify, RecordsSplitWithOtherOptionsAreRefusedNamingTheOption) {
+  auto records = correct_set();
+  partition(records, 2).fingerprint = fingerprint(3, 4);
+  EXPECT_EQ(problems(verify_records(records, false)),
+            std::vector<std::string>{
+                "inconsistent: partition 2/3 (p2.json) split with other inputs than the others: the parallel "
+                "level (TLB_PARALLEL_LEVEL, CTEST_PARALLEL_LEVEL): 4 against 1"});
+  // A record of an older tlb, without a fingerprint, is not compared.
+  partition(records, 2).fingerprint.reset();
+  EXPECT_TRUE(verify_records(records, false).proven());
+}
+
+TEST(Fingerprint, NamesEveryDifferenceAndIgnoresTheListsOrder) {
+  std::vector<tlb::Test> tests{tlb::Test::named("b"), tlb::Test::named("a")};
+  SplitOptions options;
+  options.total = 2;
+  const io::SplitFingerprint base = io::fingerprint_split(tests, "fnv1a64:1", options);
+  std::reverse(tests.begin(), tests.end());
+  EXPECT_EQ(io::fingerprint_split(tests, "fnv1a64:1", options), base);
+  EXPECT_EQ(io::fingerprint_difference(base, base), std::nullopt);
+
+  tests[0].cost = 2.5;  // A property the split reads: same names, another list.
+  EXPECT_EQ(io::fingerprint_difference(io::fingerprint_split(tests, "fnv1a64:1", options), base).value_or(""),
+            "the test list (same count, other names or properties): " +
+                io::fingerprint_split(tests, "fnv1a64:1", options).test_list + " against " + base.test_list);
+  tests.push_back(tlb::Test::named("c"));
+  options.weights = {1, 2};
+  options.splitters = {Splitter::count};
+  EXPECT_EQ(io::fingerprint_difference(io::fingerprint_split(tests, "", options), base).value_or(""),
+            "the number of tests: 3 against 2, the history: none against fnv1a64:1, the weights "
+            "(TLB_PARTITION_WEIGHTS, in thousandths): 1000,2000 against equal, the splitters (TLB_SPLITTER, "
+            "TLB_PREFERRED_SPLITTERS): count against time:count");
+  io::SplitFingerprint newer = base;
+  newer.algorithm += 1;
+  newer.hash = io::fingerprint_hash(newer);
+  EXPECT_EQ(io::fingerprint_difference(newer, base).value_or(""),
+            "the split algorithm's version (another tlb): 2 against 1");
 }
 
 TEST(Verify, InconsistentTotal) {
