@@ -315,9 +315,10 @@ TEST_F(ModuleTest, TheRecordSaysWhatThePartitionWasGiven) {
   std::set<std::string> expected = as_set({everything_->begin(), everything_->end()});
   expected.insert("off.disabled");  // Listed, so that one partition shows it as disabled, as ctest would.
   EXPECT_EQ(all, expected);
-  // A later run with another total leaves only its own record.
+  // A later run with another total replaces only its own record (issue 22).
   ASSERT_EQ(project_->ctest(Project::partition(1, 2)).result.exit_code, 0);
-  EXPECT_FALSE(fs::exists(project_->build / "tlb" / "partition-3-of-4.json"));
+  EXPECT_TRUE(fs::exists(project_->build / "tlb" / "partition-3-of-4.json"));
+  EXPECT_TRUE(fs::exists(project_->build / "tlb" / "partition-1-of-2.json"));
 }
 
 TEST_F(ModuleTest, ABadPartitionStopsCtestWithTlbsMessage) {
