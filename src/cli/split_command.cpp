@@ -203,27 +203,22 @@ struct Rerun {
 
 // ctest --rerun-failed runs the tests whose numbers its log holds, numbering the tests in the order they are
 // added. A partition's log numbers that partition's tests, so any other run would pick other tests. This run
-// adds only the failed tests of its partition (and its fixture tests, which ctest adds as needed), and the
-// log is written again with their numbers in this run.
-Rerun rerun_failed(const std::string& dir, const std::vector<Test>& listed, const Partition& mine,
-                   const std::string& partition) {
+// adds only the failed tests (and the fixture tests, which ctest adds as they are needed), whatever partition
+// is set (a split made again on a newer history could place them elsewhere), and the log is written again
+// with their numbers in this run.
+Rerun rerun_failed(const std::string& dir, const std::vector<Test>& listed, const Plan& plan) {
   const std::string log = failed_tests_log(dir);
-  if (log.empty()) {
-    return {mine.tests, "TLB: --rerun-failed: no LastTestsFailed log in " + dir + "; ctest runs every test" +
-                            partition + ", as it would"};
-  }
   std::set<std::string> failed;
-  const std::string text = io::read_file(log);
+  const std::string text = log.empty() ? std::string() : io::read_file(log);
   for (std::string_view line : io::split_lines(text)) {
     const std::size_t colon = line.find(':');
     if (colon != std::string_view::npos) failed.emplace(line.substr(colon + 1));
   }
   Rerun rerun;
   std::set<std::string_view> added;
-  for (const PlannedTest& t : mine.tests) {
-    if (t.fixture || failed.contains(t.name)) {
-      rerun.selected.push_back(t);
-      added.insert(t.name);
+  for (const Partition& partition : plan.partitions) {
+    for (const PlannedTest& t : partition.tests) {
+      if ((t.fixture || failed.contains(t.name)) && added.insert(t.name).second) rerun.selected.push_back(t);
     }
   }
   std::string numbered;
@@ -237,28 +232,30 @@ Rerun rerun_failed(const std::string& dir, const std::vector<Test>& listed, cons
       ++kept;
     }
   }
-  // With none of them here, nothing runs: ctest would take an empty log for "run everything added".
+  // Nothing to rerun, nothing runs: ctest would take an empty log for "run everything added".
   if (kept == 0) rerun.selected.clear();
-  io::write_file_atomically(log, numbered);
-  rerun.summary = "TLB: --rerun-failed: runs the " + std::to_string(kept) + " of " +
-                  std::to_string(failed.size()) + " tests that failed last time" +
-                  (kept == failed.size() ? std::string() : " that are") + partition + " (" +
-                  std::filesystem::path(log).filename().string() + " numbered again for this run)";
+  if (!log.empty()) io::write_file_atomically(log, numbered);
+  rerun.summary =
+      "TLB: --rerun-failed: runs the " + std::to_string(kept) + " test" + (kept == 1 ? "" : "s") +
+      " that failed last time" +
+      (kept == failed.size() ? std::string()
+                             : " (" + std::to_string(failed.size() - kept) +
+                                   " of the log are no "
+                                   "longer tests)") +
+      (log.empty() ? "; there is no LastTestsFailed log in " + dir
+                   : "; " + std::filesystem::path(log).filename().string() + " numbered again for this run");
   return rerun;
 }
 
 // The selection the hook includes, and its summary line.
 void write_hook_script(const SplitArgs& args, const Plan& plan, const PartitionChoice& choice,
-                       const std::optional<PartitionChoice>& resolved, const std::vector<Test>& listed,
-                       const HistorySource& source, const std::vector<Orderer>& orderers) {
+                       const std::vector<Test>& listed, const HistorySource& source,
+                       const std::vector<Orderer>& orderers) {
   const CtestInvocation invocation = invocation_of(args);
   const Partition& mine = plan.partitions[static_cast<std::size_t>(choice.number - 1)];
   const History& history = source.loaded.history;
   if (!args.rerun_failed.empty()) {
-    const std::string partition =
-        resolved ? " in partition " + std::to_string(choice.number) + "/" + std::to_string(choice.total)
-                 : std::string();
-    const Rerun rerun = rerun_failed(args.rerun_failed, listed, mine, partition);
+    const Rerun rerun = rerun_failed(args.rerun_failed, listed, plan);
     io::write_file_atomically(args.cmake_script,
                               hook_script(order_tests(rerun.selected, history, orderers), rerun.summary));
     return;
@@ -339,7 +336,7 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
     warn_all();
   }
   if (!args.cmake_script.empty()) {
-    write_hook_script(args, plan, choice, resolved, listed, source, orderers);
+    write_hook_script(args, plan, choice, listed, source, orderers);
     return;
   }
 

@@ -205,7 +205,7 @@ TEST(Sharding, ARetriedPartitionIsProvenWithItsLatestAttempt) {
 }
 
 // Item 3: ctest --rerun-failed after a partition runs exactly the tests that failed, with the partition set
-// again or with none; with another partition set, none of them is there to run.
+// again, with none, or with another.
 TEST(Sharding, RerunFailedRunsExactlyTheTestsThatFailed) {
   const Light light = Light::make("rerun");
   ASSERT_EQ(light.ctest(partition(2, 3), {"-N"}).result.exit_code, 0);
@@ -227,12 +227,12 @@ TEST(Sharding, RerunFailedRunsExactlyTheTestsThatFailed) {
   EXPECT_EQ(as_set(alone.ran), failing) << alone.result.out << alone.result.err;
   const Light::Run same = light.ctest(env, {"--rerun-failed"});
   EXPECT_EQ(as_set(same.ran), failing) << same.result.out << same.result.err;
-  EXPECT_TRUE(contains(same.result.err, "--rerun-failed: runs the 2 of 2 tests that failed"))
+  EXPECT_TRUE(contains(same.result.err, "TLB: --rerun-failed: runs the 2 tests that failed last time"))
       << same.result.err;
   Env other = partition(1, 3);
   other["TLB_LIGHT_FAIL"] = fail_list.string();
   const Light::Run elsewhere = light.ctest(other, {"--rerun-failed"});
-  EXPECT_TRUE(elsewhere.ran.empty()) << elsewhere.result.out << elsewhere.result.err;
+  EXPECT_EQ(as_set(elsewhere.ran), failing) << elsewhere.result.out << elsewhere.result.err;
 }
 
 // Item 7: a relative TLB_STORE is under the project's top source directory for the hook and for
@@ -264,6 +264,29 @@ TEST(Sharding, AnAlwaysSkippedTestIsLearned) {
     if (l.ends_with(" skip.always")) line = l;
   }
   EXPECT_TRUE(contains(line, " 1 skipped ")) << "a duration from one run: " << line;
+}
+
+// Item 6: each duration keeps the ctest -j it was measured under (read by the hook from ctest's command
+// line); a run under another -j starts the estimates again instead of averaging the two.
+TEST(Sharding, DurationsKeepTheirParallelLevel) {
+  const Light light = Light::make("parallel-level");
+  const fs::path store = light.dir / "timings.txt";
+  const auto run_and_record = [&](const std::string& jobs) {
+    const Light::Run run = light.ctest(partition(1, 1), {"-j", jobs, "--output-junit", "junit.xml"});
+    ASSERT_EQ(run.result.exit_code, 0) << run.result.err;
+    EXPECT_EQ(nlohmann::json::parse(read_text(light.record_path(1, 1)))["ctest_parallel_level"],
+              std::stoi(jobs));
+    check(light.tlb({"record", "--store", store.string(), light.build.string()}), "tlb record -j " + jobs);
+  };
+  run_and_record("2");
+  std::string text = read_text(store);
+  EXPECT_TRUE(text.starts_with("# tlb timings v2\n")) << text;
+  EXPECT_TRUE(contains(text, " 1 passed ")) << text;
+  EXPECT_TRUE(contains(text, " 2 light.1\n")) << text;
+  run_and_record("1");
+  text = read_text(store);
+  EXPECT_TRUE(text.starts_with("# tlb timings v1\n")) << "only -j1 durations: version 1\n" << text;
+  EXPECT_FALSE(contains(text, " 2 passed ")) << "a -j2 duration averaged with a -j1 one\n" << text;
 }
 
 // Item 9: the build tree says where its tlb program is, for CI scripts.
