@@ -447,8 +447,11 @@ TEST_F(ModuleTest, AgainstATlbServerPartitionsReportAndTheServerVerifies) {
   EXPECT_EQ(project_->record(2, kTotal)["history_status"], "unavailable");
   std::size_t warnings = 0;
   for (const std::string& line : lines_of(alone.result.out + alone.result.err))
-    warnings += line.find(url) != std::string::npos;
+    warnings += line.find(url) != std::string::npos && line.starts_with("tlb: warning");
   EXPECT_EQ(warnings, 1u) << "one warning naming the server:\n" << alone.result.out << alone.result.err;
+  // And the summary line says so too (issue 22).
+  EXPECT_NE(alone.result.err.find("split WITHOUT history (unavailable: " + url + ")"), std::string::npos)
+      << alone.result.err;
   // ...unless TLB_STRICT is set: then nothing runs.
   down["TLB_STRICT"] = "1";
   const Project::Run strict = project_->ctest(down);
