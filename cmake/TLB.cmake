@@ -47,6 +47,13 @@ Cache variables
   The ``tlb`` program the hook runs. Default: the ``tlb`` target when TLB is part of the build
   (``add_subdirectory``, ``FetchContent``), else the one from ``find_package(TLB)``, else ``tlb`` on the ``PATH``.
 
+Files
+^^^^^
+
+``<build>/tlb-path`` (``tlb-path-<CONFIG>`` with a multi-config generator) holds the ``tlb`` program's full path,
+for CI scripts: ``"$(cat build/tlb-path)" record build``. Where ``tlb`` is built depends on the project
+(``CMAKE_RUNTIME_OUTPUT_DIRECTORY``, the way TLB was added).
+
 Commands
 ^^^^^^^^
 
@@ -92,10 +99,22 @@ function(_tlb_executable_expression out_var)
   set(${out_var} "${expression}" PARENT_SCOPE)
 endfunction()
 
+# `<build>/tlb-path` (multi-config generators: `tlb-path-<CONFIG>`): the tlb program's full path, one line, for
+# CI scripts (`"$(cat build/tlb-path)" record build`), since where it lands depends on the project.
+function(_tlb_write_path_file executable)
+  get_property(multi_config GLOBAL PROPERTY GENERATOR_IS_MULTI_CONFIG)
+  set(name "tlb-path")
+  if(multi_config)
+    set(name "tlb-path-$<CONFIG>")
+  endif()
+  file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/${name}" CONTENT "${executable}\n")
+endfunction()
+
 # Writes the hook ctest reads: a per-configuration settings file and a loader that includes it and then the
 # hook's logic (TLBHook.cmake, beside this module).
 function(_tlb_write_hook)
   _tlb_executable_expression(executable)
+  _tlb_write_path_file("${executable}")
   set(dir "${CMAKE_BINARY_DIR}/CMakeFiles/TLB")
   set(settings "")
   foreach(name IN ITEMS TLB_STORE TLB_JOB_NAME TLB_SPLITTER TLB_PREFERRED_SPLITTERS TLB_ORDERER
@@ -108,6 +127,7 @@ set(_tlb_executable [==[${executable}]==])
 set(_tlb_ctest [==[${CMAKE_CTEST_COMMAND}]==])
 set(_tlb_cmake [==[${CMAKE_COMMAND}]==])
 set(_tlb_build_dir [==[${CMAKE_BINARY_DIR}]==])
+set(_tlb_source_dir [==[${CMAKE_SOURCE_DIR}]==])
 ${settings}")
   file(WRITE "${dir}/hook.cmake"
        "# Written by include(TLB); ctest reads it first (TEST_INCLUDE_FILES of the top directory).

@@ -40,19 +40,28 @@ foreach(_tlb_variable IN ITEMS TLB_PARTITION TLB_PARTITION_NUMBER TLB_TOTAL_PART
     list(APPEND _tlb_partition_variables "${_tlb_variable}=$ENV{${_tlb_variable}}")
   endif()
 endforeach()
+# ctest's own arguments, NUL-separated, in hex (Linux only): tlb split reads its filters and -j from them, and
+# `ctest --rerun-failed` needs the hook even without a partition, since its log numbers a partition's tests.
+set(_tlb_ctest_arguments "")
+if(EXISTS "/proc/self/cmdline")
+  file(READ "/proc/self/cmdline" _tlb_ctest_arguments HEX)
+endif()
+string(FIND "${_tlb_ctest_arguments}" "002d2d726572756e2d6661696c656400" _tlb_rerun_failed) # \0--rerun-failed\0
 _tlb_ci_partition(_tlb_ci_variables _tlb_ci_single)
 string(STRIP "$ENV{TLB_TOTAL_PARTITIONS}" _tlb_total)
-if(_tlb_total STREQUAL "auto" AND _tlb_ci_single)
-  return() # The CI's total is 1: no partition.
-elseif(_tlb_total STREQUAL "auto")
+if(_tlb_total STREQUAL "auto" AND NOT _tlb_ci_single)
   list(APPEND _tlb_partition_variables ${_tlb_ci_variables})
-elseif(_tlb_partition_variables STREQUAL "")
-  if(NOT _tlb_ci_variables STREQUAL "" AND NOT _tlb_ci_single)
+elseif(_tlb_total STREQUAL "auto" OR _tlb_partition_variables STREQUAL "")
+  # No partition: TLB_TOTAL_PARTITIONS=auto with a CI total of 1, or no partition variable at all.
+  if(NOT _tlb_total STREQUAL "auto" AND NOT _tlb_ci_variables STREQUAL "" AND NOT _tlb_ci_single)
     list(JOIN _tlb_ci_variables " " _tlb_ci_variables)
     message(NOTICE "TLB: ${_tlb_ci_variables} ignored: TLB splits by the CI's own variables only with "
                    "TLB_TOTAL_PARTITIONS=auto, so this job runs every test.")
   endif()
-  return()
+  if(_tlb_rerun_failed EQUAL -1)
+    return()
+  endif()
+  set(_tlb_partition_variables "") # A rerun of failed tests with no partition.
 endif()
 list(JOIN _tlb_partition_variables " " _tlb_partition_variables)
 
@@ -94,6 +103,52 @@ foreach(_tlb_name IN ITEMS TLB_STORE TLB_JOB_NAME TLB_SPLITTER TLB_PREFERRED_SPL
   endif()
 endforeach()
 
+# A relative TLB_STORE (in the environment or the cache) is under the project's top source directory, as the
+# default store is, wherever ctest was started; `tlb record` reads the same directory from the record.
+function(_tlb_resolve_store)
+  if(_tlb_partition_variables STREQUAL "")
+    # A rerun of failed tests with no partition: one partition of every test, no history needed.
+    set(_tlb_environment --unset=TLB_STORE --unset=TLB_BASE_URL PARENT_SCOPE)
+    return()
+  endif()
+  set(store "$ENV{TLB_STORE}")
+  if(store STREQUAL "" AND "$ENV{TLB_BASE_URL}" STREQUAL "")
+    set(store "${_tlb_default_TLB_STORE}")
+  endif()
+  if(store STREQUAL "" OR store MATCHES "^[A-Za-z][A-Za-z0-9+.-]*://" OR IS_ABSOLUTE "${store}"
+     OR "${_tlb_source_dir}" STREQUAL "")
+    return()
+  endif()
+  get_filename_component(store "${store}" ABSOLUTE BASE_DIR "${_tlb_source_dir}")
+  list(FILTER _tlb_environment EXCLUDE REGEX "^TLB_STORE=")
+  list(APPEND _tlb_environment "TLB_STORE=${store}")
+  set(_tlb_environment "${_tlb_environment}" PARENT_SCOPE)
+endfunction()
+
+# tlb split's options beyond the selection: the record (not under --rerun-failed, which keeps the partition's
+# record), ctest's arguments, and the rerun of failed tests (with no partition set: as one partition of all).
+function(_tlb_split_options)
+  set(options "")
+  if(NOT _tlb_ctest_arguments STREQUAL "")
+    list(APPEND options --ctest-command-line "${_tlb_ctest_arguments}")
+  endif()
+  if(NOT "${_tlb_source_dir}" STREQUAL "")
+    list(APPEND options --source-dir "${_tlb_source_dir}")
+  endif()
+  if(_tlb_rerun_failed EQUAL -1)
+    list(APPEND options --record-dir "${_tlb_build_dir}/tlb")
+  else()
+    list(APPEND options --rerun-failed "${_tlb_build_dir}/Testing/Temporary")
+    if(_tlb_partition_variables STREQUAL "")
+      list(APPEND options --partition 1/1)
+    endif()
+  endif()
+  set(_tlb_split_options "${options}" PARENT_SCOPE)
+endfunction()
+
+_tlb_resolve_store()
+_tlb_split_options()
+
 set(_tlb_listing_options --show-only=json-v1 --test-dir "${_tlb_build_dir}")
 if(NOT "${CTEST_CONFIGURATION_TYPE}" STREQUAL "")
   list(APPEND _tlb_listing_options -C "${CTEST_CONFIGURATION_TYPE}")
@@ -106,7 +161,7 @@ set(_tlb_selection "${_tlb_settings_dir}/selection-${_tlb_token}.cmake")
 execute_process(
   COMMAND "${_tlb_cmake}" -E env TLB_HOOK_ACTIVE=1 "${_tlb_ctest}" ${_tlb_listing_options}
   COMMAND "${_tlb_cmake}" -E env ${_tlb_environment} "${_tlb_executable}" split --tests -
-          --cmake-script "${_tlb_selection}" --record-dir "${_tlb_build_dir}/tlb"
+          --cmake-script "${_tlb_selection}" ${_tlb_split_options}
   RESULTS_VARIABLE _tlb_statuses
   OUTPUT_VARIABLE _tlb_output
   ERROR_VARIABLE _tlb_errors
@@ -114,12 +169,18 @@ execute_process(
 string(STRIP "${_tlb_errors}" _tlb_errors)
 list(GET _tlb_statuses 0 _tlb_listing_status)
 list(GET _tlb_statuses 1 _tlb_split_status)
+# tlb split first: when it refuses (a bad partition number) it stops reading, and the listing then dies of
+# SIGPIPE; its own message is the one to show.
+if(NOT _tlb_split_status STREQUAL "0")
+  message(FATAL_ERROR "TLB: `tlb split` failed (${_tlb_split_status}) for ${_tlb_partition_variables}; "
+                      "no test was run.\n${_tlb_errors}")
+endif()
 if(NOT _tlb_listing_status STREQUAL "0")
   message(FATAL_ERROR "TLB: listing the tests with `ctest --show-only=json-v1` failed (${_tlb_listing_status}):\n"
                       "${_tlb_errors}")
 endif()
-if(NOT _tlb_split_status STREQUAL "0" OR NOT EXISTS "${_tlb_selection}")
-  message(FATAL_ERROR "TLB: `tlb split` failed (${_tlb_split_status}) for ${_tlb_partition_variables}; "
+if(NOT EXISTS "${_tlb_selection}")
+  message(FATAL_ERROR "TLB: `tlb split` wrote no selection for ${_tlb_partition_variables}; "
                       "no test was run.\n${_tlb_errors}")
 endif()
 if(NOT _tlb_errors STREQUAL "")

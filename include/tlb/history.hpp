@@ -18,6 +18,8 @@ struct TestRecord {
   double seconds = 0;      // Smoothed duration.
   std::uint32_t runs = 0;  // Number of runs that contributed a duration.
   Outcome last = Outcome::unknown;
+  // The ctest -j the duration was measured under: runs at different levels are not averaged together.
+  std::uint32_t jobs = 1;
 
   friend bool operator==(const TestRecord&, const TestRecord&) = default;
 };

@@ -28,6 +28,7 @@ struct Group {
   std::string origin;  // The directory, for messages.
   std::vector<std::string> result_paths;
   std::vector<std::string> record_paths;
+  bool directory = false;  // A build directory, whose records tlb record chooses among.
 };
 
 struct ParsedGroup {
@@ -54,6 +55,7 @@ std::vector<std::string> files_ending_with(const fs::path& directory, std::strin
 Group scan_directory(const std::string& directory, std::vector<std::string>& warnings) {
   Group group;
   group.origin = directory;
+  group.directory = true;
   group.result_paths = files_ending_with(directory, ".xml");
   const fs::path tag_file = fs::path(directory) / "Testing" / "TAG";
   if (fs::is_regular_file(tag_file)) {
@@ -205,6 +207,68 @@ store::ServerOptions server_options(const std::vector<ParsedGroup>& groups, cons
   return options;
 }
 
+// Of the records in a build tree (every partition that ran there leaves its own), the one this run completes:
+// the partition the environment names (TLB_PARTITION_NUMBER...), else the latest split. Records of tlb
+// before split_at cannot be told apart: naming one is then required.
+std::string pick_record(const Group& group, const Environment& env) {
+  std::vector<std::string> ignored;
+  const std::optional<PartitionChoice> named = resolve_partition(std::nullopt, std::nullopt, env, ignored);
+  std::string picked, picked_at;
+  int candidates = 0;
+  for (const std::string& path : group.record_paths) {
+    const io::PartitionRecord record = io::read_record(path);
+    if (named && (record.partition != named->number || record.total != named->total)) continue;
+    ++candidates;
+    if (picked.empty() || record.split_at > picked_at) {
+      picked = path;
+      picked_at = record.split_at;
+    }
+  }
+  if (named && candidates == 0) {
+    throw io::InputError(group.origin, 0,
+                         "holds partition records (" + listed(group.record_paths) +
+                             ") but none of partition " + std::to_string(named->number) + "/" +
+                             std::to_string(named->total) + ", which " + named->source + " names");
+  }
+  if (candidates > 1 && picked_at.empty()) {
+    throw io::InputError(group.origin, 0,
+                         "holds " + std::to_string(group.record_paths.size()) + " partition records (" +
+                             listed(group.record_paths) +
+                             "); name the one this run completes along with its results file");
+  }
+  return picked;
+}
+
+// A relative TLB_STORE is under the project's top source directory, as the hook resolved it for the split;
+// the record names that directory. Without one (or with --store) it is relative to the current directory.
+void resolve_relative_store(std::optional<Setting>& store, const std::vector<ParsedGroup>& groups) {
+  if (!store || store->name != "TLB_STORE" || store->value.find("://") != std::string::npos ||
+      fs::path(store->value).is_absolute())
+    return;
+  for (const ParsedGroup& group : groups) {
+    if (group.record && !group.record->source_dir.empty()) {
+      store->value = (fs::path(group.record->source_dir) / store->value).lexically_normal().string();
+      return;
+    }
+  }
+}
+
+// A split that found no history at its store while the results go to another: the next split would not find
+// them either, which is worth more than a line in the ctest output.
+void check_store_matches(const std::string& location, const std::vector<ParsedGroup>& groups,
+                         std::vector<std::string>& warnings) {
+  for (const ParsedGroup& group : groups) {
+    if (!group.record || group.record->history_status == "ok" || group.record->history_source.empty() ||
+        group.record->history_source == location)
+      continue;
+    warnings.push_back("partition " + std::to_string(group.record->partition) + "/" +
+                       std::to_string(group.record->total) + " split without history (" +
+                       group.record->history_status + ": " + group.record->history_source +
+                       ") and these results go to " + location +
+                       ": the next split reads the first; set TLB_STORE the same for both");
+  }
+}
+
 void run_record(const RecordArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
   const store::HistoryPolicy policy = resolve_history_policy(env);
   const store::Date today = resolve_today(env);
@@ -241,10 +305,13 @@ void run_record(const RecordArgs& args, std::ostream& out, std::ostream& err, co
     ParsedGroup p;
     for (const std::string& path : group.result_paths) p.files.push_back(io::read_results(path));
     if (group.record_paths.size() > 1) {
-      throw io::InputError(group.origin, 0,
-                           "holds " + std::to_string(group.record_paths.size()) + " partition records (" +
-                               listed(group.record_paths) +
-                               "); name the one this run completes along with its results file");
+      if (!group.directory) {
+        throw io::InputError(group.origin, 0,
+                             "holds " + std::to_string(group.record_paths.size()) + " partition records (" +
+                                 listed(group.record_paths) +
+                                 "); name the one this run completes along with its results file");
+      }
+      group.record_paths = {pick_record(group, env)};
     }
     if (!group.record_paths.empty()) {
       p.record_path = group.record_paths.front();
@@ -254,6 +321,7 @@ void run_record(const RecordArgs& args, std::ostream& out, std::ostream& err, co
     parsed.push_back(std::move(p));
   }
 
+  resolve_relative_store(store_setting, parsed);
   if (!store_setting) store_setting = store_from_records(parsed);
   if (!store_setting) {
     throw UsageError(
@@ -261,6 +329,7 @@ void run_record(const RecordArgs& args, std::ostream& out, std::ostream& err, co
         "the timing file in <top source dir>/.tlb/timings.txt)");
   }
   std::unique_ptr<store::Store> store = open_store(*store_setting, policy, server_options(parsed, env));
+  check_store_matches(store->location(), parsed, warnings);
 
   std::optional<std::vector<std::string>> store_names;  // Loaded only when a run has no record.
   std::vector<store::RunReport> reports;
@@ -359,8 +428,10 @@ store::RunReport report_of(const io::PartitionRecord& record, store::Date fallba
   report.partition = record.partition;
   report.total = record.total;
   report.test_list_hash = record.test_list_hash;
-  for (const io::RecordedResult& result : record.results)
+  for (const io::RecordedResult& result : record.results) {
     report.observations.push_back(observation_of(result));
+    report.observations.back().jobs = static_cast<std::uint32_t>(record.ctest_parallel_level);
+  }
   return report;
 }
 
@@ -391,7 +462,9 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_record
       "Store the durations and results of a run in the timing file, and complete the partition's record.\n\n"
       "INPUT is a results file (ctest --output-junit, ctest -T Test's Test.xml, JUnit XML from GoogleTest,\n"
       "Catch2, pytest...) or a build directory: its *.xml files, Testing/<tag>/Test.xml of ctest's current\n"
-      "tag, and the partition record the CMake hook wrote in <build>/tlb/. Results are matched to CTest "
+      "tag, and the partition record the CMake hook wrote in <build>/tlb/ (with several there: the one of "
+      "the\n"
+      "partition TLB_PARTITION_NUMBER... names, else the latest split). Results are matched to CTest "
       "test\n"
       "names; those that match none are listed, never dropped silently. Every input is read before the\n"
       "store is written, so a malformed one changes nothing.\n\n"

@@ -71,6 +71,19 @@ PartitionChoice from_fraction(const Setting& s) {
                  Setting{s.value.substr(slash + 1), s.name + " (N)"}, 1, s.name);
 }
 
+// TLB_PARTITION=k/N with only one of TLB_PARTITION_NUMBER and TLB_TOTAL_PARTITIONS, which must agree with it.
+PartitionChoice fraction_and_one_part(const std::string& fraction, const std::optional<std::string>& number,
+                                      const std::optional<std::string>& total) {
+  PartitionChoice choice = from_fraction(Setting{fraction, "TLB_PARTITION"});
+  const Setting part =
+      number ? Setting{*number, "TLB_PARTITION_NUMBER"} : Setting{*total, "TLB_TOTAL_PARTITIONS"};
+  if (whole_number(part) != (number ? choice.number : choice.total)) {
+    throw UsageError("TLB_PARTITION=" + fraction + " disagrees with " + quoted(part) +
+                     "; set one or the other");
+  }
+  return choice;
+}
+
 struct CiVariables {
   std::string_view ci, index, total;
   int base;
@@ -157,6 +170,8 @@ std::optional<PartitionChoice> resolve_partition(const std::optional<std::string
     }
     return ci_partition(env, true, warnings);
   }
+  if (fraction && number.has_value() != total.has_value())
+    return fraction_and_one_part(*fraction, number, total);
   if (number || total) {
     if (!number)
       throw UsageError("TLB_TOTAL_PARTITIONS=" + *total + " is set but TLB_PARTITION_NUMBER is not");

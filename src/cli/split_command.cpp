@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "cli/ctest_invocation.hpp"
 #include "cli/hook_script.hpp"
 #include "cli/plan_file.hpp"
 #include "cli/plan_view.hpp"
@@ -33,6 +34,9 @@ struct SplitArgs : SplitFlags {
   std::string cmake_script;
   std::string record_dir;
   std::string plan;
+  std::string ctest_command_line;  // Hex of the ctest's NUL-separated arguments (the hook's).
+  std::string rerun_failed;        // ctest's Testing/Temporary, when ctest runs with --rerun-failed.
+  std::string source_dir;          // The project's top source directory (the hook's).
   bool all = false;
   bool json = false;
   bool explain = false;
@@ -99,11 +103,12 @@ std::string hook_summary(const Plan& plan, const PartitionChoice& choice) {
   return line.str();
 }
 
-// `<dir>/partition-K-of-N.json`, the partition's record before the run; records of other partitions left in
-// `dir` by earlier runs of this build tree are removed, so `tlb record <build>` finds only this one.
+// `<dir>/partition-K-of-N.json`, the partition's record before the run. It replaces only this partition's
+// record: others' (another job in the same tree, an earlier run) stay, and `tlb record` picks its own.
 io::PartitionRecord write_partition_record(const std::string& dir, const Plan& plan,
                                            const PartitionChoice& choice, const HistorySource& source,
-                                           const io::SplitFingerprint& fingerprint) {
+                                           const io::SplitFingerprint& fingerprint, int ctest_parallel_level,
+                                           const std::string& source_dir) {
   io::PartitionRecord record;
   record.fingerprint = fingerprint;
   record.partition = choice.number;
@@ -135,16 +140,139 @@ io::PartitionRecord write_partition_record(const std::string& dir, const Plan& p
   record.plan = std::move(predicted);
   const std::string name =
       "partition-" + std::to_string(choice.number) + "-of-" + std::to_string(choice.total) + ".json";
-  if (std::filesystem::is_directory(dir)) {
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      const std::string file = entry.path().filename().string();
-      if (file != name && file.starts_with("partition-") && file.ends_with(".json")) {
-        std::filesystem::remove(entry.path());
-      }
-    }
-  }
+  record.split_at = io::utc_timestamp();
+  record.ctest_parallel_level = ctest_parallel_level;
+  record.source_dir = source_dir;
   io::write_record((std::filesystem::path(dir) / name).string(), record);
   return record;
+}
+
+// The ctest that runs the hook, as its command line says (nothing when the hook could not read it).
+CtestInvocation invocation_of(const SplitArgs& args) {
+  if (args.ctest_command_line.empty()) return {};
+  std::optional<std::string> arguments = from_hex(args.ctest_command_line);
+  if (!arguments) throw UsageError("--ctest-command-line " + args.ctest_command_line + ": not hex");
+  return parse_ctest_invocation(*arguments);
+}
+
+// The -j the partition runs with, for its record: ctest's own flag, else CTEST_PARALLEL_LEVEL, else 1; 0 when
+// ctest's command line is not known.
+int ctest_parallel_level(const SplitArgs& args, const CtestInvocation& invocation, const Environment& env) {
+  if (args.ctest_command_line.empty()) return 0;
+  if (invocation.parallel_level) return *invocation.parallel_level;
+  if (auto level = env("CTEST_PARALLEL_LEVEL")) {
+    if (auto j = io::parse_int(io::trim(*level)); j && *j > 0) return *j;
+  }
+  return 1;
+}
+
+// "; -R parser leaves 7 of its 269 tests": ctest applies -R, -E, -L and -LE after the hook, to the
+// partition's tests. Nothing when there are none, or a pattern is not one std::regex reads.
+std::string filter_note(const CtestInvocation& invocation, const std::vector<Test>& listed,
+                        const Partition& mine) {
+  if (!invocation.filtered()) return "";
+  std::set<std::string_view> left_to_count;
+  for (const PlannedTest& t : mine.tests) left_to_count.insert(t.name);
+  std::size_t left = 0;
+  for (const Test& test : listed) {
+    if (left_to_count.erase(test.name) == 0) continue;
+    const std::optional<bool> passes = passes_filters(invocation, test);
+    if (!passes) return "";
+    left += *passes;
+  }
+  return "; " + invocation.filters + " leave" + (left == 1 ? "s " : " ") + std::to_string(left) + " of its " +
+         std::to_string(mine.tests.size()) + " tests";
+}
+
+// The newest LastTestsFailed*.log of ctest's Testing/Temporary, the one ctest --rerun-failed reads ("" when
+// there is none).
+std::string failed_tests_log(const std::string& dir) {
+  std::string newest;
+  std::filesystem::file_time_type newest_time;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+    const std::string file = entry.path().filename().string();
+    if (!file.starts_with("LastTestsFailed") || !entry.is_regular_file(error)) continue;
+    const auto time = entry.last_write_time(error);
+    if (newest.empty() || time > newest_time) {
+      newest = entry.path().string();
+      newest_time = time;
+    }
+  }
+  return newest;
+}
+
+struct Rerun {
+  std::vector<PlannedTest> selected;
+  std::string summary;
+};
+
+// ctest --rerun-failed runs the tests whose numbers its log holds, numbering the tests in the order they are
+// added. A partition's log numbers that partition's tests, so any other run would pick other tests. This run
+// adds only the failed tests (and the fixture tests, which ctest adds as they are needed), whatever partition
+// is set (a split made again on a newer history could place them elsewhere), and the log is written again
+// with their numbers in this run.
+Rerun rerun_failed(const std::string& dir, const std::vector<Test>& listed, const Plan& plan) {
+  const std::string log = failed_tests_log(dir);
+  std::set<std::string> failed;
+  const std::string text = log.empty() ? std::string() : io::read_file(log);
+  for (std::string_view line : io::split_lines(text)) {
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos) failed.emplace(line.substr(colon + 1));
+  }
+  Rerun rerun;
+  std::set<std::string_view> added;
+  for (const Partition& partition : plan.partitions) {
+    for (const PlannedTest& t : partition.tests) {
+      if ((t.fixture || failed.contains(t.name)) && added.insert(t.name).second) rerun.selected.push_back(t);
+    }
+  }
+  std::string numbered;
+  std::size_t number = 0, kept = 0;
+  std::set<std::string_view> seen;
+  for (const Test& test : listed) {
+    if (!added.contains(test.name) || !seen.insert(test.name).second) continue;
+    ++number;
+    if (failed.contains(test.name)) {
+      numbered += std::to_string(number) + ":" + test.name + "\n";
+      ++kept;
+    }
+  }
+  // Nothing to rerun, nothing runs: ctest would take an empty log for "run everything added".
+  if (kept == 0) rerun.selected.clear();
+  if (!log.empty()) io::write_file_atomically(log, numbered);
+  rerun.summary =
+      "TLB: --rerun-failed: runs the " + std::to_string(kept) + " test" + (kept == 1 ? "" : "s") +
+      " that failed last time" +
+      (kept == failed.size() ? std::string()
+                             : " (" + std::to_string(failed.size() - kept) +
+                                   " of the log are no "
+                                   "longer tests)") +
+      (log.empty() ? "; there is no LastTestsFailed log in " + dir
+                   : "; " + std::filesystem::path(log).filename().string() + " numbered again for this run");
+  return rerun;
+}
+
+// The selection the hook includes, and its summary line.
+void write_hook_script(const SplitArgs& args, const Plan& plan, const PartitionChoice& choice,
+                       const std::vector<Test>& listed, const HistorySource& source,
+                       const std::vector<PlannedTest>& ordered, const std::vector<Orderer>& orderers) {
+  const CtestInvocation invocation = invocation_of(args);
+  const Partition& mine = plan.partitions[static_cast<std::size_t>(choice.number - 1)];
+  const History& history = source.loaded.history;
+  if (!args.rerun_failed.empty()) {
+    const Rerun rerun = rerun_failed(args.rerun_failed, listed, plan);
+    io::write_file_atomically(args.cmake_script,
+                              hook_script(order_tests(rerun.selected, history, orderers), rerun.summary));
+    return;
+  }
+  std::string summary = hook_summary(plan, choice) + filter_note(invocation, listed, mine);
+  // A store the hook cannot read is in the summary, not only in a warning above it.
+  if (source.given && source.loaded.status != store::HistoryStatus::ok) {
+    summary += "; split WITHOUT history (" + std::string(store::to_string(source.loaded.status)) + ": " +
+               (source.loaded.source.empty() ? std::string("no store") : source.loaded.source) + ")";
+  }
+  io::write_file_atomically(args.cmake_script, hook_script(ordered, summary));
 }
 
 // Tells a server which tests this partition was given, so it checks the run's partitions as they report.
@@ -252,6 +380,8 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   refuse_to_split_alone(source, args.record_dir, env);
   const io::SplitFingerprint fingerprint =
       planned ? planned->fingerprint : io::fingerprint_split(tests, source.loaded.hash, options);
+  // The hook needs the list in ctest's order, which the split does not keep.
+  const std::vector<Test> listed = args.cmake_script.empty() ? std::vector<Test>() : tests;
   Plan plan = planned ? std::move(planned->plan) : split(std::move(tests), history, options);
   // Only when the history was read: an unreadable one has had its warning, and one is enough.
   if (source.given && source.loaded.status == store::HistoryStatus::ok && !plan.declined.empty()) {
@@ -261,7 +391,9 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   warn_all();
 
   if (!args.record_dir.empty()) {
-    report_partition(source, write_partition_record(args.record_dir, plan, choice, source, fingerprint),
+    report_partition(source,
+                     write_partition_record(args.record_dir, plan, choice, source, fingerprint,
+                                            ctest_parallel_level(args, invocation_of(args), env), args.source_dir),
                      strict, warnings);
     warn_all();
   }
@@ -270,7 +402,7 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
     const std::vector<PlannedTest> ordered =
         planned ? in_run_order(mine.tests, planned->run_order[static_cast<std::size_t>(choice.number - 1)])
                 : order_tests(mine.tests, history, orderers);
-    io::write_file_atomically(args.cmake_script, hook_script(ordered, hook_summary(plan, choice)));
+    write_hook_script(args, plan, choice, listed, source, ordered, orderers);
     return;
   }
 
@@ -326,6 +458,16 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_split_
       ->type_name("FILE");
   cmd->add_option("--record-dir", args->record_dir,
                   "Write this partition's record to DIR/partition-K-of-N.json (for tlb record, tlb verify)")
+      ->type_name("DIR");
+  cmd->add_option("--ctest-command-line", args->ctest_command_line,
+                  "For the include(TLB) hook: ctest's NUL-separated arguments in hex, for its filters and -j")
+      ->type_name("HEX");
+  cmd->add_option("--rerun-failed", args->rerun_failed,
+                  "For the include(TLB) hook under ctest --rerun-failed: select the failed tests of ctest's "
+                  "LastTestsFailed log in DIR (Testing/Temporary) and number them again for this run")
+      ->type_name("DIR");
+  cmd->add_option("--source-dir", args->source_dir,
+                  "For the include(TLB) hook: the project's top source directory, kept in the record")
       ->type_name("DIR");
   add_split_flags(cmd, *args);
   cmd->add_flag("--all", args->all, "Every partition: 'k<TAB>name' lines, or all partitions with --json");

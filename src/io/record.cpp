@@ -1,7 +1,9 @@
 #include "io/record.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -69,6 +71,12 @@ class RecordReader {
         record.job_version = string(reader, at, key);
       } else if (key == "plan") {
         record.plan = plan(reader, at);
+      } else if (key == "split_at") {
+        record.split_at = string(reader, at, key);
+      } else if (key == "ctest_parallel_level") {
+        record.ctest_parallel_level = whole_number(reader, at, key);
+      } else if (key == "source_dir") {
+        record.source_dir = string(reader, at, key);
       } else if (key == "estimates") {
         record.estimates = estimates(reader, at);
       } else if (key == "fingerprint") {
@@ -306,6 +314,21 @@ nlohmann::ordered_json names_json(const std::vector<std::string>& names) {
 
 }  // namespace
 
+std::string utc_timestamp() {
+  using namespace std::chrono;
+  const auto now = time_point_cast<microseconds>(system_clock::now());
+  const auto day = floor<days>(now);
+  const year_month_day date{day};
+  const hh_mm_ss time{now - day};
+  char text[40];
+  std::snprintf(
+      text, sizeof text, "%04d-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ", static_cast<int>(date.year()),
+      static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+      static_cast<long long>(time.hours().count()), static_cast<long long>(time.minutes().count()),
+      static_cast<long long>(time.seconds().count()), static_cast<long long>(time.subseconds().count()));
+  return text;
+}
+
 std::string hash_names(const std::vector<std::string>& sorted_names) {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
   const auto add = [&hash](unsigned char byte) {
@@ -353,6 +376,10 @@ std::string format_record(const PartitionRecord& record, const std::string& sour
   document["history_hash"] = record.history_hash;
   document["has_results"] = record.has_results;
   document["recorded_on"] = record.recorded_on;
+  // Written by newer hooks only; older readers skip them.
+  if (!record.split_at.empty()) document["split_at"] = record.split_at;
+  if (record.ctest_parallel_level > 0) document["ctest_parallel_level"] = record.ctest_parallel_level;
+  if (!record.source_dir.empty()) document["source_dir"] = record.source_dir;
   if (record.plan) {
     ordered_json predicted = ordered_json::array();
     for (double seconds : record.plan->predicted_seconds) predicted.push_back(micro(seconds));

@@ -65,8 +65,19 @@ struct PartitionRecord {
                             // dates each test's last run the same whatever day it runs ("" before).
   std::optional<SplitFingerprint> fingerprint;  // What decided the split; absent in records of older tlb.
 
+  // UTC time the hook split (ISO 8601, microseconds): orders a partition's attempts, the latest standing (""
+  // in records of earlier tlb).
+  std::string split_at;
+  // The -j of the ctest that ran the partition (0: not known).
+  int ctest_parallel_level = 0;
+  // The project's top source directory, which a relative TLB_STORE is under ("" when not known).
+  std::string source_dir;
+
   friend bool operator==(const PartitionRecord&, const PartitionRecord&) = default;
 };
+
+// The current UTC time as split_at holds it: "2026-12-07T06:30:12.123456Z".
+std::string utc_timestamp();
 
 // A stable hash of a sorted name list, as text ("fnv1a64:<16 hex digits>").
 std::string hash_names(const std::vector<std::string>& sorted_names);

@@ -52,6 +52,7 @@ class Checker {
 
   Verification run() {
     if (records_.empty()) return result_;
+    set_aside_earlier_attempts();
     check_agreement();
     check_partitions();
     check_assignment();
@@ -69,6 +70,35 @@ class Checker {
  private:
   void add(ProblemKind kind, std::string test, std::vector<int> partitions, std::string message) {
     result_.problems.push_back(Problem{kind, std::move(test), std::move(partitions), std::move(message)});
+  }
+
+  // Records of one partition split at different times are attempts of it: the latest stands, and only it
+  // takes part in the checks. Records split at the same time (or before split_at was written) stay, and are
+  // duplicates.
+  void set_aside_earlier_attempts() {
+    std::map<std::pair<int, int>, std::string> latest;
+    for (const LoadedRecord& r : records_) {
+      std::string& at = latest[{r.record.partition, r.record.total}];
+      at = std::max(at, r.record.split_at);
+    }
+    std::vector<LoadedRecord> standing;
+    std::map<std::pair<int, int>, std::vector<std::string>> earlier;
+    for (LoadedRecord& r : records_) {
+      if (r.record.split_at < latest[{r.record.partition, r.record.total}]) {
+        earlier[{r.record.partition, r.record.total}].push_back(r.path);
+      } else {
+        standing.push_back(std::move(r));
+      }
+    }
+    records_ = std::move(standing);
+    for (const auto& [key, paths] : earlier) {
+      std::string list;
+      for (const std::string& path : paths) list.append(list.empty() ? "" : ", ").append(path);
+      result_.retries.push_back(Retry{key.first, paths.size(),
+                                      retried_text(key.first, paths.size()) + " of " +
+                                          std::to_string(key.second) + ": the attempt split at " +
+                                          latest[key] + " stands; earlier: " + list});
+    }
   }
 
   void check_agreement() {
@@ -237,6 +267,13 @@ std::optional<std::string> split_inputs_differ(const PartitionRecord& mine, cons
   return fingerprint_difference(*mine.fingerprint, *first.fingerprint);
 }
 
+std::string retried_text(int partition, std::size_t earlier) {
+  return "partition " + std::to_string(partition) + " retried " +
+         (earlier == 1   ? std::string("once")
+          : earlier == 2 ? std::string("twice")
+                         : std::to_string(earlier) + " times");
+}
+
 std::string_view to_string(ProblemKind kind) {
   switch (kind) {
     case ProblemKind::inconsistent:
@@ -282,6 +319,10 @@ std::string verification_text(const Verification& v, std::size_t records) {
       if (p.kind == kind) out << "  " << p.message << "\n";
     }
   }
+  if (!v.retries.empty()) {
+    out << "\nretried (" << v.retries.size() << "; the latest attempt of a partition stands):\n";
+    for (const Retry& r : v.retries) out << "  " << r.message << "\n";
+  }
   if (!v.notes.empty()) {
     out << "\nnotes (not failures; TLB_STRICT=1 makes them so):\n";
     for (const Problem& p : v.notes) out << "  " << p.message << "\n";
@@ -290,10 +331,15 @@ std::string verification_text(const Verification& v, std::size_t records) {
   if (v.proven()) {
     out << "tlb verify: proven: each of the " << v.tests << " tests ran exactly once across " << v.total
         << " partition" << (v.total == 1 ? "" : "s");
+    std::string remarks;
     if (v.attachments > 0) {
-      out << " (" << v.attachments << " fixture setup/cleanup test" << (v.attachments == 1 ? "" : "s")
-          << " in each partition that needed " << (v.attachments == 1 ? "it" : "them") << ")";
+      remarks = std::to_string(v.attachments) + " fixture setup/cleanup test" +
+                (v.attachments == 1 ? "" : "s") + " in each partition that needed " +
+                (v.attachments == 1 ? "it" : "them");
     }
+    for (const Retry& r : v.retries)
+      remarks += (remarks.empty() ? "" : "; ") + retried_text(r.partition, r.earlier);
+    if (!remarks.empty()) out << " (" << remarks << ")";
     out << ".\n";
     return out.str();
   }
@@ -328,6 +374,10 @@ std::string verification_json(const Verification& v, std::size_t records) {
   document["records"] = records;
   document["tests"] = v.tests;
   document["attachments"] = v.attachments;
+  ordered_json retries = ordered_json::array();
+  for (const Retry& r : v.retries)
+    retries.push_back({{"partition", r.partition}, {"earlier_attempts", r.earlier}, {"message", r.message}});
+  document["retries"] = std::move(retries);
   document["problems"] = problems_json(v.problems);
   document["notes"] = problems_json(v.notes);
   return document.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
@@ -365,6 +415,11 @@ Verification parse_verification_json(std::string_view text, const std::string& s
       }
       return out;
     };
+    for (const json& entry : document.value("retries", json::array())) {
+      v.retries.push_back(Retry{entry.at("partition").get<int>(),
+                                entry.at("earlier_attempts").get<std::size_t>(),
+                                entry.at("message").get<std::string>()});
+    }
     v.problems = problems(document.at("problems"));
     v.notes = problems(document.at("notes"));
     if (v.proven() != document.at("proven").get<bool>()) throw fail("\"proven\" disagrees with its problems");

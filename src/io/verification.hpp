@@ -42,6 +42,17 @@ struct Problem {
   std::string message;          // One line, naming the test and partitions (and records' files).
 };
 
+// A partition run more than once (a CI retry): its latest attempt (by the record's split_at) stands, the
+// earlier ones are history, not duplicates.
+struct Retry {
+  int partition = 0;
+  std::size_t earlier = 0;  // Earlier attempts set aside.
+  std::string message;      // One line naming the records.
+};
+
+// "partition 3 retried once", "... twice", "... 3 times".
+std::string retried_text(int partition, std::size_t earlier);
+
 struct Verification {
   std::vector<Problem>
       problems;  // Grouped by kind, in ProblemKind order; within a kind by test, then partition.
@@ -49,6 +60,7 @@ struct Verification {
   int total = 0;                // N, as most records say.
   std::size_t tests = 0;        // Tests in the list, as most records have it.
   std::size_t attachments = 0;  // Fixture tests that ran in several partitions, as allowed.
+  std::vector<Retry> retries;   // Partitions whose latest attempt stands, in partition order.
   bool proven() const { return problems.empty(); }
 };
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <span>
 #include <tuple>
 
 #include "io/atomic_file.hpp"
@@ -18,8 +19,11 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kVersionPrefix = "# tlb timings v";
-constexpr int kVersion = 1;
+// Version 2 adds the ctest -j of each duration; a file is written as version 1, which older tlb reads, unless
+// a duration was measured under -j 2 or more (version 1's durations are taken as measured under -j 1).
+constexpr int kVersion = 2;
 constexpr std::string_view kColumns = "# seconds runs last-result last-seen name";
+constexpr std::string_view kColumnsWithJobs = "# seconds runs last-result last-seen jobs name";
 
 std::optional<Outcome> outcome_named(std::string_view name) {
   for (Outcome outcome : {Outcome::passed, Outcome::failed, Outcome::skipped, Outcome::unknown}) {
@@ -55,9 +59,11 @@ bool conflict_marker(std::string_view line) {
   return false;
 }
 
-// Checks the first line; throws when it is not this version's.
-void check_version_line(std::string_view line, const std::string& source) {
-  if (line == std::string(kVersionPrefix) + std::to_string(kVersion)) return;
+// Checks the first line and returns its version; throws when it is not one this tlb reads.
+int check_version_line(std::string_view line, const std::string& source) {
+  for (int version = 1; version <= kVersion; ++version) {
+    if (line == std::string(kVersionPrefix) + std::to_string(version)) return version;
+  }
   if (line.starts_with(kVersionPrefix)) {
     auto version = io::parse_int(line.substr(kVersionPrefix.size()));
     if (version && *version > kVersion) {
@@ -72,17 +78,18 @@ void check_version_line(std::string_view line, const std::string& source) {
                            std::to_string(kVersion) + "'");
 }
 
-// "<seconds> <runs> <last result> <YYYY-MM-DD> <name>".
+// "<seconds> <runs> <last result> <YYYY-MM-DD> <name>"; version 2 has "<jobs>" before the name.
 std::pair<std::string, TimedRecord> parse_line(std::string_view line, std::size_t number,
-                                               const std::string& source) {
-  std::string_view fields[4];
+                                               const std::string& source, int version) {
+  std::string_view fields[5];
   std::string_view rest = line;
-  for (std::string_view& field : fields) {
+  for (std::string_view& field : std::span(fields, version >= 2 ? 5 : 4)) {
     const auto space = rest.find(' ');
     if (space == std::string_view::npos) {
       throw io::InputError(source, number,
-                           "expected '<seconds> <runs> <last result> <YYYY-MM-DD> <test name>', got '" +
-                               std::string(line) + "'");
+                           std::string("expected '<seconds> <runs> <last result> <YYYY-MM-DD> ") +
+                               (version >= 2 ? "<jobs> " : "") + "<test name>', got '" + std::string(line) +
+                               "'");
     }
     field = rest.substr(0, space);
     rest.remove_prefix(space + 1);
@@ -103,6 +110,11 @@ std::pair<std::string, TimedRecord> parse_line(std::string_view line, std::size_
   if (!date) throw bad("bad last-seen date '" + std::string(fields[3]) + "' (YYYY-MM-DD)");
   if (rest.empty()) throw bad("no test name");
   entry.record = TestRecord{*seconds, static_cast<std::uint32_t>(*runs), *last};
+  if (version >= 2) {
+    auto jobs = io::parse_int(fields[4]);
+    if (!jobs || *jobs < 1) throw bad("bad ctest -j '" + std::string(fields[4]) + "' (1 or more)");
+    entry.record.jobs = static_cast<std::uint32_t>(*jobs);
+  }
   entry.last_seen = *date;
   return {std::string(rest), entry};
 }
@@ -237,11 +249,11 @@ Timings parse_timings(std::string_view text, const std::string& source) {
                            "keeping the newer) or join the two versions with `tlb merge`");
     }
   }
-  check_version_line(lines.front(), source);
+  const int version = check_version_line(lines.front(), source);
   for (std::size_t i = 1; i < lines.size(); ++i) {
     const std::string_view line = lines[i];
     if (io::trim(line).empty() || line.front() == '#') continue;
-    auto [name, entry] = parse_line(line, i + 1, source);
+    auto [name, entry] = parse_line(line, i + 1, source, version);
     auto [it, inserted] = timings.try_emplace(std::move(name), entry);
     if (!inserted && newer(entry, it->second)) it->second = entry;
   }
@@ -249,8 +261,10 @@ Timings parse_timings(std::string_view text, const std::string& source) {
 }
 
 std::string format_timings(const Timings& timings) {
-  std::string text =
-      std::string(kVersionPrefix) + std::to_string(kVersion) + "\n" + std::string(kColumns) + "\n";
+  const bool with_jobs = std::any_of(timings.begin(), timings.end(),
+                                     [](const auto& timing) { return timing.second.record.jobs != 1; });
+  std::string text = std::string(kVersionPrefix) + (with_jobs ? "2" : "1") + "\n" +
+                     std::string(with_jobs ? kColumnsWithJobs : kColumns) + "\n";
   for (const auto& [name, entry] : timings) {
     text += format_seconds(entry.record.seconds);
     text += ' ';
@@ -260,6 +274,7 @@ std::string format_timings(const Timings& timings) {
     text += ' ';
     text += format_date(entry.last_seen);
     text += ' ';
+    if (with_jobs) text += std::to_string(entry.record.jobs) + ' ';
     text += name;
     text += '\n';
   }

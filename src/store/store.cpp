@@ -85,8 +85,14 @@ void fold(TestRecord& record, const Observation& observation, double smoothing_f
         counts = record.runs == 0 || seconds > record.seconds;
         break;
       case Outcome::skipped:
-        counts = false;
+        // A test that has only ever skipped is learned at its skipping time, which is short; a skip of a test
+        // that ran before keeps the duration of its real runs.
+        counts = record.runs == 0 || record.last == Outcome::skipped;
         break;
+    }
+    if (counts && observation.jobs != 0 && observation.jobs != record.jobs) {
+      record.runs = 0;  // Measured under another -j: the estimate starts again at this level.
+      record.jobs = observation.jobs;
     }
     if (counts) {
       record.seconds = record.runs == 0 ? seconds : smooth(record.seconds, seconds, smoothing_factor);

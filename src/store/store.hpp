@@ -54,6 +54,7 @@ struct Observation {
   std::string name;  // CTest test name.
   std::optional<double> seconds;
   Outcome outcome = Outcome::unknown;
+  std::uint32_t jobs = 0;  // The ctest -j it ran under (0: not known).
 };
 
 // What one run (one partition of a CI run, or an unpartitioned run) reports after it ran: the unit a backend
@@ -79,7 +80,10 @@ struct HistoryPolicy {
 // duration is smoothed in only when it is longer than the estimate (or the test has none yet): a failure
 // often stops a test early, so a short time says little about the next run, while a long one (a hang until
 // the timeout) is likely to recur until the test is fixed, and under-estimating makes a partition late.
-// A skipped run's duration is never used. Any known outcome replaces the last one.
+// A skipped run's duration counts only for a test with no duration yet or skipped last time too (a test that
+// always skips). Any known outcome replaces the last one. A duration measured under another ctest -j than the
+// estimate's replaces it instead of being smoothed in: tests run slower side by side, and the two levels'
+// times are kept apart rather than averaged.
 void fold(TestRecord& record, const Observation& observation, double smoothing_factor);
 
 // What update() did.

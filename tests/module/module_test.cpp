@@ -379,9 +379,10 @@ TEST_F(ModuleTest, TheRecordSaysWhatThePartitionWasGiven) {
   std::set<std::string> expected = as_set({everything_->begin(), everything_->end()});
   expected.insert("off.disabled");  // Listed, so that one partition shows it as disabled, as ctest would.
   EXPECT_EQ(all, expected);
-  // A later run with another total leaves only its own record.
+  // A later run with another total replaces only its own record (issue 22).
   ASSERT_EQ(project_->ctest(Project::partition(1, 2)).result.exit_code, 0);
-  EXPECT_FALSE(fs::exists(project_->build / "tlb" / "partition-3-of-4.json"));
+  EXPECT_TRUE(fs::exists(project_->build / "tlb" / "partition-3-of-4.json"));
+  EXPECT_TRUE(fs::exists(project_->build / "tlb" / "partition-1-of-2.json"));
 }
 
 TEST_F(ModuleTest, ABadPartitionStopsCtestWithTlbsMessage) {
@@ -520,8 +521,11 @@ TEST_F(ModuleTest, AgainstATlbServerPartitionsReportAndTheServerVerifies) {
   EXPECT_EQ(project_->record(2, kTotal)["history_status"], "unavailable");
   std::size_t warnings = 0;
   for (const std::string& line : lines_of(alone.result.out + alone.result.err))
-    warnings += line.find(url) != std::string::npos;
+    warnings += line.find(url) != std::string::npos && line.starts_with("tlb: warning");
   EXPECT_EQ(warnings, 1u) << "one warning naming the server:\n" << alone.result.out << alone.result.err;
+  // And the summary line says so too (issue 22).
+  EXPECT_NE(alone.result.err.find("split WITHOUT history (unavailable: " + url + ")"), std::string::npos)
+      << alone.result.err;
   // ...unless TLB_STRICT is set: then nothing runs.
   down["TLB_STRICT"] = "1";
   const Project::Run strict = project_->ctest(down);

@@ -56,8 +56,8 @@ TEST(Merge, JoinsTimingFilesThenFoldsInRecordsByPartition) {
   EXPECT_EQ(t.at("c"), (TimedRecord{TestRecord{3, 1, Outcome::failed}, day("2024-05-10")}));
   // In partition 1 (4 s), then partition 2 (6 s): (2 + 4) / 2 = 3, then (3 + 6) / 2 = 4.5.
   EXPECT_EQ(t.at("fixture"), (TimedRecord{TestRecord{4.5, 5, Outcome::passed}, day("2024-05-10")}));
-  // Skipped: no duration; a record without recorded_on is dated today.
-  EXPECT_EQ(t.at("d"), (TimedRecord{TestRecord{0, 0, Outcome::skipped}, day("2024-05-11")}));
+  // Skipped with no history: its skipping time is its duration; a record without recorded_on is dated today.
+  EXPECT_EQ(t.at("d"), (TimedRecord{TestRecord{0, 1, Outcome::skipped}, day("2024-05-11")}));
   EXPECT_EQ(t.at("untouched").last_seen, day("2024-05-01"));
   EXPECT_EQ(merged.added, 3u);  // b, c, d
   EXPECT_EQ(merged.forgotten, 0u);

@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "cli/ctest_invocation.hpp"
 #include "support/environment.hpp"
 
 namespace tlb::cli {
@@ -45,6 +46,16 @@ TEST(Partition, FromTlbVariables) {
   expect_partition(
       partition({{"TLB_PARTITION", "3/5"}, {"TLB_PARTITION_NUMBER", "3"}, {"TLB_TOTAL_PARTITIONS", "5"}}), 3,
       5);
+}
+
+// TLB_PARTITION with only one of the pair: it gives the rest, and the one given must agree (issue 22).
+TEST(Partition, TlbPartitionWithOneAgreeingVariable) {
+  expect_partition(partition({{"TLB_PARTITION", "2/4"}, {"TLB_PARTITION_NUMBER", "2"}}), 2, 4);
+  expect_partition(partition({{"TLB_PARTITION", "2/4"}, {"TLB_TOTAL_PARTITIONS", "4"}}), 2, 4);
+  EXPECT_EQ(usage_error({{"TLB_PARTITION", "2/4"}, {"TLB_PARTITION_NUMBER", "3"}}),
+            "TLB_PARTITION=2/4 disagrees with TLB_PARTITION_NUMBER=3; set one or the other");
+  EXPECT_EQ(usage_error({{"TLB_PARTITION", "2/4"}, {"TLB_TOTAL_PARTITIONS", "5"}}),
+            "TLB_PARTITION=2/4 disagrees with TLB_TOTAL_PARTITIONS=5; set one or the other");
 }
 
 TEST(Partition, FlagsWinOverTheEnvironment) {
@@ -227,6 +238,50 @@ TEST(ParallelLevel, FlagThenTlbsVariableThenCtests) {
       EXPECT_NE(std::string(e.what()).find(variable + "=" + value), std::string::npos) << e.what();
     }
   }
+}
+
+}  // namespace
+}  // namespace tlb::cli
+
+namespace tlb::cli {
+namespace {
+
+// What the hook learns from ctest's command line (/proc/self/cmdline, NUL-separated).
+TEST(CtestInvocation, FiltersParallelLevelAndRerun) {
+  using namespace std::string_literals;
+  const CtestInvocation none = parse_ctest_invocation("ctest\0--test-dir\0build\0"s);
+  EXPECT_FALSE(none.filtered());
+  EXPECT_FALSE(none.parallel_level);
+  EXPECT_FALSE(none.rerun_failed);
+  const CtestInvocation some = parse_ctest_invocation(
+      "ctest\0-R\0old\0-R\0^net\0-LE\0slow\0-j3\0--rerun-failed\0--exclude-regex=x\0"s);
+  EXPECT_EQ(some.include_regex, "^net");
+  EXPECT_EQ(some.exclude_regex, "x");
+  EXPECT_EQ(some.label_exclude, std::vector<std::string>{"slow"});
+  EXPECT_EQ(some.parallel_level, 3);
+  EXPECT_TRUE(some.rerun_failed);
+  EXPECT_EQ(some.filters, "-R old -R ^net -LE slow --exclude-regex=x");
+  EXPECT_EQ(parse_ctest_invocation("ctest\0--parallel\0004\0"s).parallel_level, 4);
+  const CtestInvocation bare = parse_ctest_invocation("ctest\0-j\0-R\0x\0"s);
+  EXPECT_FALSE(bare.parallel_level);
+  EXPECT_EQ(bare.include_regex, "x");
+  EXPECT_EQ(from_hex("63746573742d"), "ctest-");
+  EXPECT_FALSE(from_hex("6g"));
+}
+
+TEST(CtestInvocation, FiltersAsCtestAppliesThem) {
+  using namespace std::string_literals;
+  tlb::Test net = tlb::Test::named("net.timeout");
+  net.labels = {"slow", "net"};
+  const tlb::Test db = tlb::Test::named("db.read");
+  EXPECT_EQ(passes_filters(parse_ctest_invocation("ctest\0-R\0^net\0"s), net), true);
+  EXPECT_EQ(passes_filters(parse_ctest_invocation("ctest\0-R\0^net\0"s), db), false);
+  EXPECT_EQ(passes_filters(parse_ctest_invocation("ctest\0-E\0read\0"s), db), false);
+  EXPECT_EQ(passes_filters(parse_ctest_invocation("ctest\0-L\0slow\0-L\0net\0"s), net), true);
+  EXPECT_EQ(passes_filters(parse_ctest_invocation("ctest\0-L\0slow\0-L\0fast\0"s), net), false);
+  EXPECT_EQ(passes_filters(parse_ctest_invocation("ctest\0-LE\0slow\0"s), net), false);
+  EXPECT_EQ(passes_filters(parse_ctest_invocation("ctest\0-LE\0slow\0"s), db), true);
+  EXPECT_FALSE(passes_filters(parse_ctest_invocation("ctest\0-R\0(\0"s), db).has_value());
 }
 
 }  // namespace

@@ -109,6 +109,19 @@ TEST(Fold, AFailedRunCountsOnlyWhenLongerThanTheEstimate) {
   EXPECT_EQ(fresh, (TestRecord{0.2, 1, Outcome::failed}));
 }
 
+// A test that always skips is learned at its skipping time; one that ran before keeps its real duration.
+TEST(Fold, ATestThatAlwaysSkipsIsLearnedFromItsSkips) {
+  TestRecord record;
+  fold(record, {"t", 0.02, Outcome::skipped}, 0.5);
+  EXPECT_EQ(record, (TestRecord{0.02, 1, Outcome::skipped}));
+  fold(record, {"t", 0.04, Outcome::skipped}, 0.5);
+  EXPECT_EQ(record, (TestRecord{0.03, 2, Outcome::skipped}));
+  fold(record, {"t", 8.0, Outcome::passed}, 0.5);
+  EXPECT_EQ(record, (TestRecord{4.015, 3, Outcome::passed}));
+  fold(record, {"t", 0.01, Outcome::skipped}, 0.5);  // Skipped after a real run: the estimate stays.
+  EXPECT_EQ(record, (TestRecord{4.015, 3, Outcome::skipped}));
+}
+
 TEST(Fold, SkippedRunsAndMissingTimesKeepTheEstimate) {
   TestRecord record{10.0, 3, Outcome::failed};
   fold(record, {"t", 0.0, Outcome::skipped}, 0.5);
@@ -118,6 +131,25 @@ TEST(Fold, SkippedRunsAndMissingTimesKeepTheEstimate) {
   fold(record, {"t", 4.0, Outcome::unknown},
        0.5);  // Unknown outcome: the duration counts, the outcome stays.
   EXPECT_EQ(record, (TestRecord{7.0, 4, Outcome::passed}));
+}
+
+// Durations measured under another ctest -j are not averaged with the estimate: it starts again at the new
+// level (issue 22).
+TEST(Fold, AnotherParallelLevelStartsTheEstimateAgain) {
+  TestRecord record{10.0, 3, Outcome::passed};  // Learned under -j 1 (or in a version 1 file).
+  Observation at_j2{"t", 17.0, Outcome::passed};
+  at_j2.jobs = 2;
+  fold(record, at_j2, 0.5);
+  EXPECT_EQ(record, (TestRecord{17.0, 1, Outcome::passed, 2}));
+  at_j2.seconds = 15.0;
+  fold(record, at_j2, 0.5);
+  EXPECT_EQ(record, (TestRecord{16.0, 2, Outcome::passed, 2}));
+  fold(record, {"t", 9.0, Outcome::passed}, 0.5);  // Level not known: smoothed in as it is.
+  EXPECT_EQ(record, (TestRecord{12.5, 3, Outcome::passed, 2}));
+  Observation at_j1{"t", 10.0, Outcome::passed};
+  at_j1.jobs = 1;
+  fold(record, at_j1, 0.5);
+  EXPECT_EQ(record, (TestRecord{10.0, 1, Outcome::passed, 1}));
 }
 
 TEST(HistoryHash, DependsOnContentOnly) {
@@ -132,6 +164,25 @@ TEST(HistoryHash, DependsOnContentOnly) {
   b.set("x", {1.5, 2, Outcome::failed});
   EXPECT_NE(history_hash(a), history_hash(b));
   EXPECT_EQ(history_hash(History{}), "fnv1a64:cbf29ce484222325");  // FNV-1a's offset basis: nothing hashed.
+}
+
+// The ctest -j of each duration: version 2 only when one was measured under -j 2 or more; version 1 files are
+// read as -j 1 (issue 22).
+TEST_F(TimingFile, TheParallelLevelNeedsVersionTwoOnlyAboveOne) {
+  Timings timings;
+  timings["a"] = {TestRecord{1.5, 2, Outcome::passed}, day("2024-05-02")};
+  write_timings(path_, timings);
+  EXPECT_EQ(content(), std::string(kHeader) + "1.500000 2 passed 2024-05-02 a\n");
+  timings["b c"] = {TestRecord{2.5, 1, Outcome::failed, 4}, day("2024-05-02")};
+  write_timings(path_, timings);
+  EXPECT_EQ(content(),
+            "# tlb timings v2\n# seconds runs last-result last-seen jobs name\n"
+            "1.500000 2 passed 2024-05-02 1 a\n2.500000 1 failed 2024-05-02 4 b c\n");
+  const std::optional<Timings> back = read_timings(path_);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->at("b c").record, (TestRecord{2.5, 1, Outcome::failed, 4}));
+  EXPECT_EQ(back->at("a").record.jobs, 1u);
+  EXPECT_THROW(parse_timings("# tlb timings v2\n1.0 1 passed 2024-05-02 0 x\n", "t"), io::InputError);
 }
 
 TEST_F(TimingFile, RoundTripInNameOrder) {
@@ -269,7 +320,7 @@ TEST_P(CorruptTimingFile, WarnsOnLoadAndIsNeverOverwritten) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, CorruptTimingFile,
     ::testing::Values(
-        Corruption{"# tlb timings v2\n9.000000 1 passed 2024-05-02 x\n", 1, "newer tlb"},
+        Corruption{"# tlb timings v3\n9.000000 1 passed 2024-05-02 x\n", 1, "newer tlb"},
         Corruption{"name 1.5\n", 1, "not a tlb timing file"},
         Corruption{std::string(kHeader) + "1,5 1 passed 2024-05-02 x\n", 3, "bad duration '1,5'"},
         Corruption{std::string(kHeader) + "-1.0 1 passed 2024-05-02 x\n", 3, "bad duration"},

@@ -124,6 +124,40 @@ TEST(Verify, MissingAndDuplicatePartitions) {
   EXPECT_NE(std::find(found.begin(), found.end(), "duplicated: a (partitions 1, 1)"), found.end());
 }
 
+// A partition run again (a CI retry): the latest attempt stands, the earlier one is history, and a test is
+// duplicated only when two different partitions ran it (issue 22).
+TEST(Verify, ARetriedPartitionIsProvenWithItsLatestAttempt) {
+  auto records = correct_set();
+  for (LoadedRecord& r : records) r.record.split_at = "2026-12-07T06:00:00.000000Z";
+  LoadedRecord retry = records[1];
+  retry.path = "retry/p2.json";
+  retry.record.split_at = "2026-12-07T06:30:00.000000Z";
+  records[1].record.results.pop_back();  // The first attempt lost a test: the retry stands.
+  records.push_back(retry);
+  const Verification v = verify_records(records, false);
+  EXPECT_TRUE(v.proven()) << ::testing::PrintToString(problems(v));
+  ASSERT_EQ(v.retries.size(), 1u);
+  EXPECT_EQ(v.retries[0].partition, 2);
+  EXPECT_EQ(v.retries[0].earlier, 1u);
+  const std::string text = io::verification_text(v, records.size());
+  EXPECT_NE(
+      text.find("(1 fixture setup/cleanup test in each partition that needed it; partition 2 retried once)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("earlier: p2.json"), std::string::npos) << text;
+  std::size_t count = 0;
+  const Verification back =
+      io::parse_verification_json(io::verification_json(v, records.size()), "json", count);
+  ASSERT_EQ(back.retries.size(), 1u);
+  EXPECT_EQ(back.retries[0].message, v.retries[0].message);
+
+  // A test that two different partitions ran is still duplicated.
+  records.back().record.results.push_back({"d", io::ResultStatus::passed, 1.0});
+  EXPECT_EQ(
+      problems(verify_records(records, false)),
+      (std::vector<std::string>{"duplicated: d (partitions 2, 3)", "ran but not assigned: d (partition 2)"}));
+}
+
 TEST(Verify, InconsistentTestList) {
   auto records = correct_set();
   io::PartitionRecord& r = partition(records, 2);

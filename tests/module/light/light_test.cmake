@@ -1,0 +1,16 @@
+# One test of the light fixture: appends NAME to the file TLB_FAKE_LOG names, then skips (SKIP set) or fails
+# when NAME is a line of the file TLB_LIGHT_FAIL names.
+cmake_minimum_required(VERSION 3.20)
+if(NOT "$ENV{TLB_FAKE_LOG}" STREQUAL "")
+  file(APPEND "$ENV{TLB_FAKE_LOG}" "${NAME}\n")
+endif()
+if(SKIP)
+  message("LIGHT SKIPPED")
+  return()
+endif()
+if(NOT "$ENV{TLB_LIGHT_FAIL}" STREQUAL "" AND EXISTS "$ENV{TLB_LIGHT_FAIL}")
+  file(STRINGS "$ENV{TLB_LIGHT_FAIL}" failing)
+  if(NAME IN_LIST failing)
+    message(FATAL_ERROR "${NAME} fails, as asked")
+  endif()
+endif()
