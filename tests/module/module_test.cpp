@@ -577,6 +577,21 @@ TEST(Shapes, TheConsumersBuildTypeIsKept) {
   }
 }
 
+// A dependency TLB cannot find stops configure with the Debian package that provides it.
+TEST(Shapes, AMissingDependencyNamesItsDebianPackage) {
+  const fs::path dir = scratch("missing-dependency");
+  const ProcessResult configure =
+      run_process({cmake_command(), "-S", TLB_MODULE_C_PROJECT, "-B", (dir / "build").string(), "-G", "Ninja",
+                   "-DTLB_ADOPTION=subdirectory", "-DTLB_SOURCE_DIR=" TLB_SOURCE_DIR,
+                   "-DCMAKE_DISABLE_FIND_PACKAGE_tinyxml2=ON"},
+                  {{"HOME", dir.string()}});
+  EXPECT_NE(configure.exit_code, 0);
+  const std::string err =
+      std::regex_replace(configure.err, std::regex("\\s+"), " ");  // CMake wraps messages.
+  EXPECT_NE(err.find("TLB needs tinyxml2"), std::string::npos) << configure.err;
+  EXPECT_NE(err.find("apt-get install libtinyxml2-dev"), std::string::npos) << configure.err;
+}
+
 // The build type changed in an existing build tree: the hook finds the current configuration's settings only,
 // so ctest without -C still partitions.
 TEST(Shapes, BuildTypeChangedInPlace) {
