@@ -45,6 +45,8 @@ Cache variables
 ``TLB_EXECUTABLE``
   The ``tlb`` program the hook runs. Default: the ``tlb`` target when TLB is part of the build
   (``add_subdirectory``, ``FetchContent``), else the one from ``find_package(TLB)``, else ``tlb`` on the ``PATH``.
+  When it is the ``tlb`` target, the module adds it to the default build (target ``tlb_hook_program``), so that
+  ``add_subdirectory(... EXCLUDE_FROM_ALL)`` still builds it.
 
 Commands
 ^^^^^^^^
