@@ -46,6 +46,8 @@ Cache variables
 ``TLB_EXECUTABLE``
   The ``tlb`` program the hook runs. Default: the ``tlb`` target when TLB is part of the build
   (``add_subdirectory``, ``FetchContent``), else the one from ``find_package(TLB)``, else ``tlb`` on the ``PATH``.
+  When it is the ``tlb`` target, the module adds it to the default build (target ``tlb_hook_program``), so that
+  ``add_subdirectory(... EXCLUDE_FROM_ALL)`` still builds it.
 
 Files
 ^^^^^
@@ -181,3 +183,39 @@ function(_tlb_install_hook)
 endfunction()
 
 cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL _tlb_install_hook)
+
+# A build type changed in place would leave the old configuration's settings beside the new one's, and the hook,
+# run without -C, could not tell which to read. They are all removed here, at configure time; generating writes
+# those of the current configurations again.
+function(_tlb_remove_stale_settings)
+  file(GLOB stale "${CMAKE_BINARY_DIR}/CMakeFiles/TLB/settings-*.cmake")
+  if(stale)
+    file(REMOVE ${stale})
+  endif()
+endfunction()
+
+# The tlb program must be built with the project even when TLB was added with add_subdirectory(... EXCLUDE_FROM_ALL)
+# or its `tlb` target is otherwise left out of `all`: a target of the default build depends on it.
+function(_tlb_build_program_by_default)
+  if(NOT TLB_EXECUTABLE AND TARGET tlb AND NOT TARGET tlb_hook_program)
+    get_target_property(imported tlb IMPORTED)
+    if(NOT imported)
+      add_custom_target(tlb_hook_program ALL COMMENT "The tlb program include(TLB)'s ctest hook runs")
+      add_dependencies(tlb_hook_program tlb)
+    endif()
+  endif()
+endfunction()
+
+# The build tree's store, for `tlb record <build dir>` after a run that wrote no partition record (a learning run
+# with no partition set): one line, TLB_STORE with a relative path made absolute from the top source directory.
+function(_tlb_write_store_file)
+  set(store "${TLB_STORE}")
+  if(NOT store MATCHES "^[A-Za-z][A-Za-z0-9+.-]*://" AND NOT IS_ABSOLUTE "${store}")
+    set(store "${CMAKE_SOURCE_DIR}/${store}")
+  endif()
+  file(WRITE "${CMAKE_BINARY_DIR}/CMakeFiles/TLB/store.txt" "${store}\n")
+endfunction()
+
+_tlb_remove_stale_settings()
+_tlb_write_store_file()
+cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL _tlb_build_program_by_default)

@@ -44,9 +44,10 @@ if [ -f "$demo/CMakeCache.txt" ] && ! grep -qx "CMAKE_HOME_DIRECTORY:INTERNAL=$r
   die "$demo holds a build of another project; remove it (rm -rf build/demo) and run the demo again"
 fi
 echo "Building the example project, and tlb with it, in build/demo (a minute or two the first time)..."
-# The same configuration as scripts/demo.sh, so that the two demos share the build.
+# scripts/demo.sh's configuration, so that the two demos share the build, plus the server side (server, agent,
+# swarm), which TLB leaves out of the light client it builds as a subproject.
 logged "$demo/configure.log" cmake -S "$root/examples/demo" -B "$demo" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DTLB_STORE="$root/build/demo-history/timings.txt"
+  -DTLB_STORE="$root/build/demo-history/timings.txt" -DTLB_BUILD_SERVER=ON
 logged "$demo/build.log" cmake --build "$demo"
 rm -rf "$out"
 mkdir -p "$out"

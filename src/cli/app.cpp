@@ -1,23 +1,31 @@
 #include "cli/app.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <sstream>
+#include <string_view>
+#include <utility>
+#include <vector>
 
-#include "cli/agent_command.hpp"
-#include "cli/balancer_command.hpp"
 #include "cli/merge_command.hpp"
 #include "cli/parse_command.hpp"
 #include "cli/plan_command.hpp"
 #include "cli/record_command.hpp"
 #include "cli/report_command.hpp"
 #include "cli/run_command.hpp"
-#include "cli/server_command.hpp"
 #include "cli/split_command.hpp"
-#include "cli/swarm_command.hpp"
 #include "cli/verify_command.hpp"
 #include "io/text.hpp"
+#ifdef TLB_WITH_SERVER
+#include "cli/agent_command.hpp"
+#include "cli/balancer_command.hpp"
+#include "cli/server_command.hpp"
+#include "cli/swarm_command.hpp"
+#endif
 
 namespace tlb::cli {
 namespace {
@@ -34,6 +42,40 @@ class Formatter : public CLI::Formatter {
     return out.str();
   }
 };
+
+using Command = std::function<int(std::ostream& out, std::ostream& err, const Environment& env)>;
+
+// The server side's commands, built only with TLB_BUILD_SERVER (the light client leaves them out).
+std::vector<std::pair<std::string_view, Command>> add_server_commands([[maybe_unused]] CLI::App& app) {
+#ifdef TLB_WITH_SERVER
+  return {{"balancer", add_balancer_command(app)},
+          {"server", add_server_command(app)},
+          {"agent", add_agent_command(app)},
+          {"swarm", add_swarm_command(app)}};
+#else
+  return {};
+#endif
+}
+
+// In the light client, a server-side command gets a message saying how to build it, not CLI11's "not
+// expected".
+bool is_left_out([[maybe_unused]] int argc, [[maybe_unused]] const char* const* argv,
+                 [[maybe_unused]] std::ostream& err) {
+#ifdef TLB_WITH_SERVER
+  return false;
+#else
+  constexpr std::array<std::string_view, 4> kServerCommands = {"balancer", "server", "agent", "swarm"};
+  if (argc < 2 ||
+      std::find(kServerCommands.begin(), kServerCommands.end(), argv[1]) == kServerCommands.end()) {
+    return false;
+  }
+  err << "tlb: error: 'tlb " << argv[1]
+      << "' is not in this build: it is the light client (TLB was configured "
+      << "with TLB_BUILD_SERVER=OFF, the default when TLB is a subproject); configure TLB with "
+      << "-DTLB_BUILD_SERVER=ON for the server, agent, swarm and balancer commands.\n";
+  return true;
+#endif
+}
 
 }  // namespace
 
@@ -54,11 +96,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
   auto merge = add_merge_command(app);
   auto verify = add_verify_command(app);
   auto report = add_report_command(app);
-  auto balancer = add_balancer_command(app);
-  auto server = add_server_command(app);
-  auto agent = add_agent_command(app);
-  auto swarm = add_swarm_command(app);
+  const auto server_side = add_server_commands(app);
   auto run_job = add_run_command(app);
+  if (is_left_out(argc, argv, err)) return kUsageError;
 
   try {
     app.parse(argc, argv);
@@ -83,10 +123,9 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
     if (app.got_subcommand("merge")) merge(out, err, env);
     if (app.got_subcommand("report")) report(out, err, env);
     if (app.got_subcommand("verify")) return verify(out, err, env);
-    if (app.got_subcommand("balancer")) return balancer(out, err, env);
-    if (app.got_subcommand("server")) return server(out, err, env);
-    if (app.got_subcommand("agent")) return agent(out, err, env);
-    if (app.got_subcommand("swarm")) return swarm(out, err, env);
+    for (const auto& [name, command] : server_side) {
+      if (app.got_subcommand(std::string(name))) return command(out, err, env);
+    }
     if (app.got_subcommand("run")) return run_job(out, err, env);
   } catch (const UsageError& e) {
     err << "tlb: error: " << e.what() << "\n";

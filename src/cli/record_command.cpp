@@ -29,6 +29,7 @@ struct Group {
   std::vector<std::string> result_paths;
   std::vector<std::string> record_paths;
   bool directory = false;  // A build directory, whose records tlb record chooses among.
+  std::string build_store;  // The store include(TLB) wrote into the build tree (CMakeFiles/TLB/store.txt).
 };
 
 struct ParsedGroup {
@@ -50,6 +51,14 @@ std::vector<std::string> files_ending_with(const fs::path& directory, std::strin
   return paths;
 }
 
+// The first line of a small text file, trimmed; empty when the file cannot be read.
+std::string first_line(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return std::string(io::trim(line));
+}
+
 // A build directory: ctest's JUnit files at the top, the Test.xml of ctest's current tag, and the hook's
 // partition record.
 Group scan_directory(const std::string& directory, std::vector<std::string>& warnings) {
@@ -59,11 +68,8 @@ Group scan_directory(const std::string& directory, std::vector<std::string>& war
   group.result_paths = files_ending_with(directory, ".xml");
   const fs::path tag_file = fs::path(directory) / "Testing" / "TAG";
   if (fs::is_regular_file(tag_file)) {
-    // ctest -T writes the tag on the first line and the track on the second.
-    std::ifstream in(tag_file);
-    std::string tag;
-    std::getline(in, tag);
-    tag = std::string(io::trim(tag));
+    const std::string tag =
+        first_line(tag_file);  // ctest -T writes the tag, then the track on a second line.
     const fs::path test_xml = fs::path(directory) / "Testing" / tag / "Test.xml";
     if (!tag.empty() && fs::is_regular_file(test_xml)) {
       group.result_paths.push_back(test_xml.string());
@@ -73,6 +79,7 @@ Group scan_directory(const std::string& directory, std::vector<std::string>& war
     }
   }
   group.record_paths = partition_records_in(directory);
+  group.build_store = first_line(fs::path(directory) / "CMakeFiles" / "TLB" / "store.txt");
   if (group.result_paths.empty()) {
     throw io::InputError(
         directory, 0,
@@ -192,6 +199,21 @@ std::optional<Setting> store_from_records(const std::vector<ParsedGroup>& groups
                      "; choose one with --store or TLB_STORE");
   }
   return Setting{sources.begin()->first, "the history_source of " + sources.begin()->second};
+}
+
+// With no record (a run with no partition set), the store include(TLB) configured for the build directory
+// given.
+std::optional<Setting> store_from_build_trees(const std::vector<ParsedGroup>& groups) {
+  std::map<std::string, std::string> stores;  // store -> the build directory naming it
+  for (const ParsedGroup& group : groups) {
+    if (!group.inputs.build_store.empty()) stores.try_emplace(group.inputs.build_store, group.inputs.origin);
+  }
+  if (stores.empty()) return std::nullopt;
+  if (stores.size() > 1) {
+    throw UsageError(
+        "the build directories given have different stores (TLB_STORE); choose one with --store");
+  }
+  return Setting{stores.begin()->first, "the TLB_STORE of the build directory " + stores.begin()->second};
 }
 
 // The server's job and run: TLB_JOB_NAME and TLB_JOB_VERSION when set, else what the partition records say
@@ -323,10 +345,12 @@ void run_record(const RecordArgs& args, std::ostream& out, std::ostream& err, co
 
   resolve_relative_store(store_setting, parsed);
   if (!store_setting) store_setting = store_from_records(parsed);
+  if (!store_setting) store_setting = store_from_build_trees(parsed);
   if (!store_setting) {
     throw UsageError(
-        "no store to record into: pass --store FILE or set TLB_STORE (the CMake hook keeps "
-        "the timing file in <top source dir>/.tlb/timings.txt)");
+        "no store to record into: pass --store FILE or set TLB_STORE, or name a build directory configured "
+        "with "
+        "include(TLB)");
   }
   std::unique_ptr<store::Store> store = open_store(*store_setting, policy, server_options(parsed, env));
   check_store_matches(store->location(), parsed, warnings);
@@ -475,7 +499,8 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_record
       ->required()
       ->type_name("INPUT");
   cmd->add_option("--store", args->store,
-                  "The timing file to update [TLB_STORE; else the store the partition record names]")
+                  "The timing file to update [TLB_STORE; else the store the partition record names; else the "
+                  "TLB_STORE include(TLB) was configured with in the build directory given]")
       ->type_name("FILE");
   cmd->footer(
       "Durations are smoothed with TLB_SMOOTHING_FACTOR (default 0.5); tests not seen for\n"

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -50,9 +52,29 @@ bool is_fixture(const std::string& name) {
   return name == "db.setup" || name == "db.cleanup";
 }
 
+// The CMake the fixtures are configured, built and run with: the build's own, or the one whose bin directory
+// TLB_TEST_CMAKE_DIR names (CI runs these tests a second time with CMake 4, tests/CMakeLists.txt).
+std::string other_cmake_dir() {
+  const char* dir = std::getenv("TLB_TEST_CMAKE_DIR");
+  return dir == nullptr ? "" : dir;
+}
+const std::string& cmake_command() {
+  static const std::string command = other_cmake_dir().empty() ? CMAKE_COMMAND : other_cmake_dir() + "/cmake";
+  return command;
+}
+const std::string& ctest_command() {
+  static const std::string command = other_cmake_dir().empty() ? CTEST_COMMAND : other_cmake_dir() + "/ctest";
+  return command;
+}
+
+// Where the scratch directories are; another CMake's runs get their own.
+fs::path scratch_root() {
+  return fs::path(TLB_MODULE_SCRATCH).string() + (other_cmake_dir().empty() ? "" : "-other-cmake");
+}
+
 // A scratch directory under the build tree, emptied first.
 fs::path scratch(const std::string& name) {
-  fs::path dir = fs::path(TLB_MODULE_SCRATCH) / name;
+  fs::path dir = scratch_root() / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
@@ -84,15 +106,24 @@ struct Project {
   // Configures and builds the fixture in a scratch directory `name`, adopting TLB the `adoption` way.
   static Project make(const std::string& name, const std::string& adoption,
                       const std::vector<std::string>& extra = {}, const std::string& generator = "Ninja",
-                      const std::string& config = "") {
+                      const std::string& config = "", const std::string& source = TLB_MODULE_PROJECT) {
+    Project project = configured(name, adoption, extra, generator, source);
+    project.build_all(config);
+    return project;
+  }
+
+  // Only configures the fixture at `source` (see make).
+  static Project configured(const std::string& name, const std::string& adoption,
+                            const std::vector<std::string>& extra, const std::string& generator,
+                            const std::string& source) {
     Project project;
     const fs::path dir = scratch(name);
     project.build = dir / "build";
     project.store = dir / "timings.txt";
     std::vector<std::string> configure = {
-        CMAKE_COMMAND,
+        cmake_command(),
         "-S",
-        TLB_MODULE_PROJECT,
+        source,
         "-B",
         project.build.string(),
         "-G",
@@ -104,10 +135,14 @@ struct Project {
         "-DTLB_STORE=" + project.store.string()};
     configure.insert(configure.end(), extra.begin(), extra.end());
     check(run_process(configure, {{"HOME", dir.string()}}), "configuring the fixture (" + adoption + ")");
-    std::vector<std::string> build = {CMAKE_COMMAND, "--build", project.build.string()};
-    if (!config.empty()) build.insert(build.end(), {"--config", config});
-    check(run_process(build, {{"HOME", dir.string()}}), "building the fixture (" + adoption + ")");
     return project;
+  }
+
+  // Builds the default target (`all`), in configuration `config` with a multi-config generator.
+  void build_all(const std::string& config = "") const {
+    std::vector<std::string> command = {cmake_command(), "--build", build.string()};
+    if (!config.empty()) command.insert(command.end(), {"--config", config});
+    check(run_process(command, {{"HOME", build.parent_path().string()}}), "building the fixture");
   }
 
   struct Run {
@@ -121,7 +156,7 @@ struct Project {
     fs::remove(log);
     Env full = env;
     full["TLB_FAKE_LOG"] = log.string();
-    std::vector<std::string> argv = {CTEST_COMMAND, "--test-dir", build.string()};
+    std::vector<std::string> argv = {ctest_command(), "--test-dir", build.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     Run run;
     run.result = run_process(argv, full);
@@ -695,8 +730,15 @@ void adopt(const std::string& adoption, const std::vector<std::string>& extra) {
   expect_exactly_once(project, 2, as_multiset(all.ran));
 }
 
-TEST(Adoption, AddSubdirectory) {
+// add_subdirectory(tlb EXCLUDE_FROM_ALL): the default build still builds the tlb program the hook runs, the
+// light client (a subproject's default), which says how to get the server side.
+TEST(Adoption, AddSubdirectoryExcludeFromAll) {
   adopt("subdirectory", {"-DTLB_EXECUTABLE="});
+  const fs::path tlb = scratch_root() / "adoption-subdirectory" / "build" / "tlb" / "src" / "tlb";
+  ASSERT_TRUE(fs::exists(tlb)) << "the default build did not build the tlb program";
+  const ProcessResult server = run_process({tlb.string(), "server", "--port", "0"});
+  EXPECT_EQ(server.exit_code, 2);
+  EXPECT_NE(server.err.find("-DTLB_BUILD_SERVER=ON"), std::string::npos) << server.err;
 }
 
 TEST(Adoption, FetchContentFromALocalPath) {
@@ -705,10 +747,116 @@ TEST(Adoption, FetchContentFromALocalPath) {
 
 TEST(Adoption, InstalledPackage) {
   const fs::path prefix = scratch("prefix");
-  check(run_process({CMAKE_COMMAND, "--install", TLB_BINARY_DIR, "--prefix", prefix.string()}),
+  check(run_process({cmake_command(), "--install", TLB_BINARY_DIR, "--prefix", prefix.string()}),
         "installing TLB");
   ASSERT_TRUE(fs::exists(prefix / "bin" / "tlb"));
   adopt("package", {"-DTLB_EXECUTABLE=", "-DCMAKE_PREFIX_PATH=" + prefix.string()});
+}
+
+// Project shapes adopters have (tests/module/c_project is a C-only project): each partitions exactly once.
+
+// The value of `name` in a build tree's CMakeCache.txt; nullopt when the cache has no such entry.
+std::optional<std::string> cached(const Project& project, const std::string& name) {
+  for (const std::string& line : lines_of(read_text(project.build / "CMakeCache.txt"))) {
+    if (line.starts_with(name + ":")) return line.substr(line.find('=') + 1);
+  }
+  return std::nullopt;
+}
+
+Project c_project(const std::string& name, const std::string& adoption,
+                  const std::vector<std::string>& extra) {
+  return Project::make(name, adoption, extra, "Ninja", "", TLB_MODULE_C_PROJECT);
+}
+
+// A dependency never changes its consumer's cache: the consumer's build type, set or not, stays as it was.
+TEST(Shapes, TheConsumersBuildTypeIsKept) {
+  for (const std::string type : {"", "Debug"}) {
+    const Project project = Project::configured("build-type-" + type, "subdirectory",
+                                                {"-DTLB_EXECUTABLE=", "-DCMAKE_BUILD_TYPE=" + type}, "Ninja",
+                                                TLB_MODULE_C_PROJECT);
+    EXPECT_EQ(cached(project, "CMAKE_BUILD_TYPE"), type);
+    EXPECT_EQ(cached(project, "TLB_BUILD_SERVER"), "OFF") << "a subproject builds the light client";
+  }
+}
+
+// A dependency TLB cannot find stops configure with the Debian package that provides it.
+TEST(Shapes, AMissingDependencyNamesItsDebianPackage) {
+  const fs::path dir = scratch("missing-dependency");
+  const ProcessResult configure =
+      run_process({cmake_command(), "-S", TLB_MODULE_C_PROJECT, "-B", (dir / "build").string(), "-G", "Ninja",
+                   "-DTLB_ADOPTION=subdirectory", "-DTLB_SOURCE_DIR=" TLB_SOURCE_DIR,
+                   "-DCMAKE_DISABLE_FIND_PACKAGE_tinyxml2=ON"},
+                  {{"HOME", dir.string()}});
+  EXPECT_NE(configure.exit_code, 0);
+  const std::string err =
+      std::regex_replace(configure.err, std::regex("\\s+"), " ");  // CMake wraps messages.
+  EXPECT_NE(err.find("TLB needs tinyxml2"), std::string::npos) << configure.err;
+  EXPECT_NE(err.find("apt-get install libtinyxml2-dev"), std::string::npos) << configure.err;
+}
+
+// The build type changed in an existing build tree: the hook finds the current configuration's settings only,
+// so ctest without -C still partitions.
+TEST(Shapes, BuildTypeChangedInPlace) {
+  const Project project = c_project("retyped", "executable", {"-DCMAKE_BUILD_TYPE=Release"});
+  ASSERT_TRUE(fs::exists(project.build / "CMakeFiles" / "TLB" / "settings-Release.cmake"));
+  check(run_process({cmake_command(), "-DCMAKE_BUILD_TYPE=Debug", project.build.string()}), "reconfiguring");
+  project.build_all();
+  EXPECT_FALSE(fs::exists(project.build / "CMakeFiles" / "TLB" / "settings-Release.cmake"));
+  EXPECT_TRUE(fs::exists(project.build / "CMakeFiles" / "TLB" / "settings-Debug.cmake"));
+  const Project::Run all = project.ctest({});
+  ASSERT_EQ(all.result.exit_code, 0) << all.result.out << all.result.err;
+  expect_exactly_once(project, 2, as_multiset(all.ran));
+}
+
+// README's flow: a learning run with no partition set, then `tlb record build` with no --store: the build
+// tree names its store (TLB_STORE), and the durations land there.
+TEST(Shapes, RecordAfterALearningRunFindsTheBuildTreesStore) {
+  const Project project = c_project("learning", "executable", {});
+  const Project::Run run = project.ctest({}, {"--output-junit", "junit.xml"});
+  ASSERT_EQ(run.result.exit_code, 0) << run.result.out << run.result.err;
+  ASSERT_FALSE(fs::exists(project.store));
+  const ProcessResult recorded = run_process({TLB_EXECUTABLE, "record", project.build.string()});
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.out << recorded.err;
+  const std::string history = read_text(project.store);
+  for (const std::string& name : run.ran)
+    EXPECT_NE(history.find(" " + name + "\n"), std::string::npos) << name;
+}
+
+// CPack's archive and Debian package of the build (the tlb program, the module, the package config): the
+// archive, unpacked anywhere, is all a C-only project needs for find_package(TLB) and include(TLB).
+TEST(Adoption, CPackArchiveAndDebianPackage) {
+  const fs::path dir = scratch("cpack");
+  const std::string cpack = (fs::path(cmake_command()).parent_path() / "cpack").string();
+  check(
+      run_process({cpack, "--config", std::string(TLB_BINARY_DIR) + "/CPackConfig.cmake", "-B", dir.string()},
+                  {{"HOME", dir.string()}}),
+      "cpack");
+  std::vector<fs::path> archives, debs;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.ends_with(".tar.gz")) archives.push_back(entry.path());
+    if (name.ends_with(".deb")) debs.push_back(entry.path());
+  }
+  ASSERT_EQ(archives.size(), 1u);
+  ASSERT_EQ(debs.size(), 1u);
+  const ProcessResult contents = run_process({"/usr/bin/dpkg-deb", "--contents", debs.front().string()});
+  EXPECT_NE(contents.out.find("/bin/tlb"), std::string::npos) << contents.out;
+  EXPECT_NE(contents.out.find("/cmake/TLB/TLBConfig.cmake"), std::string::npos) << contents.out;
+  const ProcessResult depends =
+      run_process({"/usr/bin/dpkg-deb", "--field", debs.front().string(), "Depends"});
+  EXPECT_NE(depends.out.find("libcpp-httplib"), std::string::npos) << depends.out << depends.err;
+
+  const fs::path unpacked = dir / "unpacked";
+  fs::create_directories(unpacked);
+  check(run_process(
+            {"/bin/tar", "-xzf", archives.front().string(), "-C", unpacked.string(), "--strip-components=1"}),
+        "unpacking the archive");
+  ASSERT_TRUE(fs::exists(unpacked / "bin" / "tlb"));
+  const Project project = c_project("cpack-consumer", "package",
+                                    {"-DTLB_EXECUTABLE=", "-DCMAKE_PREFIX_PATH=" + unpacked.string()});
+  const Project::Run all = project.ctest({});
+  ASSERT_EQ(all.result.exit_code, 0) << all.result.out << all.result.err;
+  expect_exactly_once(project, 2, as_multiset(all.ran));
 }
 
 }  // namespace
