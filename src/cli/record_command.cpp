@@ -28,7 +28,7 @@ struct Group {
   std::string origin;  // The directory, for messages.
   std::vector<std::string> result_paths;
   std::vector<std::string> record_paths;
-  bool directory = false;  // A build directory, whose records tlb record chooses among.
+  bool directory = false;   // A build directory, whose records tlb record chooses among.
   std::string build_store;  // The store include(TLB) wrote into the build tree (CMakeFiles/TLB/store.txt).
 };
 

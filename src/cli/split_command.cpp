@@ -391,10 +391,11 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   warn_all();
 
   if (!args.record_dir.empty()) {
-    report_partition(source,
-                     write_partition_record(args.record_dir, plan, choice, source, fingerprint,
-                                            ctest_parallel_level(args, invocation_of(args), env), args.source_dir),
-                     strict, warnings);
+    report_partition(
+        source,
+        write_partition_record(args.record_dir, plan, choice, source, fingerprint,
+                               ctest_parallel_level(args, invocation_of(args), env), args.source_dir),
+        strict, warnings);
     warn_all();
   }
   if (!args.cmake_script.empty()) {

@@ -442,8 +442,8 @@ TEST_F(ServerTest, ResultsAreFoldedIntoTheLiveHistoryByTheHistoryRules) {
   EXPECT_EQ(first->status, 200) << first->body;
   EXPECT_EQ(first->body, R"({"observed":4,"added":4,"forgotten":0,"stored":4,"duplicate":false})"
                          "\n");
-  // A passed run is smoothed in (alpha 0.5); a failed run shorter than the estimate is not; a skipped run only
-  // while the test has no other duration (s: 9 s skipped, then 1 s passed).
+  // A passed run is smoothed in (alpha 0.5); a failed run shorter than the estimate is not; a skipped run
+  // only while the test has no other duration (s: 9 s skipped, then 1 s passed).
   auto second =
       post_json("/api/v1/jobs/app/versions/run2/results",
                 results_body(1, 2, "2024-05-02", {{"a", 3.0}, {"c", 1.0, "failed"}, {"s", 1.0, "passed"}}));

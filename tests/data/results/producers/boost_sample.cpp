@@ -7,11 +7,23 @@
 
 namespace utf = boost::unit_test;
 
-BOOST_AUTO_TEST_CASE(adds) { BOOST_TEST(1 + 1 == 2); }
-BOOST_AUTO_TEST_CASE(fails) { BOOST_TEST(2 * 2 == 5); }
-BOOST_AUTO_TEST_CASE(disabled_test, *utf::disabled()) { BOOST_TEST(false); }
-BOOST_AUTO_TEST_CASE(throws) { throw std::runtime_error("boom"); }
+BOOST_AUTO_TEST_CASE(adds) {
+  BOOST_TEST(1 + 1 == 2);
+}
+BOOST_AUTO_TEST_CASE(fails) {
+  BOOST_TEST(2 * 2 == 5);
+}
+BOOST_AUTO_TEST_CASE(disabled_test, *utf::disabled()) {
+  BOOST_TEST(false);
+}
+BOOST_AUTO_TEST_CASE(throws) {
+  throw std::runtime_error("boom");
+}
 BOOST_AUTO_TEST_SUITE(math_suite)
-BOOST_AUTO_TEST_CASE(in_a_suite) { BOOST_TEST(true); }
-BOOST_AUTO_TEST_CASE(depends_on_failing, *utf::depends_on("fails")) { BOOST_TEST(true); }
+BOOST_AUTO_TEST_CASE(in_a_suite) {
+  BOOST_TEST(true);
+}
+BOOST_AUTO_TEST_CASE(depends_on_failing, *utf::depends_on("fails")) {
+  BOOST_TEST(true);
+}
 BOOST_AUTO_TEST_SUITE_END()
