@@ -15,7 +15,6 @@ demo=$root/build/demo
 runs=$root/build/demo-runs
 store=$root/build/demo-history/timings.txt
 report=$root/build/demo-report.html
-tlb=$demo/tlb-build/src/tlb
 total=4
 
 script=demo
@@ -33,6 +32,7 @@ echo "Building the example project, and tlb with it, in build/demo (a minute or 
 logged "$demo/configure.log" cmake -S "$root/examples/demo" -B "$demo" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DTLB_STORE="$store"
 logged "$demo/build.log" cmake --build "$demo"
+tlb=$(cat "$demo/tlb-path")   # Where the build put tlb, as the README tells CI scripts to find it.
 # Start from no history, so that every run of the demo learns the same durations.
 rm -rf "$runs" "$(dirname "$store")" "$demo/Testing" "$demo/tlb"/partition-*.json
 mkdir -p "$runs"
