@@ -98,6 +98,9 @@ void run_merge(const MergeArgs& args, std::ostream& out, std::ostream& err, cons
       << plural(results, "result") << ") and " << plural(inputs.timings.size(), "timing file") << " into "
       << args.output << ": " << plural(merged.timings.size(), "test") << " (" << merged.added << " new, "
       << merged.forgotten << " forgotten)";
+  if (merged.earlier_attempts > 0) {
+    out << "; " << plural(merged.earlier_attempts, "earlier attempt") << " of retried partitions passed over";
+  }
   if (incomplete > 0)
     out << "; " << incomplete << " record" << (incomplete == 1 ? "" : "s") << " without results";
   out << "\n";
@@ -109,8 +112,14 @@ Merged merge(const MergeInputs& inputs, const store::HistoryPolicy& policy, stor
   Merged merged;
   merged.timings = inputs.base;
   for (const store::Timings& timings : inputs.timings) store::keep_newer(merged.timings, timings);
-  std::vector<const io::PartitionRecord*> records;
-  for (const io::PartitionRecord& record : inputs.records) records.push_back(&record);
+  // A retried partition's earlier attempts are passed over: the latest stands, as in tlb verify.
+  std::vector<const io::PartitionRecord*> all, records;
+  for (const io::PartitionRecord& record : inputs.records) all.push_back(&record);
+  const std::vector<bool> earlier = io::earlier_attempts(all);
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (!earlier[i]) records.push_back(all[i]);
+  }
+  merged.earlier_attempts = all.size() - records.size();
   std::sort(records.begin(), records.end(), [](const io::PartitionRecord* a, const io::PartitionRecord* b) {
     return applies_before(*a, *b);
   });
@@ -132,7 +141,9 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_merge_
       "The base is the output file when it exists (or --base). Timing files are joined per test: the\n"
       "entry seen last wins, then the one with more runs. Then each record's results are folded in, in\n"
       "partition order. The result does not depend on the order of the inputs. Give either a partition's\n"
-      "record or the timing file it updated, not both: its durations would count twice.\n\n"
+      "record or the timing file it updated, not both: its durations would count twice. Of a retried\n"
+      "partition's records, only the latest attempt (by the time it split) is folded in, as in tlb "
+      "verify.\n\n"
       "Example (the last job of a CI run):\n"
       "  tlb merge -o .tlb/timings.txt build-*/tlb/*.json");
   cmd->add_option("inputs", args->inputs,

@@ -27,11 +27,13 @@ struct MergeInputs {
 // keep_newer(); then each record's results are folded in, records in partition order (then by content, so
 // that even two records of one partition apply in a fixed order); a fixture test that ran in several
 // partitions is folded in once per partition, in that order. Records are dated by their `recorded_on`
-// (`today` when absent). Last, the aging rule.
+// (`today` when absent). Of a retried partition's records, only the latest attempt (io::earlier_attempts)
+// is folded in. Last, the aging rule.
 struct Merged {
   store::Timings timings;
-  std::size_t added = 0;      // Tests not in the base.
-  std::size_t forgotten = 0;  // Tests dropped by the aging rule.
+  std::size_t added = 0;             // Tests not in the base.
+  std::size_t forgotten = 0;         // Tests dropped by the aging rule.
+  std::size_t earlier_attempts = 0;  // Records of retried partitions passed over: the latest attempt stands.
 };
 Merged merge(const MergeInputs& inputs, const store::HistoryPolicy& policy, store::Date today);
 

@@ -1,5 +1,6 @@
 #include "io/record.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -327,6 +328,17 @@ std::string utc_timestamp() {
       static_cast<long long>(time.hours().count()), static_cast<long long>(time.minutes().count()),
       static_cast<long long>(time.seconds().count()), static_cast<long long>(time.subseconds().count()));
   return text;
+}
+
+std::vector<bool> earlier_attempts(const std::vector<const PartitionRecord*>& records) {
+  std::map<std::pair<int, int>, std::string> latest;
+  for (const PartitionRecord* r : records) {
+    std::string& at = latest[{r->partition, r->total}];
+    at = std::max(at, r->split_at);
+  }
+  std::vector<bool> earlier;
+  for (const PartitionRecord* r : records) earlier.push_back(r->split_at < latest[{r->partition, r->total}]);
+  return earlier;
 }
 
 std::string hash_names(const std::vector<std::string>& sorted_names) {

@@ -79,6 +79,11 @@ struct PartitionRecord {
 // The current UTC time as split_at holds it: "2026-12-07T06:30:12.123456Z".
 std::string utc_timestamp();
 
+// Records of one partition (same partition and total) split at different times are attempts of it: the
+// latest stands. True for each record split before its partition's latest attempt. Records split at the
+// same time (or before split_at was written) all stand.
+std::vector<bool> earlier_attempts(const std::vector<const PartitionRecord*>& records);
+
 // A stable hash of a sorted name list, as text ("fnv1a64:<16 hex digits>").
 std::string hash_names(const std::vector<std::string>& sorted_names);
 

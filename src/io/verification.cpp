@@ -76,17 +76,18 @@ class Checker {
   // takes part in the checks. Records split at the same time (or before split_at was written) stay, and are
   // duplicates.
   void set_aside_earlier_attempts() {
+    std::vector<const PartitionRecord*> all;
+    for (const LoadedRecord& r : records_) all.push_back(&r.record);
+    const std::vector<bool> earlier_attempt = earlier_attempts(all);
     std::map<std::pair<int, int>, std::string> latest;
-    for (const LoadedRecord& r : records_) {
-      std::string& at = latest[{r.record.partition, r.record.total}];
-      at = std::max(at, r.record.split_at);
-    }
     std::vector<LoadedRecord> standing;
     std::map<std::pair<int, int>, std::vector<std::string>> earlier;
-    for (LoadedRecord& r : records_) {
-      if (r.record.split_at < latest[{r.record.partition, r.record.total}]) {
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+      LoadedRecord& r = records_[i];
+      if (earlier_attempt[i]) {
         earlier[{r.record.partition, r.record.total}].push_back(r.path);
       } else {
+        latest[{r.record.partition, r.record.total}] = r.record.split_at;
         standing.push_back(std::move(r));
       }
     }

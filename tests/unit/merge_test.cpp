@@ -94,5 +94,22 @@ TEST(Merge, AgingDropsWhatTheLatestRunsNoLongerSee) {
   EXPECT_TRUE(merged.timings.contains("recent"));
 }
 
+TEST(Merge, OnlyTheLatestAttemptOfARetriedPartitionIsFoldedIn) {
+  // Partition 2 failed on its first attempt and passed on the retry; the failed attempt was recorded on a
+  // later date (its job's record was completed last), so an order by content alone would apply it last.
+  MergeInputs inputs;
+  io::PartitionRecord first = completed(2, 2, {{"c", io::ResultStatus::failed, 30.0}}, "2024-05-11");
+  first.split_at = "2024-05-10T08:00:00.000000Z";
+  io::PartitionRecord retry = completed(2, 2, {{"c", io::ResultStatus::passed, 3.0}}, "2024-05-10");
+  retry.split_at = "2024-05-10T09:00:00.000000Z";
+  inputs.records = {first, retry, completed(1, 2, {{"a", io::ResultStatus::passed, 1.0}})};
+  const Merged merged = merge(inputs, store::HistoryPolicy{0.5, 30}, day("2024-05-11"));
+  EXPECT_EQ(merged.timings.at("c"), (TimedRecord{TestRecord{3, 1, Outcome::passed}, day("2024-05-10")}));
+  EXPECT_EQ(merged.earlier_attempts, 1u);
+  // Records split at the same time (or written before split_at existed) are not attempts: both apply.
+  inputs.records[0].split_at = inputs.records[1].split_at;
+  EXPECT_EQ(merge(inputs, store::HistoryPolicy{0.5, 30}, day("2024-05-11")).earlier_attempts, 0u);
+}
+
 }  // namespace
 }  // namespace tlb::cli
