@@ -195,7 +195,8 @@ DriftGroups drift_groups(std::string_view test) {
 
 double drift_factor(double estimated, double measured, const PolicySettings& settings) {
   const double prior = settings.drift_prior_seconds;
-  return std::clamp((measured + prior) / (estimated + prior), 1.0, settings.max_drift);
+  const double factor = (measured + prior) / (estimated + prior);
+  return factor < settings.min_drift ? 1.0 : std::min(factor, settings.max_drift);
 }
 
 double learned_speed(const std::vector<Observation>& observations, double prior,

@@ -72,6 +72,7 @@ struct PolicySettings {
   // A queue run learns how far each file and directory of its tests drifts from history (drift_factor): so
   // many seconds of history at a ratio of 1 temper what its first results say.
   double drift_prior_seconds = 5;
+  double min_drift = 1.5;             // Less is noise, history's own spread: it moves no test.
   double max_drift = 20;              // No pending test's estimate grows more than this many times.
   int learned_speed_after = 3;        // Durations before the learned speed replaces the benchmark's prior.
   double impossible_fraction = 0.25;  // A pass in less than this part of the expected time is impossible...
@@ -161,7 +162,8 @@ DriftGroups drift_groups(std::string_view test);
 
 // How many times longer than history a group's pending tests are likely to take, from the group's results so
 // far in this run: `estimated` reference seconds of history that took `measured`. (measured + prior) /
-// (estimated + prior), drift_prior_seconds of history at a ratio of 1 as the prior, in [1, max_drift]. Never
+// (estimated + prior), drift_prior_seconds of history at a ratio of 1 as the prior, at most max_drift, and 1
+// below min_drift (noise of that size moves no test; bench_swarm's noisy history lost up to 1% to it). Never
 // below 1: a group that runs faster than history moves nothing later, since a long test started late costs
 // the makespan, one started early costs nothing. A whole directory runs slower on another configuration
 // (a sanitizer, another compiler), so its first results move its longer pending tests ahead before they

@@ -377,6 +377,7 @@ TEST(SwarmDrift, FirstResultsAreTemperedAndNeverMoveTestsLater) {
   EXPECT_DOUBLE_EQ(drift_factor(4, 12, kSettings), 17.0 / 9.0);
   EXPECT_DOUBLE_EQ(drift_factor(100, 300, kSettings), 305.0 / 105.0);  // Much evidence: near its ratio.
   EXPECT_DOUBLE_EQ(drift_factor(10, 2, kSettings), 1);                 // Faster: nothing moves later.
+  EXPECT_DOUBLE_EQ(drift_factor(10, 14, kSettings), 1);  // 19 / 15: under 1.5 x, history's own noise.
   EXPECT_DOUBLE_EQ(drift_factor(1, 1000, kSettings), kSettings.max_drift);
 }
 
