@@ -211,8 +211,11 @@ Assignment tlb_split(const Dataset& dataset, const std::vector<double>& history,
   return tlb::bench::assignment_of(plan, dataset);
 }
 
+// What a traced run calls with each batch pulled (--trace).
+using OnBatch = std::function<void(double, std::size_t, const std::vector<tlb::swarm::Assignment>&)>;
+
 tlb::bench::SimulatedRun queue_run(const Dataset& dataset, const std::vector<double>& history, int jobs,
-                                   double round_trip_seconds) {
+                                   double round_trip_seconds, const OnBatch& on_batch = {}) {
   tlb::bench::AgentCosts costs;
   costs.per_test_seconds = kPerTestSeconds;
   costs.round_trip_seconds = round_trip_seconds;
@@ -222,7 +225,8 @@ tlb::bench::SimulatedRun queue_run(const Dataset& dataset, const std::vector<dou
   costs.last_backoff_seconds = 2;
   const std::vector<double> speeds(static_cast<std::size_t>(jobs), 1.0);
   const std::vector<double> bench(static_cast<std::size_t>(jobs), 100.0);
-  return tlb::bench::simulate({dataset, history, speeds, bench, true, costs, std::nullopt});
+  return tlb::bench::simulate(
+      {dataset, history, speeds, bench, true, costs, std::nullopt, ":memory:", on_batch});
 }
 
 // One draw of one case: each split's makespan over the bound, and what the queue's run called.
@@ -322,16 +326,39 @@ std::string verdict(const Case& one) {
   return text;
 }
 
+// --trace SUITE:N:DRAW: the schedule of one queue run, a line a batch: when it was pulled, by which job, and
+// each test's history and true duration (its drift), longest true duration first marked; then the makespan.
+void trace(const Dataset& dataset, int jobs, const Drift& drift, int draw, double round_trip_seconds) {
+  const std::vector<double> history = history_of(dataset, drift, draw);
+  const tlb::bench::SimulatedRun run =
+      queue_run(dataset, history, jobs, round_trip_seconds,
+                [&](double now, std::size_t job, const std::vector<tlb::swarm::Assignment>& batch) {
+                  std::printf("%8.2f job %2zu:", now, job);
+                  for (const tlb::swarm::Assignment& a : batch) {
+                    const std::size_t j = tlb::bench::index_of(dataset, a.test);
+                    std::printf(" %s h=%.1f w=%.1f", a.test.c_str(), history[j], dataset.seconds[j]);
+                  }
+                  std::printf("\n");
+                });
+  const double bound = lower_bound(dataset, jobs);
+  std::printf("%s N=%d %s #%d: makespan %.1f s, bound %.1f s: %.3f (LPT %.3f)\n", dataset.name.c_str(), jobs,
+              drift.name, draw, run.makespan, bound, run.makespan / bound,
+              static_makespan(dataset, tlb::bench::lpt(history, jobs), jobs) / bound);
+}
+
 // What read_flags prints after "usage: <program> ".
 constexpr const char* kUsage =
-    "[--shared DIR] [--suites LIST] [--drifts LIST] [--draws K] [--rtt-ms MS] [--threads T]\n"
+    "[--shared DIR] [--suites LIST] [--drifts LIST] [--draws K] [--rtt-ms MS] [--threads T] [--trace "
+    "SUITE:N:DRAW]\n"
     "  --shared DIR    where datasets/ is (default " TLB_SHARED_DIR
     ")\n"
     "  --suites LIST   only these suites, by name, separated by ','\n"
     "  --drifts LIST   only these drift models (none, drift, ci), separated by ','\n"
     "  --draws K       drifted histories per suite and job count (default 11)\n"
     "  --rtt-ms MS     one round trip to the server, in milliseconds (default 20)\n"
-    "  --threads T     simulations at once (default: the machine's hardware threads)\n";
+    "  --threads T     simulations at once (default: the machine's hardware threads)\n"
+    "  --trace S:N:D   print the schedule of one queue run (suite S, N jobs, draw D of the first drift "
+    "model)\n";
 
 }  // namespace
 
@@ -342,6 +369,7 @@ int main(int argc, char** argv) {
     int draws = 11;
     double round_trip_seconds = 0.020;
     unsigned threads = std::max(1U, std::thread::hardware_concurrency());
+    std::vector<std::string> traced;  // Suite, N, draw.
     const bool read = tlb::bench::read_flags(
         argc, argv, kUsage,
         {{"--shared", [&](const std::string& value) { shared = value; }},
@@ -353,6 +381,12 @@ int main(int argc, char** argv) {
                 throw std::invalid_argument("--drifts: no drift model '" + name + "' (none, drift, ci)");
               drifts.push_back(name);
             }
+          }},
+         {"--trace",
+          [&](const std::string& value) {
+            traced = tlb::bench::split_list(value, ':');
+            if (traced.size() != 3)
+              throw std::invalid_argument("--trace: '" + value + "' is not SUITE:N:DRAW");
           }},
          {"--draws", [&](const std::string& value) { draws = tlb::bench::positive_count("--draws", value); }},
          {"--threads",
@@ -368,6 +402,15 @@ int main(int argc, char** argv) {
     const auto start = Clock::now();
     std::vector<Dataset> datasets = tlb::bench::simulated_suites(shared);
     tlb::bench::keep_suites(datasets, only);
+    if (!traced.empty()) {
+      tlb::bench::keep_suites(datasets, {traced[0]});
+      const Drift* drift = drifts.empty() || drifts[0] == "ci" ? &kCiDrift
+                           : drifts[0] == "drift"              ? &kDrift
+                                                               : &kNoDrift;
+      trace(datasets.at(0), tlb::bench::positive_count("--trace", traced[1]), *drift, std::stoi(traced[2]),
+            round_trip_seconds);
+      return 0;
+    }
     std::vector<Case> cases;
     for (const Dataset& dataset : datasets) {
       for (int jobs : kJobCounts) {

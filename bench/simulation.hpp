@@ -57,6 +57,8 @@ struct SwarmSetup {
   std::optional<Death> death;
   std::string database =
       ":memory:";  // Where the coordinator's state lives (a file: the server's fsyncs too).
+  // Called with the virtual time, the agent and each batch it pulls (tlb_bench_queue --trace).
+  std::function<void(double, std::size_t, const std::vector<tlb::swarm::Assignment>&)> on_batch{};
 };
 
 struct SimulatedRun {
@@ -187,6 +189,7 @@ inline SimulatedRun simulate(const SwarmSetup& setup) {
             break;
           }
           ++result.batches;
+          if (setup.on_batch) setup.on_batch(now, event.agent, pulled.assignments);
           self.backoff = costs.first_backoff_seconds;
           self.batch = std::move(pulled.assignments);
           self.next = 0;

@@ -189,6 +189,39 @@ struct Coordinator::Impl {
     }
   }
 
+  // Queue mode: each pending test with history takes its drift factor (policy::drift_factor) from the results
+  // of its file so far, else of its directory, measured at the reporting job's speed. Returns the seconds
+  // the estimates grew by. The stored estimates stay as history said: the results and the speeds compare
+  // against those.
+  double apply_drift(RunId run, std::vector<TestRow>& pending, const Pool& pool) {
+    std::map<std::string, std::pair<double, double>> sums;  // Group: estimated, measured.
+    for (const ResultRow& result : state.results(run)) {
+      if (!result.authoritative || !result.known) continue;
+      if (result.status != Status::passed && result.status != Status::failed) continue;
+      const DriftGroups groups = drift_groups(result.name);
+      for (const std::string* group : {&groups.file, &groups.directory}) {
+        if (group->empty()) continue;
+        sums[*group].first += result.reference_estimate;
+        sums[*group].second += result.seconds * speed_of(result.agent, pool);
+      }
+    }
+    double grown = 0;
+    if (sums.empty()) return grown;
+    for (TestRow& test : pending) {
+      if (!test.known) continue;
+      const DriftGroups groups = drift_groups(test.name);
+      for (const std::string* group : {&groups.file, &groups.directory}) {
+        const auto sum = sums.find(*group);
+        if (group->empty() || sum == sums.end()) continue;
+        const double before = test.seconds;
+        test.seconds *= drift_factor(sum->second.first, sum->second.second, settings.policy);
+        grown += test.seconds - before;
+        break;
+      }
+    }
+    return grown;
+  }
+
   static std::size_t index_of(const Pool& pool, const std::string& id) {
     for (std::size_t i = 0; i < pool.rows.size(); ++i) {
       if (pool.rows[i].id == id) return i;
@@ -675,6 +708,7 @@ Pulled Coordinator::pull(const std::string& agent_id, const std::string& request
       impl_->finish_if_done(run.id);
       continue;
     }
+    if (run.trusted) remaining += impl_->apply_drift(run.id, tests, pool);
     // Checks first (a result waits on them), then tests without history, then longest first; by name last,
     // so every coordinator hands out the same order.
     std::sort(pending.begin(), pending.end(), [](const TestRow* a, const TestRow* b) {

@@ -183,6 +183,22 @@ bool queue_pays(double share_seconds, const PolicySettings& settings) {
   return batches * settings.per_batch_seconds <= settings.queue_overhead_fraction * share_seconds;
 }
 
+DriftGroups drift_groups(std::string_view test) {
+  const std::size_t colons = test.find("::");
+  const std::string_view file = test.substr(0, colons);
+  const std::size_t slash = file.rfind('/');
+  DriftGroups groups;
+  if (colons != std::string_view::npos) groups.file = "f:" + std::string(file);
+  if (slash != std::string_view::npos) groups.directory = "d:" + std::string(file.substr(0, slash));
+  return groups;
+}
+
+double drift_factor(double estimated, double measured, const PolicySettings& settings) {
+  const double prior = settings.drift_prior_seconds;
+  const double factor = (measured + prior) / (estimated + prior);
+  return factor < settings.min_drift ? 1.0 : std::min(factor, settings.max_drift);
+}
+
 double learned_speed(const std::vector<Observation>& observations, double prior,
                      const PolicySettings& settings) {
   std::vector<double> ratios;

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tlb::swarm {
@@ -68,6 +69,11 @@ struct PolicySettings {
   double queue_overhead_fraction = 0.10;
   double short_test_seconds =
       5;  // Probation checks and audits are spent on tests expected to take at most this.
+  // A queue run learns how far each file and directory of its tests drifts from history (drift_factor): so
+  // many seconds of history at a ratio of 1 temper what its first results say.
+  double drift_prior_seconds = 5;
+  double min_drift = 1.5;             // Less is noise, history's own spread: it moves no test.
+  double max_drift = 20;              // No pending test's estimate grows more than this many times.
   int learned_speed_after = 3;        // Durations before the learned speed replaces the benchmark's prior.
   double impossible_fraction = 0.25;  // A pass in less than this part of the expected time is impossible...
   double impossible_min_seconds = 1;  // ...when the expected time is at least this.
@@ -146,6 +152,23 @@ double batch_seconds(double remaining_reference_seconds, double total_live_speed
 // queue_overhead_fraction (10%) of the share. The line falls at 12-14 s with the defaults: a share of a few
 // seconds runs the static split instead.
 bool queue_pays(double share_seconds, const PolicySettings& settings);
+
+// The drift groups of a test, keys of drift_factor's sums: its file (the name before "::", pytest's node ids;
+// "" without one) and the file's directory ("" without one), prefixed "f:" and "d:" so they never meet.
+struct DriftGroups {
+  std::string file, directory;
+};
+DriftGroups drift_groups(std::string_view test);
+
+// How many times longer than history a group's pending tests are likely to take, from the group's results so
+// far in this run: `estimated` reference seconds of history that took `measured`. (measured + prior) /
+// (estimated + prior), drift_prior_seconds of history at a ratio of 1 as the prior, at most max_drift, and 1
+// below min_drift (noise of that size moves no test; bench_swarm's noisy history lost up to 1% to it). Never
+// below 1: a group that runs faster than history moves nothing later, since a long test started late costs
+// the makespan, one started early costs nothing. A whole directory runs slower on another configuration
+// (a sanitizer, another compiler), so its first results move its longer pending tests ahead before they
+// start too late (bench/queue.cpp's `ci` drift).
+double drift_factor(double estimated, double measured, const PolicySettings& settings);
 
 // One observation of an agent: a test's reference estimate and the seconds the agent took.
 struct Observation {

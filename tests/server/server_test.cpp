@@ -129,7 +129,41 @@ class ServerTest : public testing::ScratchDirTest {
     return {result->status, result->body};
   }
 
+  // Registers a CI job of test list "h" as an agent (key `key`, benchmark `bench`); returns its route, and
+  // keeps the secret its later calls carry (call_as).
+  std::string enroll_job(const std::string& key, const std::string& name, double bench) {
+    const auto joined = post_json(
+        "/api/v1/swarm/agents",
+        json{{"key", key},
+             {"name", name},
+             {"test_list_hash", "h"},
+             {"attributes",
+              {{"os", "Linux"}, {"arch", "x86_64"}, {"cores", 2}, {"ram_mb", 4000}, {"bench", bench}}}}
+            .dump());
+    EXPECT_TRUE(joined && joined->status == 200);
+    if (!joined) return std::string();
+    const json registered = json::parse(joined->body);
+    const std::string agent = "/api/v1/swarm/agents/" + registered.at("agent").get<std::string>();
+    secrets_[agent] = registered.value("secret", "");
+    return agent;
+  }
+
+  // An agent's call of `route`: `body` with its secret, if it has one.
+  httplib::Result call_as(const std::string& agent, const std::string& route, json body) {
+    const std::string& secret = secrets_[agent];
+    if (!secret.empty()) body["secret"] = secret;
+    return post_json(agent + "/" + route, body.dump());
+  }
+
+  // The assignments of one pull of an agent, request id "r<request>".
+  json pull_as(const std::string& agent, int request) {
+    const auto pulled = call_as(agent, "pull", json{{"request_id", "r" + std::to_string(request)}});
+    EXPECT_TRUE(pulled && pulled->status == 200);
+    return pulled ? json::parse(pulled->body).at("assignments") : json::array();
+  }
+
   std::unique_ptr<ServerProcess> server_;
+  std::map<std::string, std::string> secrets_;  // By agent route.
 };
 
 // --- The process ---
@@ -360,47 +394,19 @@ TEST_F(ServerTest, AQueueJobPastItsExpectedEndIsBusyAndTheOtherGetsBatches) {
           .dump());
   ASSERT_TRUE(submitted);
   ASSERT_EQ(submitted->status, 201) << submitted->body;
-  std::map<std::string, std::string> secrets;  // By agent id.
-  auto enroll = [&](const std::string& name, double bench) {
-    const auto joined = post_json(
-        swarm + "/agents",
-        json{{"key", "app/ci-21/" + name},
-             {"name", name},
-             {"test_list_hash", "h"},
-             {"attributes",
-              {{"os", "Linux"}, {"arch", "x86_64"}, {"cores", 2}, {"ram_mb", 4000}, {"bench", bench}}}}
-            .dump());
-    EXPECT_TRUE(joined && joined->status == 200);
-    if (!joined) return std::string();
-    const json answer = json::parse(joined->body);
-    // Where the server gives agents secrets, every later call carries its own.
-    secrets[answer.at("agent")] = answer.value("secret", "");
-    return swarm + "/agents/" + answer.at("agent").get<std::string>();
-  };
-  // An agent's call of `route`: `body` with its secret, if it has one.
-  auto call = [&](const std::string& agent, const std::string& route, json body) {
-    const std::string secret = secrets[agent.substr(agent.rfind('/') + 1)];
-    if (!secret.empty()) body["secret"] = secret;
-    return post_json(agent + "/" + route, body.dump());
-  };
-  const std::string fast = enroll("fast", 300);
-  const std::string slow = enroll("slow", 100);
-  auto pull = [&](const std::string& agent, int request) {
-    const auto pulled = call(agent, "pull", json{{"request_id", "r" + std::to_string(request)}});
-    EXPECT_TRUE(pulled && pulled->status == 200);
-    return pulled ? json::parse(pulled->body).at("assignments") : json::array();
-  };
-  const json held = pull(fast, 1);
+  const std::string fast = enroll_job("app/ci-21/fast", "fast", 300);
+  const std::string slow = enroll_job("app/ci-21/slow", "slow", 100);
+  const json held = pull_as(fast, 1);
   ASSERT_EQ(held.size(), 1u);
   ASSERT_EQ(held[0].at("test"), "long");
   // Past the expected end (4 s at 1.5x), the fast job still running and heard from.
   std::this_thread::sleep_for(
       std::chrono::milliseconds(static_cast<int>(1000 * held[0].at("expected_seconds").get<double>()) + 300));
-  ASSERT_EQ(answer(call(fast, "heartbeat", json::object())).first, 200);
+  ASSERT_EQ(answer(call_as(fast, "heartbeat", json::object())).first, 200);
 
   int left = 24, calls = 0;
   while (left > 0 && calls < 30) {
-    const json batch = pull(slow, ++calls);
+    const json batch = pull_as(slow, ++calls);
     ASSERT_FALSE(batch.empty()) << "call " << calls;
     double own = 0;
     json reports = json::array();
@@ -413,15 +419,62 @@ TEST_F(ServerTest, AQueueJobPastItsExpectedEndIsBusyAndTheOtherGetsBatches) {
     }
     left -= static_cast<int>(batch.size());
     EXPECT_TRUE(own >= 1 || left == 0) << "call " << calls << ": " << batch.dump();
-    ASSERT_EQ(answer(call(slow, "report", json{{"reports", reports}})).first, 200);
+    ASSERT_EQ(answer(call_as(slow, "report", json{{"reports", reports}})).first, 200);
   }
   EXPECT_EQ(left, 0);
   // Twenty 0.07 s tests take at most two batches; each 3 s test one.
   EXPECT_LE(calls, 6);
   const json done =
       json{{"lease", held[0].at("lease")}, {"test", "long"}, {"status", "passed"}, {"seconds", 5}};
-  ASSERT_EQ(answer(call(fast, "report", done)).first, 200);
+  ASSERT_EQ(answer(call_as(fast, "report", done)).first, 200);
   EXPECT_EQ(json::parse(get(swarm + "/runs/1")->body).at("state"), "done");
+}
+
+// Issue 21's drift over HTTP: a queue run's directory whose first result took 3x its history gets its other
+// pending test raised and sent ahead of the tests history ranked above it; the rest keep history's estimates.
+TEST_F(ServerTest, AQueueRunSendsAheadTheTestsOfADirectoryThatRunsSlowerThanHistory) {
+  start();
+  const std::vector<Observed> history = {
+      {"slow/a.feature", 4.0}, {"slow/b.feature", 2.0}, {"fast/x.feature", 3.0}, {"fast/y.feature", 3.0}};
+  ASSERT_EQ(
+      answer(post_json("/api/v1/jobs/app/versions/old/results", results_body(0, 0, kToday, history))).first,
+      200);
+  json tests = json::array();
+  for (const Observed& o : history) tests.push_back({{"name", o.name}});
+  const auto submitted = post_json("/api/v1/swarm/runs", json{{"job", "app"},
+                                                              {"version", "ci-drift"},
+                                                              {"test_list_hash", "h"},
+                                                              {"mode", "queue"},
+                                                              {"tests", tests}}
+                                                             .dump());
+  ASSERT_TRUE(submitted);
+  ASSERT_EQ(submitted->status, 201) << submitted->body;
+  const std::string job = enroll_job("app/ci-drift/1", "job", 100);
+  auto run = [&](const json& batch, double seconds) {
+    json reports = json::array();
+    for (const json& a : batch)
+      reports.push_back(
+          {{"lease", a.at("lease")}, {"test", a.at("test")}, {"status", "passed"}, {"seconds", seconds}});
+    return answer(call_as(job, "report", json{{"reports", reports}})).first;
+  };
+  const json first = pull_as(job, 1);
+  ASSERT_EQ(first.size(), 1u);
+  ASSERT_EQ(first[0].at("test"), "slow/a.feature");
+  ASSERT_EQ(run(first, 12), 200);  // 3x its history.
+
+  const json second = pull_as(job, 2);
+  ASSERT_EQ(second.size(), 1u) << second.dump();
+  EXPECT_EQ(second[0].at("test"), "slow/b.feature");
+  EXPECT_GT(second[0].at("expected_seconds").get<double>(), 3) << second.dump();
+  ASSERT_EQ(run(second, 4), 200);
+  for (int request = 3; request < 6; ++request) {
+    const json batch = pull_as(job, request);
+    for (const json& a : batch) EXPECT_DOUBLE_EQ(a.at("expected_seconds").get<double>(), 3) << batch.dump();
+    if (!batch.empty()) {
+      ASSERT_EQ(run(batch, 3), 200);
+    }
+  }
+  EXPECT_EQ(json::parse(get("/api/v1/swarm/runs/1")->body).at("state"), "done");
 }
 
 TEST_F(ServerTest, AnUnknownJobHasAnEmptyHistory) {

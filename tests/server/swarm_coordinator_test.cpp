@@ -543,6 +543,59 @@ TEST_F(SwarmCoordinator, AQueueRunLearnsNoSpeedsForIdenticalJobs) {
   EXPECT_DOUBLE_EQ(pulled.assignments[0].expected_seconds, 30);
 }
 
+// A queue run learns drift per directory from its first results (issue 21): a directory that runs 3x slower
+// than history gets its pending tests' estimates raised, so its longer ones go out before tests that history
+// ranked above them, and alone as a long test goes. Other directories and tests without a directory keep
+// history's estimates.
+TEST_F(SwarmCoordinator, AQueueRunMovesAheadTheTestsOfADirectoryThatRunsSlowerThanHistory) {
+  const RunId run = coordinator_
+                        ->submit(Submission{"job",
+                                            "ci-drift",
+                                            "hash",
+                                            {{"slow/a.feature", 4, true},
+                                             {"slow/b.feature", 2, true},
+                                             {"fast/x.feature", 3, true},
+                                             {"fast/y.feature", 3, true},
+                                             {"alone", 2.5, true}},
+                                            true})
+                        .run;
+  const std::string job = agent("job");
+  auto run_for = [&](double seconds) {  // Heartbeating, as the fixture's lease is 3 s.
+    for (; seconds > 0; seconds -= 1) {
+      now_ += std::min(seconds, 1.0);
+      coordinator_->heartbeat(job);
+    }
+  };
+  const Pulled first = coordinator_->pull(job, "p1", run);
+  ASSERT_EQ(first.assignments.size(), 1u);
+  ASSERT_EQ(first.assignments[0].test, "slow/a.feature");
+  run_for(12);
+  finish(job, first.assignments[0], Status::passed, 12);  // 3x its history.
+
+  // slow/b.feature now counts 2 x (12 + 5) / (4 + 5) = 3.8 s: ahead of the 3 s tests, and alone.
+  const Pulled second = coordinator_->pull(job, "p2", run);
+  ASSERT_FALSE(second.assignments.empty());
+  EXPECT_EQ(second.assignments[0].test, "slow/b.feature");
+  EXPECT_NEAR(second.assignments[0].expected_seconds, 2 * 17.0 / 9.0, 1e-9);
+  EXPECT_EQ(second.assignments.size(), 1u);
+  run_for(4);
+  for (const Assignment& a : second.assignments) finish(job, a, Status::passed, 4);
+
+  // The other directory and the test without one keep history's estimates, and exactly once each.
+  std::vector<std::string> rest;
+  for (int pulls = 0; pulls < 10 && coordinator_->progress(run).run.finished == 0; ++pulls) {
+    for (const Assignment& a : coordinator_->pull(job, "r" + std::to_string(pulls), run).assignments) {
+      EXPECT_DOUBLE_EQ(a.expected_seconds, a.test == "alone" ? 2.5 : 3) << a.test;
+      rest.push_back(a.test);
+      run_for(a.expected_seconds);
+      finish(job, a, Status::passed, a.expected_seconds);
+    }
+  }
+  std::sort(rest.begin(), rest.end());
+  EXPECT_EQ(rest, (std::vector<std::string>{"alone", "fast/x.feature", "fast/y.feature"}));
+  EXPECT_NE(coordinator_->progress(run).run.finished, 0);
+}
+
 // A database of schema version 1 (written before swarm mode) opens as version 2: it gains the swarm's tables,
 // keeps its history, and the coordinator works on it.
 class SchemaUpgrade : public testing::ScratchDirTest {};

@@ -360,6 +360,27 @@ Attributes bench(double score) {
   return a;
 }
 
+TEST(SwarmDrift, AFileAndItsDirectoryAreTheGroups) {
+  const DriftGroups node = drift_groups("pgmpy/tests/test_models.py::TestA::test_b");
+  EXPECT_EQ(node.file, "f:pgmpy/tests/test_models.py");
+  EXPECT_EQ(node.directory, "d:pgmpy/tests");
+  const DriftGroups feature = drift_groups("features/api/pulldown/submissions.feature");
+  EXPECT_EQ(feature.file, "");  // A file of its own: only its directory says anything of the others.
+  EXPECT_EQ(feature.directory, "d:features/api/pulldown");
+  const DriftGroups ctest = drift_groups("unit.parser");
+  EXPECT_EQ(ctest.file, "");
+  EXPECT_EQ(ctest.directory, "");
+}
+
+TEST(SwarmDrift, FirstResultsAreTemperedAndNeverMoveTestsLater) {
+  // 4 s of history that took 12 s: (12 + 5) / (4 + 5).
+  EXPECT_DOUBLE_EQ(drift_factor(4, 12, kSettings), 17.0 / 9.0);
+  EXPECT_DOUBLE_EQ(drift_factor(100, 300, kSettings), 305.0 / 105.0);  // Much evidence: near its ratio.
+  EXPECT_DOUBLE_EQ(drift_factor(10, 2, kSettings), 1);                 // Faster: nothing moves later.
+  EXPECT_DOUBLE_EQ(drift_factor(10, 14, kSettings), 1);  // 19 / 15: under 1.5 x, history's own noise.
+  EXPECT_DOUBLE_EQ(drift_factor(1, 1000, kSettings), kSettings.max_drift);
+}
+
 TEST(SwarmPriorSpeeds, NormalisedByTheMedianBench) {
   EXPECT_EQ(prior_speeds({bench(100), bench(400), bench(200)}), (std::vector<double>{0.5, 2, 1}));
   // Agents without a bench get 1 and stay out of the median; an even count takes the middle two's mean.
