@@ -39,6 +39,7 @@ struct ServerArgs {
   std::optional<std::string> swarm_lease;
   std::optional<std::string> request_timeout;
   std::optional<std::string> max_client_connections;
+  std::optional<std::string> max_jobs;
   bool insecure = false;
 };
 
@@ -120,6 +121,12 @@ int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, con
   options.max_client_connections = static_cast<int>(whole(
       pick(args.max_client_connections, "--max-client-connections", env, "TLB_SERVER_MAX_CLIENT_CONNECTIONS"),
       0, 100'000, 32));
+  // A test hook: each answer says how many stored records its request parsed.
+  if (const char* count = std::getenv("TLB_SERVER_COUNT_PARSES"); count != nullptr && *count != '\0') {
+    options.count_parses = std::string_view(count) != "0";
+  }
+  options.max_jobs = static_cast<std::size_t>(
+      whole(pick(args.max_jobs, "--max-jobs", env, "TLB_SERVER_MAX_JOBS"), 0, 100'000'000, 1000));
   options.max_request_bytes = static_cast<std::size_t>(
       whole(pick(args.max_request_bytes, "--max-request-bytes", env, "TLB_MAX_REQUEST_BYTES"), 1, 1LL << 40,
             64LL << 20));
@@ -268,6 +275,10 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_server_
   cmd->add_option("--max-client-connections", args->max_client_connections,
                   "Connections open at once from one address; more get 503; 0 no cap "
                   "[TLB_SERVER_MAX_CLIENT_CONNECTIONS, 32]")
+      ->type_name("N");
+  cmd->add_option("--max-jobs", args->max_jobs,
+                  "Jobs the server holds; a write that would add one more gets 403; 0 no limit "
+                  "[TLB_SERVER_MAX_JOBS, 1000]")
       ->type_name("N");
   cmd->add_option("--threads", args->threads, "Requests served at once [TLB_SERVER_THREADS, 64]")
       ->type_name("N");

@@ -40,9 +40,12 @@ Reply Server::Impl::dashboard_page(const std::map<std::string, std::string>& que
     std::vector<StoredRuns> jobs;
     for (const std::string& name : s.jobs()) {
       if (job && name != *job) continue;
-      StoredRuns runs{name, s.versions(name), {}};
+      StoredRuns runs{name, s.versions(name), {}, {}};
       for (std::size_t i = 0; i < runs.versions.size() && i < shown; ++i) {
-        runs.records.push_back(s.records(name, runs.versions[i].version));
+        const VersionSummary& run = runs.versions[i];
+        runs.checked.push_back(checks.find(name, run.version, run.records_generation));
+        runs.records.push_back(runs.checked.back() || run.partitions == 0 ? std::vector<StoredRecord>{}
+                                                                          : s.records(name, run.version));
       }
       jobs.push_back(std::move(runs));
     }
@@ -59,21 +62,24 @@ Reply Server::Impl::dashboard_page(const std::map<std::string, std::string>& que
   return html_reply(200, dashboard::job_page(pages.front(), options.tlb_version, generated()));
 }
 
-// The runs read, each verified from its records as `tlb verify` would.
 dashboard::JobRuns Server::Impl::job_runs(const StoredRuns& stored) {
   dashboard::JobRuns runs{stored.job, {}, stored.versions.size()};
   for (std::size_t i = 0; i < stored.records.size(); ++i) {
     const VersionSummary& version = stored.versions[i];
     dashboard::RunRow row{version.version, version.created, version.partitions, false, 0};
-    if (!stored.records[i].empty()) {
+    if (const std::optional<RunCheck>& kept = stored.checked[i]) {
+      row.proven = kept->proven;
+      row.problems = kept->problems;
+    } else if (!stored.records[i].empty()) {
       std::vector<io::LoadedRecord> loaded;
       for (const StoredRecord& record : stored.records[i]) {
         const std::string source = record_source(stored.job, version.version, record.id);
-        loaded.push_back(io::LoadedRecord{source, io::parse_record(record.text, source)});
+        loaded.push_back(io::LoadedRecord{source, parse_stored(record, source)});
       }
       const io::Verification verification = io::verify_records(std::move(loaded), false);
       row.proven = verification.proven();
       row.problems = verification.problems.size();
+      checks.put(stored.job, version.version, RunCheck{version.records_generation, row.proven, row.problems});
     }
     runs.runs.push_back(std::move(row));
   }
@@ -118,10 +124,10 @@ Reply Server::Impl::run_report(const std::string& job, const std::string& versio
   report::RunData run;
   run.title = job + ", run " + version;
   for (const StoredRecord& stored : found.records) {
-    run.records.push_back(io::parse_record(stored.text, record_source(job, version, stored.id)));
+    run.records.push_back(parse_stored(stored, record_source(job, version, stored.id)));
   }
   for (const auto& [older, stored] : found.earlier) {
-    run.earlier.push_back(io::parse_record(stored.text, record_source(job, older, stored.id)));
+    run.earlier.push_back(parse_stored(stored, record_source(job, older, stored.id)));
   }
   run.history = store::to_history(found.history);
   run.generated = generated();

@@ -231,6 +231,8 @@ store::Timings Session::history(const std::string& job) {
 
 void Session::replace_history(const std::string& job, const store::Timings& before,
                               const store::Timings& after) {
+  admit_job(job);
+  ++memo_.history_generations[job];
   Statement remove = prepare("DELETE FROM history WHERE job = ?1 AND name = ?2");
   for (const auto& [name, entry] : before) {
     if (after.contains(name)) continue;
@@ -254,7 +256,36 @@ void Session::replace_history(const std::string& job, const store::Timings& befo
   }
 }
 
+std::uint64_t Session::history_generation(const std::string& job) {
+  const auto found = memo_.history_generations.find(job);
+  return found == memo_.history_generations.end() ? 0 : found->second;
+}
+
+const std::set<std::string, std::less<>>& Session::held_jobs() {
+  if (!memo_.jobs) {
+    const std::vector<std::string> names = jobs();
+    memo_.jobs.emplace(names.begin(), names.end());
+  }
+  return *memo_.jobs;
+}
+
+bool Session::admits_job(const std::string& job) {
+  if (memo_.max_jobs == 0) return true;
+  const auto& held = held_jobs();
+  return held.contains(job) || held.size() < memo_.max_jobs;
+}
+
+void Session::admit_job(const std::string& job) {
+  if (memo_.max_jobs == 0) return;
+  if (!admits_job(job)) {
+    throw JobLimitError("the server holds " + std::to_string(memo_.max_jobs) +
+                        " jobs, its limit (tlb server --max-jobs): job " + job + " would be one more");
+  }
+  memo_.jobs->insert(job);
+}
+
 void Session::touch_version(const std::string& job, const std::string& version, std::int64_t now) {
+  admit_job(job);
   prepare("INSERT OR IGNORE INTO versions (job, version, created) VALUES (?1, ?2, ?3)")
       .bind(1, job)
       .bind(2, version)
@@ -308,6 +339,7 @@ std::vector<VersionSummary> Session::versions(const std::string& job) {
   while (rows.step()) {
     versions.push_back(VersionSummary{rows.text(0), rows.integer(1),
                                       static_cast<std::size_t>(std::max<std::int64_t>(rows.integer(2), 0))});
+    versions.back().records_generation = records_generation(job, versions.back().version);
   }
   return versions;
 }
@@ -325,8 +357,14 @@ std::vector<StoredRecord> Session::records(const std::string& job, const std::st
   return records;
 }
 
+std::uint64_t Session::records_generation(const std::string& job, const std::string& version) {
+  const auto found = memo_.record_generations.find({job, version});
+  return found == memo_.record_generations.end() ? 0 : found->second;
+}
+
 void Session::put_record(const std::string& job, const std::string& version, PartitionId id,
                          const std::string& text) {
+  memo_.record_generations[{job, version}] = ++memo_.record_writes;
   prepare(
       "INSERT OR REPLACE INTO records (job, version, partition, total, record) VALUES (?1, ?2, ?3, ?4, ?5)")
       .bind(1, job)
@@ -454,6 +492,8 @@ std::size_t Session::purge_versions(std::int64_t before) {
     Statement remove = prepare("DELETE FROM " + std::string(table) + " WHERE run = ?1");
     for (std::int64_t run : finished) remove.bind(1, run).run();
   }
+  memo_.jobs.reset();  // A job whose versions all went may be gone.
+  for (const auto& purged : versions) memo_.record_generations.erase(purged);
   Statement remove = prepare("DELETE FROM swarm_runs WHERE id = ?1");
   for (std::int64_t run : finished) remove.bind(1, run).run();
   return versions.size();
@@ -548,6 +588,7 @@ Database::Transaction::~Transaction() {
     char* error = nullptr;
     sqlite3_exec(db_.db_, "ROLLBACK", nullptr, nullptr, &error);
     sqlite3_free(error);
+    db_.memo_.jobs.reset();  // It may count a job whose write was rolled back.
   }
 }
 

@@ -23,9 +23,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -43,6 +45,12 @@ namespace tlb::server {
 
 // A database that cannot be opened, read or written; the message names the file.
 class DatabaseError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A write that would add a job past Database::set_max_jobs's limit; the message names the job and the limit.
+class JobLimitError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -126,11 +134,26 @@ struct StoredRecord {
 // A job version as the dashboard lists it.
 struct VersionSummary {
   std::string version;
-  std::int64_t created = 0;    // When the server first saw it (unix seconds).
-  std::size_t partitions = 0;  // Partition records stored.
+  std::int64_t created = 0;              // When the server first saw it (unix seconds).
+  std::size_t partitions = 0;            // Partition records stored.
+  std::uint64_t records_generation = 0;  // Session::records_generation.
 };
 
 class Database;
+
+// What the database keeps in memory beside SQLite, used under its lock: the limit on jobs and the jobs held
+// (loaded when first needed, forgotten on a rollback or a purge), and the generations of each job's history
+// and of each version's records (how many writes this server made to them; what cached reads are stamped
+// with).
+struct DatabaseMemo {
+  std::size_t max_jobs = 0;  // 0: any number.
+  std::optional<std::set<std::string, std::less<>>> jobs;
+  std::map<std::string, std::uint64_t, std::less<>> history_generations;
+  // A version's value is the count of record writes at its last one, so that it never comes again, even
+  // for a version purged and seen anew.
+  std::map<std::pair<std::string, std::string>, std::uint64_t> record_generations;
+  std::uint64_t record_writes = 0;
+};
 
 // The operations, valid only inside Database::transaction (which holds the lock and the transaction).
 class Session {
@@ -140,6 +163,16 @@ class Session {
   // Writes `after` over `before` (what history() returned): deletes the names it lost, writes the rows that
   // changed.
   void replace_history(const std::string& job, const store::Timings& before, const store::Timings& after);
+
+  // How many times this server has written the job's live history (0: never since it started): what a body
+  // built from the history is stamped with, so that a cached one is used only while it is the same.
+  std::uint64_t history_generation(const std::string& job);
+
+  // Throws JobLimitError when `job` is new and the server holds its limit of jobs already; else counts it in.
+  // Every write that can add a job (history, versions) calls it.
+  void admit_job(const std::string& job);
+  // Whether admit_job would take `job` now (for a check before a long operation).
+  bool admits_job(const std::string& job);
 
   // Remembers (job, version) as first seen at `now` (unix seconds) unless it is known already.
   void touch_version(const std::string& job, const std::string& version, std::int64_t now);
@@ -154,6 +187,8 @@ class Session {
   // greater, so that numbered CI runs seen at once still come in their order.
   std::vector<VersionSummary> versions(const std::string& job);
 
+  // Changes whenever this server writes one of the version's records (put_record); 0 before the first.
+  std::uint64_t records_generation(const std::string& job, const std::string& version);
   // Partition records of a version, sorted by (partition, total).
   std::vector<StoredRecord> records(const std::string& job, const std::string& version);
   void put_record(const std::string& job, const std::string& version, PartitionId id,
@@ -189,12 +224,14 @@ class Session {
 
  private:
   friend class Database;
-  Session(sqlite3* db, const std::string& path, StatementCache& cache)
-      : db_(db), path_(path), cache_(cache) {}
+  Session(sqlite3* db, const std::string& path, StatementCache& cache, DatabaseMemo& memo)
+      : db_(db), path_(path), cache_(cache), memo_(memo) {}
+  const std::set<std::string, std::less<>>& held_jobs();
 
   sqlite3* db_;
   const std::string& path_;
   StatementCache& cache_;
+  DatabaseMemo& memo_;
 };
 
 class Database {
@@ -209,13 +246,19 @@ class Database {
 
   const std::string& path() const { return path_; }
 
+  // At most `jobs` jobs (histories and versions by job name); 0, the default, any number.
+  void set_max_jobs(std::size_t jobs) {
+    std::lock_guard lock(mutex_);
+    memo_.max_jobs = jobs;
+  }
+
   // Runs `work` in one transaction under the lock: committed (durably) when it returns, rolled back when it
   // throws. `write` takes the write lock at once (BEGIN IMMEDIATE), so a read-then-write never has to retry.
   template <class Work>
   auto transaction(bool write, Work&& work) -> decltype(work(std::declval<Session&>())) {
     std::lock_guard lock(mutex_);
     Transaction guard(*this, write);
-    Session session(db_, path_, cache_);
+    Session session(db_, path_, cache_, memo_);
     if constexpr (std::is_void_v<decltype(work(session))>) {
       work(session);
       guard.commit();
@@ -245,6 +288,7 @@ class Database {
   std::string path_;
   sqlite3* db_ = nullptr;
   StatementCache cache_;  // Finalized before the connection closes.
+  DatabaseMemo memo_;
   std::mutex mutex_;
 };
 

@@ -13,6 +13,7 @@
 #include "server/names.hpp"
 #include "server/replies.hpp"
 #include "server/request_limits.hpp"
+#include "server/run_ledger.hpp"
 #include "server/server_impl.hpp"
 
 namespace tlb::server {
@@ -142,21 +143,30 @@ ResultsRequest parse_results(std::string_view body) {
   return request;
 }
 
-ordered_json history_json(const std::string& job, const std::optional<std::string>& snapshot,
-                          const store::Timings& timings) {
-  ordered_json tests = ordered_json::array();
+// The history's JSON (kind tlb-history), written test by test: a document of a large job built whole first
+// cost about ten times its text.
+std::string history_text(const std::string& job, const std::optional<std::string>& snapshot,
+                         const store::Timings& timings) {
+  std::string text =
+      dump(ordered_json{{"kind", "tlb-history"},
+                        {"version", 1},
+                        {"job", job},
+                        {"snapshot", snapshot ? ordered_json(*snapshot) : ordered_json(nullptr)},
+                        {"tests", ordered_json::array()}});
+  text.resize(text.size() - 3);  // Down to "tests":[ (dump ends with "]}\n").
+  text.reserve(text.size() + timings.size() * 120);
+  bool first = true;
   for (const auto& [name, entry] : timings) {
-    tests.push_back(ordered_json{{"name", name},
-                                 {"seconds", entry.record.seconds},
-                                 {"runs", entry.record.runs},
-                                 {"last_result", to_string(entry.record.last)},
-                                 {"last_seen", store::format_date(entry.last_seen)}});
+    if (!first) text += ',';
+    first = false;
+    text += ordered_json{{"name", name},
+                         {"seconds", entry.record.seconds},
+                         {"runs", entry.record.runs},
+                         {"last_result", to_string(entry.record.last)},
+                         {"last_seen", store::format_date(entry.last_seen)}}
+                .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
-  return ordered_json{{"kind", "tlb-history"},
-                      {"version", 1},
-                      {"job", job},
-                      {"snapshot", snapshot ? ordered_json(*snapshot) : ordered_json(nullptr)},
-                      {"tests", std::move(tests)}};
+  return text + "]}\n";
 }
 
 // Up to 10 names, quoted, then how many more.
@@ -169,16 +179,110 @@ std::string some_names(const std::vector<std::string>& names) {
   return text;
 }
 
+struct PartitionCheck {
+  bool known = false;       // A record of this partition is stored already.
+  std::size_t records = 0;  // Records stored once this one is.
+  bool complete = false;    // Every partition of its total is then stored.
+};
+
+// Refuses (409) a record that disagrees with the version's records stored (`ledger`): another total, test
+// list or split inputs than the first, other tests than this partition's stored record, or tests another
+// partition has.
+PartitionCheck check_partition(const RunLedger& ledger, PartitionId id, const io::PartitionRecord& record) {
+  const std::string self = "partition " + partition_text(id);
+  if (ledger.first_id) {
+    const io::PartitionRecord& first = ledger.first;
+    const std::string other = "partition " + partition_text(*ledger.first_id);
+    if (first.total != record.total) {
+      refuse(409, self + " saw another total than " + other + " (" + std::to_string(record.total) +
+                      " against " + std::to_string(first.total) + ")");
+    }
+    if (first.test_list_hash != record.test_list_hash) {
+      refuse(409, self + " saw another test list than " + other + " (" + record.test_list_hash + " against " +
+                      first.test_list_hash + ")");
+    }
+    if (auto difference = io::split_inputs_differ(record, first)) {
+      refuse(409, self + " split on other inputs than " + other + ": " + *difference);
+    }
+  }
+  PartitionCheck check;
+  check.known = ledger.tests.contains(id);
+  if (check.known && !ledger.holds_exactly(id, record.tests)) {
+    refuse(409, self + " was already recorded with other tests (a retried job must be given the same tests)");
+  }
+  if (!check.known) {
+    // The first other partition (in order) that has any of its tests, and the tests they share.
+    const std::set<std::string, std::less<>> attachments(record.attachments.begin(),
+                                                         record.attachments.end());
+    std::optional<PartitionId> owner;
+    for (const std::string& test : record.tests) {
+      const auto holders = ledger.owners.find(test);
+      if (attachments.contains(test) || holders == ledger.owners.end()) continue;
+      if (!owner || holders->second.front() < *owner) owner = holders->second.front();
+    }
+    if (owner) {
+      std::vector<std::string> shared;
+      for (const std::string& test : record.tests) {
+        const auto holders = ledger.owners.find(test);
+        if (attachments.contains(test) || holders == ledger.owners.end()) continue;
+        if (std::binary_search(holders->second.begin(), holders->second.end(), *owner))
+          shared.push_back(test);
+      }
+      refuse(409, self + " was given " + std::to_string(shared.size()) + " test" +
+                      (shared.size() == 1 ? "" : "s") + " that partition " + partition_text(*owner) +
+                      " already has: " + some_names(shared));
+    }
+  }
+  std::set<int> present{record.partition};
+  for (const auto& [stored, count] : ledger.tests) {
+    if (stored.total == record.total) present.insert(stored.partition);
+  }
+  check.records = ledger.tests.size() + (check.known ? 0 : 1);
+  check.complete = static_cast<int>(present.size()) == record.total;
+  return check;
+}
+
 }  // namespace
+
+RunLedger Server::Impl::read_ledger(Session& s, const std::string& job, const std::string& version,
+                                    std::uint64_t stamp) {
+  RunLedger ledger;
+  ledger.stamp = stamp;
+  for (const StoredRecord& row : s.records(job, version)) {
+    ledger.add(row.id, parse_stored(row, record_source(job, version, row.id)));
+  }
+  return ledger;
+}
 
 std::string record_source(const std::string& job, const std::string& version, PartitionId id) {
   return job + "/" + version + "/partition-" + std::to_string(id.partition) + "-of-" +
          std::to_string(id.total);
 }
 
+Reply Server::Impl::live_read(std::string_view kind, const std::string& job, std::string_view type,
+                              const Format& format) {
+  // A body built while a write lands is newer than its stamp: its readers see that write a little early.
+  const std::uint64_t stamp =
+      database.transaction(false, [&](Session& s) { return s.history_generation(job); });
+  return shared_reply(type, reads.get(std::string(kind) + "\n" + job, stamp, [&] {
+    return std::optional(format(database.transaction(false, [&](Session& s) { return s.history(job); })));
+  }));
+}
+
+std::optional<Reply> Server::Impl::frozen_read(std::string_view kind, const std::string& job,
+                                               const std::string& version, bool may_freeze,
+                                               std::string_view type, const Format& format) {
+  ReadCache::Body body = reads.get(std::string(kind) + "\n" + job + "\n" + version, 0, [&] {
+    const std::optional<store::Timings> frozen = read_snapshot(job, version, may_freeze);
+    return frozen ? std::optional(format(*frozen)) : std::nullopt;
+  });
+  if (!body) return std::nullopt;
+  return shared_reply(type, std::move(body));
+}
+
 Reply Server::Impl::history(const std::string& job) {
-  const store::Timings timings = database.transaction(false, [&](Session& s) { return s.history(job); });
-  return json_reply(200, history_json(job, std::nullopt, timings));
+  return live_read("history", job, kJson,
+                   [&](const store::Timings& timings) { return history_text(job, std::nullopt, timings); });
 }
 
 store::Timings Server::Impl::snapshot(const std::string& job, const std::string& version) {
@@ -194,19 +298,23 @@ store::Timings Server::Impl::snapshot(const std::string& job, const std::string&
 
 std::optional<store::Timings> Server::Impl::read_snapshot(const std::string& job, const std::string& version,
                                                           bool may_freeze) {
-  if (may_freeze) return snapshot(job, version);
+  if (may_freeze) {
+    try {
+      return snapshot(job, version);
+    } catch (const JobLimitError&) {
+      // A read of a job past --max-jobs freezes nothing: it is answered from the live history.
+    }
+  }
   return database.transaction(false, [&](Session& s) { return s.snapshot(job, version); });
 }
 
+// A frozen snapshot never changes, and every partition of a CI run reads it: its JSON is built once.
 Reply Server::Impl::version_history(const std::string& job, const std::string& version, bool may_freeze) {
-  if (std::optional<std::string> body = snapshots.find(job, version)) {
-    return Reply{200, std::string(kJson), std::move(*body), {}};
-  }
-  const std::optional<store::Timings> frozen = read_snapshot(job, version, may_freeze);
-  if (!frozen) return history(job);  // Not frozen by a read without the token: the live history, said so.
-  Reply reply = json_reply(200, history_json(job, version, *frozen));
-  snapshots.put(job, version, reply.body);
-  return reply;
+  std::optional<Reply> frozen =
+      frozen_read("history", job, version, may_freeze, kJson,
+                  [&](const store::Timings& timings) { return history_text(job, version, timings); });
+  // Not frozen by a read without the token: the live history, said so.
+  return frozen ? std::move(*frozen) : history(job);
 }
 
 Reply Server::Impl::post_partition(const std::string& job, const std::string& version,
@@ -237,76 +345,36 @@ Reply Server::Impl::post_partition(const std::string& job, const std::string& ve
                     printable(record.test_list_hash));
   }
   const PartitionId id{record.partition, record.total};
-  const std::string self = "partition " + partition_text(id);
   const std::string text = io::format_record(record, "request body");
-
-  struct Stored {
-    PartitionId id;
-    io::PartitionRecord record;
-  };
-  return database.transaction(true, [&](Session& s) -> Reply {
-    std::vector<Stored> stored;
-    for (const StoredRecord& row : s.records(job, version)) {
-      stored.push_back(Stored{row.id, io::parse_record(row.text, record_source(job, version, row.id))});
-    }
+  const RunLedgers::Key key{job, version};
+  std::uint64_t before = 0, after = 0;
+  bool stored = false;
+  Reply reply = database.transaction(true, [&](Session& s) -> Reply {
     s.touch_version(job, version, options.now());
-    if (!stored.empty()) {
-      const Stored& first = stored.front();
-      const std::string other = "partition " + partition_text(first.id);
-      if (first.record.total != record.total) {
-        refuse(409, self + " saw another total than " + other + " (" + std::to_string(record.total) +
-                        " against " + std::to_string(first.record.total) + ")");
-      }
-      if (first.record.test_list_hash != record.test_list_hash) {
-        refuse(409, self + " saw another test list than " + other + " (" + record.test_list_hash +
-                        " against " + first.record.test_list_hash + ")");
-      }
-      if (auto difference = io::split_inputs_differ(record, first.record)) {
-        refuse(409, self + " split on other inputs than " + other + ": " + *difference);
-      }
-    }
-    const auto same = std::find_if(stored.begin(), stored.end(), [&](const Stored& r) { return r.id == id; });
-    if (same != stored.end() && same->record.tests != record.tests) {
-      refuse(409,
-             self + " was already recorded with other tests (a retried job must be given the same tests)");
-    }
-    if (same == stored.end()) {
-      const std::set<std::string, std::less<>> attachments(record.attachments.begin(),
-                                                           record.attachments.end());
-      for (const Stored& other : stored) {
-        const std::set<std::string, std::less<>> theirs(other.record.tests.begin(), other.record.tests.end());
-        std::vector<std::string> shared;
-        for (const std::string& test : record.tests) {
-          if (!attachments.contains(test) && theirs.contains(test)) shared.push_back(test);
-        }
-        if (!shared.empty()) {
-          refuse(409, self + " was given " + std::to_string(shared.size()) + " test" +
-                          (shared.size() == 1 ? "" : "s") + " that partition " + partition_text(other.id) +
-                          " already has: " + some_names(shared));
-        }
-      }
-    }
+    before = s.records_generation(job, version);
+    auto locked = ledgers.lock();
+    RunLedger* ledger = ledgers.find(key, before);
+    if (!ledger) ledger = &ledgers.put(key, read_ledger(s, job, version, before));
+    const PartitionCheck check = check_partition(*ledger, id, record);
     // A retried job's record without results does not wipe the results already stored.
-    if (same == stored.end() || record.has_results) s.put_record(job, version, id, text);
-
-    std::set<int> present;
-    std::size_t count = stored.size() + (same == stored.end() ? 1 : 0);
-    for (const Stored& r : stored) {
-      if (r.id.total == record.total) present.insert(r.id.partition);
-    }
-    present.insert(record.partition);
-    const bool complete = static_cast<int>(present.size()) == record.total;
-    return json_reply(stored.empty() ? 201 : 200, ordered_json{{"partition", record.partition},
-                                                               {"total", record.total},
-                                                               {"records", count},
-                                                               {"complete", complete}});
+    stored = !check.known || record.has_results;
+    if (stored) s.put_record(job, version, id, text);
+    after = s.records_generation(job, version);
+    return json_reply(ledger->tests.empty() ? 201 : 200, ordered_json{{"partition", record.partition},
+                                                                      {"total", record.total},
+                                                                      {"records", check.records},
+                                                                      {"complete", check.complete}});
   });
+  // Committed: the ledger takes the record (unless another post moved it on meanwhile).
+  if (stored) ledgers.advance(key, before, after, [&](RunLedger& ledger) { ledger.add(id, record); });
+  return reply;
 }
 
 Reply Server::Impl::post_results(const std::string& job, const std::string& version, std::string_view body) {
   const ResultsRequest request = parse_results(body);
   const std::string digest = body_digest(body);
-  return database.transaction(true, [&](Session& s) -> Reply {
+  std::uint64_t records_before = 0, records_after = 0;  // The version's records generation.
+  Reply reply = database.transaction(true, [&](Session& s) -> Reply {
     // A run outside any CI run (version "") has no version to purge; its digests are the job's own.
     if (!version.empty()) s.touch_version(job, version, options.now());
     if (s.applied(job, version, digest)) {
@@ -326,10 +394,11 @@ Reply Server::Impl::post_results(const std::string& job, const std::string& vers
     s.replace_history(job, before, after);
 
     const PartitionId id{request.report.partition, request.report.total};
+    records_before = records_after = s.records_generation(job, version);
     if (id.partition > 0 && !version.empty()) {
       for (const StoredRecord& row : s.records(job, version)) {
         if (row.id != id) continue;
-        io::PartitionRecord record = io::parse_record(row.text, record_source(job, version, id));
+        io::PartitionRecord record = parse_stored(row, record_source(job, version, id));
         std::map<std::string, io::RecordedResult> results;
         for (const store::Observation& observation : request.report.observations) {
           io::RecordedResult result{observation.name, io::ResultStatus::passed, observation.seconds};
@@ -342,6 +411,7 @@ Reply Server::Impl::post_results(const std::string& job, const std::string& vers
         record.has_results = true;
         record.recorded_on = store::format_date(request.report.date);
         s.put_record(job, version, id, io::format_record(record, record_source(job, version, id)));
+        records_after = s.records_generation(job, version);
       }
     }
     s.mark_applied(job, version, digest);
@@ -351,9 +421,18 @@ Reply Server::Impl::post_results(const std::string& job, const std::string& vers
                                         {"stored", summary.stored},
                                         {"duplicate", false}});
   });
+  // Results change no record's tests: the version's ledger holds as it is.
+  if (records_after != records_before) {
+    ledgers.advance({job, version}, records_before, records_after, [](RunLedger&) {});
+  }
+  return reply;
 }
 
 Reply Server::Impl::records(const std::string& job, const std::string& version) {
+  return reads.heavy([&] { return records_now(job, version); });
+}
+
+Reply Server::Impl::records_now(const std::string& job, const std::string& version) {
   const std::vector<StoredRecord> rows =
       database.transaction(false, [&](Session& s) { return s.records(job, version); });
   // The stored texts are io::format_record's JSON: they go out as they are.
@@ -368,13 +447,17 @@ Reply Server::Impl::records(const std::string& job, const std::string& version) 
 }
 
 Reply Server::Impl::verify(const std::string& job, const std::string& version, bool strict) {
+  return reads.heavy([&] { return verify_now(job, version, strict); });
+}
+
+Reply Server::Impl::verify_now(const std::string& job, const std::string& version, bool strict) {
   const std::vector<StoredRecord> rows =
       database.transaction(false, [&](Session& s) { return s.records(job, version); });
   if (rows.empty()) refuse(404, "no partition of " + job + " version " + version + " has reported");
   std::vector<io::LoadedRecord> loaded;
   for (const StoredRecord& row : rows) {
     const std::string source = record_source(job, version, row.id);
-    loaded.push_back(io::LoadedRecord{source, io::parse_record(row.text, source)});
+    loaded.push_back(io::LoadedRecord{source, parse_stored(row, source)});
   }
   const std::size_t count = loaded.size();
   const io::Verification verification = io::verify_records(std::move(loaded), strict);

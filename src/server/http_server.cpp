@@ -19,6 +19,7 @@
 #include "server/names.hpp"
 #include "server/replies.hpp"
 #include "server/request_limits.hpp"
+#include "server/run_ledger.hpp"
 #include "server/server_impl.hpp"
 
 namespace tlb::server {
@@ -295,7 +296,20 @@ Server::Server(Database& database, ServerOptions options)
         impl->handle(request.method, request.target, request.get_header_value("Authorization"), body);
     response.status = reply.status;
     for (const auto& [name, value] : reply.headers) response.set_header(name, value);
-    response.set_content(std::move(reply.body), reply.content_type.c_str());
+    if (impl->options.count_parses)
+      response.set_header("X-TLB-Records-Parsed", std::to_string(parse_count()));
+    if (!reply.shared_body || reply.shared_body->empty()) {  // httplib's provider of 0 bytes crashes it.
+      response.set_content(std::move(reply.body), reply.content_type.c_str());
+      return;
+    }
+    // A body shared with other readers (read_cache.hpp) is written from where it is, 64 KiB at a time.
+    const std::size_t size = reply.shared_body->size();
+    response.set_content_provider(size, reply.content_type,
+                                  [shared = std::move(reply.shared_body)](
+                                      std::size_t offset, std::size_t length, httplib::DataSink& sink) {
+                                    return sink.write(shared->data() + offset,
+                                                      std::min<std::size_t>(length, std::size_t{64} << 10));
+                                  });
   };
   const auto respond = [answer](const httplib::Request& request, httplib::Response& response) {
     answer(request, request.body, response);

@@ -28,10 +28,7 @@ std::vector<SetEntry> suite_list(std::string_view body) {
 }  // namespace
 
 Reply Server::Impl::suite_time(std::string_view method, const std::string& job, std::string_view body) {
-  if (method == "GET") {
-    const store::Timings timings = database.transaction(false, [&](Session& s) { return s.history(job); });
-    return text_reply(200, original::format_suite_times(timings));
-  }
+  if (method == "GET") return live_read("suite_time", job, kText, original::format_suite_times);
   std::vector<std::pair<std::string, std::int64_t>> times;
   try {
     times = original::parse_suite_times(body);
@@ -63,10 +60,7 @@ Reply Server::Impl::suite_time(std::string_view method, const std::string& job, 
 }
 
 Reply Server::Impl::suite_result(std::string_view method, const std::string& job, std::string_view body) {
-  if (method == "GET") {
-    const store::Timings timings = database.transaction(false, [&](Session& s) { return s.history(job); });
-    return text_reply(200, original::format_suite_results(timings));
-  }
+  if (method == "GET") return live_read("suite_result", job, kText, original::format_suite_results);
   std::vector<std::pair<std::string, bool>> results;
   try {
     results = original::parse_suite_results(body);

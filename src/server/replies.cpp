@@ -30,6 +30,12 @@ Reply text_reply(int status, std::string body) {
   return Reply{status, std::string(kText), std::move(body), {}};
 }
 
+Reply shared_reply(std::string_view content_type, std::shared_ptr<const std::string> body) {
+  Reply reply{200, std::string(content_type), {}, {}};
+  reply.shared_body = std::move(body);
+  return reply;
+}
+
 Reply html_reply(int status, std::string body) {
   Reply reply{status, std::string(kHtml), std::move(body), {}};
   reply.headers.emplace_back("Content-Security-Policy",

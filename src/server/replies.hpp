@@ -2,6 +2,7 @@
 // paths, HTML on the dashboard), and a Refusal thrown anywhere in a route that becomes a 4xx with one line.
 #pragma once
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -29,6 +30,8 @@ std::string one_line(std::string text);
 std::string dump(const nlohmann::ordered_json& document);
 Reply json_reply(int status, const nlohmann::ordered_json& document);
 Reply text_reply(int status, std::string body);
+// A 200 whose body is shared with other readers (read_cache.hpp).
+Reply shared_reply(std::string_view content_type, std::shared_ptr<const std::string> body);
 
 // The dashboard's pages fetch nothing and run no script (inline CSS and SVG only); the policy holds them to
 // it, so that a name that slipped through escaping could still not run.

@@ -174,6 +174,7 @@ bool truthy(std::string_view value) {
 }  // namespace
 
 Server::Impl::Impl(Database& db, ServerOptions opts) : database(db), options(std::move(opts)) {
+  database.set_max_jobs(options.max_jobs);
   if (!options.today) {
     options.today = [] { return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()); };
   }
@@ -198,6 +199,7 @@ Server::Impl::Impl(Database& db, ServerOptions opts) : database(db), options(std
 Reply Server::Impl::handle(std::string_view method, std::string_view target, std::string_view authorization,
                            std::string_view body) {
   bool api = target.starts_with("/api/v1/") || target == "/api/v1" || target.starts_with("/api/v1?");
+  reset_parse_count();
   try {
     const Target parsed = parse_target(target);
     api = parsed.api;
@@ -208,6 +210,9 @@ Reply Server::Impl::handle(std::string_view method, std::string_view target, std
     if (refusal.status == 401) reply.headers.emplace_back("WWW-Authenticate", "Bearer");
     if (!refusal.allow.empty()) reply.headers.emplace_back("Allow", refusal.allow);
     return reply;
+  } catch (const JobLimitError& e) {
+    const std::string message = one_line(e.what());
+    return api ? json_reply(403, ordered_json{{"error", message}}) : text_reply(403, message + "\n");
   } catch (const std::exception& e) {
     const std::string message = one_line(e.what());
     std::cerr << "tlb server: error: " << method << " " << printable(target, 200) << ": " << message
@@ -260,7 +265,7 @@ Reply Server::Impl::dispatch(std::string_view method, const Target& target, std:
 
   switch (route.id) {
     case RouteId::home:
-      return dashboard_page(target.query);
+      return reads.heavy([&] { return dashboard_page(target.query); });
     case RouteId::routes:
       return route_list();
     case RouteId::status:
@@ -287,9 +292,9 @@ Reply Server::Impl::dispatch(std::string_view method, const Target& target, std:
     case RouteId::version_suite_time: {
       const std::string& job = name("{job}", "job");
       const std::string& version = name("{version}", "version");
-      const std::optional<store::Timings> frozen = read_snapshot(job, version, may_freeze());
-      if (frozen) return text_reply(200, original::format_suite_times(*frozen));
-      return suite_time("GET", job, "");
+      std::optional<Reply> frozen =
+          frozen_read("suite_time", job, version, may_freeze(), kText, original::format_suite_times);
+      return frozen ? std::move(*frozen) : suite_time("GET", job, "");
     }
     case RouteId::suite_result:
       return suite_result(effective, name("{job}", "job"), body);
@@ -356,13 +361,22 @@ std::size_t Server::purge() {
       impl_->options.now() - static_cast<std::int64_t>(impl_->options.version_life_days) * 86'400;
   const std::size_t purged =
       impl_->database.transaction(true, [&](Session& s) { return s.purge_versions(before); });
-  if (purged > 0) impl_->snapshots.clear();
+  if (purged > 0) {
+    impl_->reads.clear();
+    impl_->ledgers.clear();
+    impl_->checks.clear();
+  }
   return purged;
 }
 
 Reply Server::handle(std::string_view method, std::string_view target, std::string_view authorization,
                      std::string_view body) {
-  return impl_->handle(method, target, authorization, body);
+  Reply reply = impl_->handle(method, target, authorization, body);
+  if (reply.shared_body) {
+    reply.body = *reply.shared_body;
+    reply.shared_body.reset();
+  }
+  return reply;
 }
 
 }  // namespace tlb::server

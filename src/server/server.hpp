@@ -28,10 +28,13 @@ struct ServerOptions {
   std::optional<std::string> token;          // Writes (POST, PUT) need "Authorization: Bearer <token>".
   std::size_t max_request_bytes = 64 << 20;  // Larger bodies get 413.
   int request_timeout_seconds = 30;          // A request's head and body, and again its answer; else 408.
-  int max_client_connections = 32;     // Connections open at once from one address (more get 503); 0 any.
-  int version_life_days = 7;           // Versions first seen longer ago are purged; -1 never.
-  int threads = 0;                     // Request threads; 0: 64.
-  std::string tlb_version;             // What /api/v1/status reports.
+  int max_client_connections = 32;  // Connections open at once from one address (more get 503); 0 any.
+  std::size_t max_jobs = 1000;      // Jobs the server holds; a write adding one past it gets 403; 0 any.
+  int version_life_days = 7;        // Versions first seen longer ago are purged; -1 never.
+  int threads = 0;                  // Request threads; 0: 64.
+  std::string tlb_version;          // What /api/v1/status reports.
+  // Every answer says how many stored records the request parsed (X-TLB-Records-Parsed), for tests.
+  bool count_parses = false;
   std::function<store::Date()> today;  // The original API's last-seen date; default UTC today.
   std::function<std::int64_t()> now;   // Unix seconds, for version ages; default the system clock.
   swarm::Settings swarm;               // The swarm coordinator's heartbeat, lease and rules.
@@ -44,6 +47,8 @@ struct Reply {
   std::string content_type;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // The body instead, when it is shared with other readers (a cached read): sent from there, not copied.
+  std::shared_ptr<const std::string> shared_body = nullptr;
 };
 
 class Server {

@@ -5,10 +5,9 @@
 #pragma once
 
 #include <cstddef>
-#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,7 +16,9 @@
 
 #include "server/dashboard.hpp"
 #include "server/database.hpp"
+#include "server/read_cache.hpp"
 #include "server/request_limits.hpp"
+#include "server/run_ledger.hpp"
 #include "server/server.hpp"
 #include "server/swarm_routes.hpp"
 #include "store/file_store.hpp"
@@ -36,6 +37,14 @@ struct Server::Impl {
                  std::string_view body);
 
   Reply status() const;
+  // A read of the job's live history as `format` writes it (`kind` names the format): built once per history
+  // generation and shared by its readers.
+  using Format = std::function<std::string(const store::Timings&)>;
+  Reply live_read(std::string_view kind, const std::string& job, std::string_view type, const Format& format);
+  // The same of the version's frozen snapshot, which never changes; nullopt when it is not frozen and
+  // `may_freeze` is false (read_snapshot).
+  std::optional<Reply> frozen_read(std::string_view kind, const std::string& job, const std::string& version,
+                                   bool may_freeze, std::string_view type, const Format& format);
   Reply history(const std::string& job);
   // The version's snapshot, frozen now if it is not yet.
   store::Timings snapshot(const std::string& job, const std::string& version);
@@ -46,8 +55,11 @@ struct Server::Impl {
   Reply version_history(const std::string& job, const std::string& version, bool may_freeze);
   Reply post_partition(const std::string& job, const std::string& version, std::string_view body);
   Reply post_results(const std::string& job, const std::string& version, std::string_view body);
+  // The heavy reads below run under a builder slot of `reads`; the *_now functions are their work.
   Reply records(const std::string& job, const std::string& version);
+  Reply records_now(const std::string& job, const std::string& version);
   Reply verify(const std::string& job, const std::string& version, bool strict);
+  Reply verify_now(const std::string& job, const std::string& version, bool strict);
   Reply suite_time(std::string_view method, const std::string& job, std::string_view body);
   Reply suite_result(std::string_view method, const std::string& job, std::string_view body);
   Reply subset_size(std::string_view method, const std::string& ns, std::string_view body);
@@ -63,53 +75,25 @@ struct Server::Impl {
     std::string job;
     std::vector<VersionSummary> versions;
     std::vector<std::vector<StoredRecord>> records;  // Of versions[0..records.size()).
+    std::vector<std::optional<RunCheck>> checked;    // Of the same versions: their verdict kept, if any.
   };
-  static dashboard::JobRuns job_runs(const StoredRuns& stored);
+  // The runs' rows, each verified from its records as `tlb verify` would, unless its verdict is kept.
+  dashboard::JobRuns job_runs(const StoredRuns& stored);
   Reply run_report(const std::string& job, const std::string& version);
   std::string generated() const;
 
   Database& database;
   ServerOptions options;
 
-  // A frozen snapshot never changes, and every partition of a CI run reads it: its JSON is kept, so that the
-  // reads after the first cost a copy instead of a database read and a serialization. Bounded by bytes; the
-  // oldest entry goes first; emptied when versions are purged.
-  class SnapshotCache {
-   public:
-    std::optional<std::string> find(const std::string& job, const std::string& version) {
-      std::lock_guard lock(mutex_);
-      auto it = bodies_.find({job, version});
-      if (it == bodies_.end()) return std::nullopt;
-      return it->second;
-    }
-    void put(const std::string& job, const std::string& version, const std::string& body) {
-      if (body.size() > kMaxBytes / 4) return;
-      std::lock_guard lock(mutex_);
-      if (!bodies_.emplace(std::pair(job, version), body).second) return;
-      order_.emplace_back(job, version);
-      bytes_ += body.size();
-      while (bytes_ > kMaxBytes && !order_.empty()) {
-        auto oldest = bodies_.find(order_.front());
-        bytes_ -= oldest->second.size();
-        bodies_.erase(oldest);
-        order_.pop_front();
-      }
-    }
-    void clear() {
-      std::lock_guard lock(mutex_);
-      bodies_.clear();
-      order_.clear();
-      bytes_ = 0;
-    }
-
-   private:
-    static constexpr std::size_t kMaxBytes = std::size_t{256} << 20;
-    std::mutex mutex_;
-    std::map<std::pair<std::string, std::string>, std::string> bodies_;
-    std::deque<std::pair<std::string, std::string>> order_;
-    std::size_t bytes_ = 0;
-  };
-  SnapshotCache snapshots;
+  // Bodies of heavy reads, built once per state and shared by their readers; at most two heavy reads built
+  // at once (read_cache.hpp). Emptied when versions are purged.
+  ReadCache reads;
+  // What the versions' records say, kept from one request to the next (run_ledger.hpp).
+  RunLedgers ledgers;
+  RunChecks checks;
+  // The ledger of a version's records as stored now, at records generation `stamp`.
+  static RunLedger read_ledger(Session& s, const std::string& job, const std::string& version,
+                               std::uint64_t stamp);
   std::unique_ptr<SwarmRoutes> swarm;  // The swarm's coordinator (docs/swarm-protocol.md).
 };
 

@@ -217,6 +217,8 @@ struct SwarmRoutes::Impl {
       reply = work();
     } catch (const Refused& e) {
       reply = json_reply(e.status, ordered_json{{"error", e.what()}});
+    } catch (const JobLimitError& e) {
+      reply = json_reply(403, ordered_json{{"error", e.what()}});
     }
     for (swarm::RunId run : coordinator.take_finished()) record_history(run);
     return reply;

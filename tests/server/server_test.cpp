@@ -563,6 +563,54 @@ TEST_F(ServerTest, AVersionSnapshotIsFrozenOnItsFirstRead) {
   EXPECT_EQ(json::parse(get("/api/v1/jobs/app/versions/run8/history")->body).at("tests").size(), 2u);
 }
 
+// Issue 17 item 9: a partition post checks the new record against what the server kept of the version's
+// records, and the dashboard shows each run's verdict kept since its last record: neither parses the records
+// stored again (each post parsed all of its version's, each dashboard hit every run's). The server counts
+// what each request parsed (TLB_SERVER_COUNT_PARSES).
+TEST_F(ServerTest, PostsAndDashboardHitsParseOnlyWhatChanged) {
+  start({}, {{"TLB_SERVER_COUNT_PARSES", "1"}});
+  std::vector<std::string> all;
+  for (int t = 0; t < 40; ++t) all.push_back("t" + std::to_string(10 + t));
+  const auto tests_of = [&](int k) {
+    return std::vector<std::string>(all.begin() + 5 * (k - 1), all.begin() + 5 * k);
+  };
+  const auto parsed = [](const httplib::Result& result) {
+    return result ? result->get_header_value("X-TLB-Records-Parsed") : std::string("no answer");
+  };
+  for (const std::string version : {"1", "2", "3"}) {
+    for (int k = 1; k <= 8; ++k) {
+      const auto posted = post_json("/api/v1/jobs/app/versions/" + version + "/partitions",
+                                    record_text(make_record(k, 8, all, tests_of(k))));
+      ASSERT_TRUE(posted);
+      EXPECT_EQ(posted->status, k == 1 ? 201 : 200) << posted->body;
+      EXPECT_EQ(parsed(posted), "0") << "version " << version << ", partition " << k;
+    }
+  }
+  // A conflict is still found, without parsing.
+  const auto conflict = post_json("/api/v1/jobs/app/versions/3/partitions",
+                                  record_text(make_record(2, 8, all, {"t10", "t16"})));
+  EXPECT_EQ(answer(conflict).first, 409);
+  EXPECT_EQ(parsed(conflict), "0");
+  EXPECT_EQ(parsed(get("/")), "24");  // Three runs of 8 records, verified once...
+  EXPECT_EQ(parsed(get("/")), "0");   // ... and kept.
+  EXPECT_EQ(parsed(get("/?job=app")), "0");
+  // Results fold into their partition's record (the one parsed); only that run is verified again.
+  const std::string results =
+      R"({"kind":"tlb-run-report","version":1,"partition":1,"total":8,"date":"2023-11-14","observations":[)"
+      R"({"name":"t10","seconds":1,"outcome":"passed"}]})";
+  EXPECT_EQ(parsed(post_json("/api/v1/jobs/app/versions/3/results", results)), "1");
+  EXPECT_EQ(parsed(get("/")), "8");
+  EXPECT_EQ(parsed(get("/")), "0");
+  // A restarted server reads a version's records once, at its first post, then keeps them.
+  server_->restart();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    const auto retried =
+        post_json("/api/v1/jobs/app/versions/3/partitions", record_text(make_record(2, 8, all, tests_of(2))));
+    EXPECT_EQ(answer(retried).first, 200);
+    EXPECT_EQ(parsed(retried), attempt == 0 ? "8" : "0");
+  }
+}
+
 TEST_F(ServerTest, PartitionRecordsAreCheckedAgainstEachOther) {
   start();
   const std::vector<std::string> all{"a", "b", "c", "d", "e", "f", "fixture"};
