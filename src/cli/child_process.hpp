@@ -25,13 +25,13 @@ struct ChildEnvironment {
   std::vector<std::string> extra;
 };
 
-// The child could not be started: posix_spawnp failed, most often because argv[0] is not on PATH.
+// The child could not be started, most often because argv[0] is not on PATH.
 class CannotStart : public io::InputError {
  public:
   using io::InputError::InputError;
 };
 
-// Runs `argv` (argv[0] looked up on PATH) with stdin from /dev/null and `environment`, and collects both
+// Runs `argv` (argv[0] looked up on PATH) with stdin empty and `environment`, and collects both
 // outputs. Signals are unblocked in the child. Throws CannotStart when it cannot start, InputError when there
 // is no pipe for it.
 ChildResult run_child(const std::vector<std::string>& argv, const ChildEnvironment& environment = {});

@@ -1,7 +1,5 @@
 #include "cli/plan_command.hpp"
 
-#include <unistd.h>
-
 #include <cmath>
 #include <filesystem>
 #include <memory>
@@ -15,6 +13,7 @@
 #include "io/fingerprint.hpp"
 #include "io/test_list.hpp"
 #include "io/text.hpp"
+#include "platform/platform.hpp"
 
 namespace tlb::cli {
 namespace {
@@ -145,7 +144,7 @@ std::string plan_json(const Plan& plan, const PlanPartitions& partitions, const 
 bool use_color(const std::string& setting, const Environment& env) {
   if (setting == "always") return true;
   if (setting == "never") return false;
-  if (isatty(STDOUT_FILENO) == 0 || env("NO_COLOR")) return false;
+  if (!platform::stdout_is_terminal() || env("NO_COLOR")) return false;
   const std::optional<std::string> term = env("TERM");
   return !term || *term != "dumb";
 }

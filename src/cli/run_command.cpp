@@ -1,13 +1,9 @@
 #include "cli/run_command.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <array>
-#include <cerrno>
+#include <csignal>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -24,6 +20,7 @@
 #include "io/record.hpp"
 #include "io/results.hpp"
 #include "io/text.hpp"
+#include "platform/platform.hpp"
 #include "swarm/policy.hpp"
 #include "tlb/split.hpp"
 
@@ -133,12 +130,7 @@ CtestCommand parse_ctest_command(const std::vector<std::string>& command) {
                                std::ostream& err) {
   out.flush();
   err.flush();
-  std::vector<std::string> args = command;
-  std::vector<char*> c_argv;
-  for (std::string& arg : args) c_argv.push_back(arg.data());
-  c_argv.push_back(nullptr);
-  execvp(c_argv[0], c_argv.data());
-  throw io::InputError(command.front(), 0, std::string("cannot run it: ") + std::strerror(errno));
+  throw io::InputError(command.front(), 0, "cannot run it: " + platform::run_in_place(command));
 }
 
 // Runs `names` with ctest in the tree, its output streamed as ctest prints it, and reads each test's result
@@ -253,7 +245,7 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
   }
   const std::string slot =
       "partition " + std::to_string(partition->number) + "/" + std::to_string(partition->total);
-  const std::string host = host_name();
+  const std::string host = platform::host_name();
   // The same key for the same job of the same CI run: a retried job is the same agent, and gets back what it
   // held; what it reported stands.
   std::string key = job->value + "/" + version + "/partition-" + std::to_string(partition->number);
@@ -286,7 +278,7 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
     err << "tlb run: warning: the TLB server at " << server.url << " cannot be reached (" << why(e, server)
         << "); running this job's static split\n";
     // Every job that cannot reach the server makes this same split without history; the hook may.
-    setenv("TLB_STATIC_SPLIT", "1", 1);
+    platform::set_environment("TLB_STATIC_SPLIT", "1");
     run_as_given(args.command, out, err);
   } catch (const json::exception& e) {
     throw io::InputError(server.url, 0, std::string("not an answer of the swarm protocol: ") + e.what());
@@ -303,7 +295,7 @@ int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const E
       << " (version " << version << ") on " << server.url << ", " << tests.size() << " test"
       << (tests.size() == 1 ? "" : "s") << std::endl;
 
-  const ScratchDir scratch{fs::temp_directory_path() / ("tlb-run-" + std::to_string(getpid()))};
+  const ScratchDir scratch{fs::temp_directory_path() / ("tlb-run-" + std::to_string(platform::process_id()))};
   fs::create_directories(scratch.path);
   // Request ids unique to this process: a retried job is the same agent, and must not get the answers its
   // first attempt got.

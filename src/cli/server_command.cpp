@@ -1,11 +1,9 @@
 #include "cli/server_command.hpp"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -16,6 +14,7 @@
 
 #include "cli/app.hpp"
 #include "io/text.hpp"
+#include "platform/platform.hpp"
 #include "server/database.hpp"
 #include "server/server.hpp"
 
@@ -56,32 +55,6 @@ long long whole(const std::optional<Setting>& setting, long long low, long long 
   }
   return value;
 }
-
-// SIGINT and SIGTERM, blocked in every thread (the server's threads inherit the mask) and taken by
-// sigtimedwait(). They stay blocked when the command returns: the process ends right after, and a second
-// SIGTERM during the shutdown must not turn a clean exit into a kill.
-class BlockedSignals {
- public:
-  BlockedSignals() {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-  }
-  BlockedSignals(const BlockedSignals&) = delete;
-  BlockedSignals& operator=(const BlockedSignals&) = delete;
-
-  // The signal that came within `timeout`, or 0.
-  int wait(std::chrono::milliseconds timeout) const {
-    timespec wait_for{static_cast<time_t>(timeout.count() / 1000),
-                      static_cast<long>(timeout.count() % 1000) * 1'000'000};
-    const int signal = sigtimedwait(&set_, nullptr, &wait_for);
-    return signal > 0 ? signal : 0;
-  }
-
- private:
-  sigset_t set_;
-};
 
 // An address only this machine reaches.
 bool loopback(const std::string& address) {
@@ -167,7 +140,7 @@ int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, con
         << options.version_life_days << " days\n";
   }
 
-  const BlockedSignals signals;  // Before any thread starts.
+  platform::StopSignals signals;  // Before any thread starts, so that they all block SIGINT and SIGTERM.
   const int bound = server.bind(bind, port);
   out << "tlb server: listening on http://" << url_host(bind) << ":" << bound << " (data " << database_path
       << ", " << (options.token ? "writes need a token" : "writes open") << ")" << std::endl;

@@ -1,18 +1,17 @@
 #include "cli/split_inputs.hpp"
 
-#include <unistd.h>
-
 #include <filesystem>
 
 #include "io/durations.hpp"
 #include "io/test_list.hpp"
 #include "io/text.hpp"
+#include "platform/platform.hpp"
 
 namespace tlb::cli {
 
 std::vector<Test> read_tests(const std::optional<std::string>& path, const std::string& no_input) {
   const std::string tests_path = path.value_or("-");
-  if (tests_path == "-" && isatty(STDIN_FILENO) != 0) throw UsageError(no_input);
+  if (tests_path == "-" && platform::stdin_is_terminal()) throw UsageError(no_input);
   return io::read_test_list(tests_path);
 }
 

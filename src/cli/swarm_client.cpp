@@ -1,9 +1,6 @@
 #include "cli/swarm_client.hpp"
 
 #include <httplib.h>
-#include <pthread.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -76,14 +73,9 @@ std::string seconds_attribute(double seconds) {
 }  // namespace
 
 Lifetime::Lifetime() {
-  sigemptyset(&signals_);
-  sigaddset(&signals_, SIGINT);
-  sigaddset(&signals_, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
   watcher_ = std::thread([this] {
-    const timespec tick{0, 200'000'000};
     while (!finished_) {
-      const int caught = sigtimedwait(&signals_, nullptr, &tick);
+      const int caught = signals_.wait(std::chrono::milliseconds(200));
       if (caught > 0) {
         signal_ = caught;
         stop();
@@ -238,25 +230,12 @@ std::string random_key() {
   return io::random_hex(16);
 }
 
-std::string host_name() {
-  char host[256] = {};
-  if (gethostname(host, sizeof host - 1) != 0) return "";
-  return host;
-}
-
 nlohmann::json machine_attributes() {
-  utsname system{};
-  uname(&system);
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page_size = sysconf(_SC_PAGESIZE);
-  const double ram_mb =
-      pages > 0 && page_size > 0
-          ? std::floor(static_cast<double>(pages) * static_cast<double>(page_size) / (1024.0 * 1024.0))
-          : 0;
-  return {{"os", system.sysname},
-          {"arch", system.machine},
+  const platform::Machine system = platform::machine();
+  return {{"os", system.os},
+          {"arch", system.arch},
           {"cores", std::max(1U, std::thread::hardware_concurrency())},
-          {"ram_mb", ram_mb},
+          {"ram_mb", system.ram_mb},
           {"bench", benchmark()},
           {"rtt_ms", 0}};
 }

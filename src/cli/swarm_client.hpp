@@ -3,8 +3,6 @@
 // lists and runs them, and a run's results as the coordinator gives them (and as a JUnit file shows them).
 #pragma once
 
-#include <signal.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -24,6 +22,7 @@
 
 #include "cli/settings.hpp"
 #include "io/results.hpp"
+#include "platform/platform.hpp"
 #include "tlb/test.hpp"
 
 namespace tlb::cli {
@@ -88,9 +87,8 @@ class Evicted : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// SIGINT and SIGTERM, blocked in every thread (threads started later inherit the mask) and taken by a thread
-// of their own, which wakes whoever sleeps here. They stay blocked when the command returns: the process ends
-// right after, and a second signal must not turn the clean exit into a kill.
+// SIGINT and SIGTERM (platform::StopSignals: blocked in every thread on POSIX), taken by a thread of their
+// own, which wakes whoever sleeps here.
 class Lifetime {
  public:
   Lifetime();
@@ -106,7 +104,7 @@ class Lifetime {
   bool sleep(double seconds);
 
  private:
-  sigset_t signals_;
+  platform::StopSignals signals_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
@@ -187,9 +185,6 @@ class Session {
 
 // 128 random bits in hex.
 std::string random_key();
-
-// This machine's name ("" when the system gives none).
-std::string host_name();
 
 // What an agent registers with (docs/swarm-protocol.md): OS, architecture, cores, RAM, and a short benchmark
 // whose score compares across machines.

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "suite.hpp"
+#include "wide.hpp"
 
 namespace tlb {
 
@@ -36,7 +37,7 @@ namespace {
 using detail::Micros;
 using detail::Suite;
 using detail::Unit;
-__extension__ typedef __int128 Wide;  // Products of loads and weights; GCC and Clang have it.
+using detail::Wide;  // Products of loads and weights.
 
 // Partition weights in thousandths, so that comparisons of load / weight are exact integer
 // cross-multiplications.
@@ -219,13 +220,13 @@ Micros total_weight(const Assignment& a) {
 // Contiguous slices of the name-sorted units. Slice i ends at floor(n * W_i / W), W_i the weight of
 // partitions 1..i; with equal weights that is the original TLB's formula: i*q + floor(r*i/T).
 void split_by_count(const Suite& suite, Assignment& a) {
-  const auto n = static_cast<Wide>(suite.units.size());
+  const Wide n = static_cast<Micros>(suite.units.size());
   const Micros total = total_weight(a);
   Micros cumulative = 0;
   std::size_t begin = 0;
   for (int p = 0; p < a.size(); ++p) {
     cumulative += a.weight(p);
-    const auto end = static_cast<std::size_t>(n * cumulative / total);
+    const auto end = static_cast<std::size_t>((n * cumulative).divided_by(total));
     for (std::size_t u = begin; u < end; ++u) a.add(p, static_cast<int>(u));
     begin = end;
   }
@@ -432,7 +433,7 @@ void move_and_swap(const Suite& suite, Micros bound_total, Assignment& a, std::i
         if (others.empty()) continue;
         const Micros lp = a.load(p), wp = a.weight(p), lq = a.load(q), wq = a.weight(q);
         // Moving delta from p to q equalizes finishing times at delta = (lp*wq - lq*wp) / (wp + wq).
-        const auto ideal = static_cast<Micros>((Wide{lp} * wq - Wide{lq} * wp) / (wp + wq));
+        const Micros ideal = (Wide{lp} * wq - Wide{lq} * wp).divided_by(wp + wq);
         if (ideal <= 0) continue;
         const Micros target = du - ideal;  // The partner's ideal duration.
         auto it = std::lower_bound(others.begin(), others.end(), std::pair<Micros, int>{target, -1});

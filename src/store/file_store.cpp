@@ -1,17 +1,13 @@
 #include "store/file_store.hpp"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <filesystem>
 #include <span>
 #include <tuple>
 
 #include "io/atomic_file.hpp"
 #include "io/text.hpp"
+#include "platform/platform.hpp"
 
 namespace tlb::store {
 namespace {
@@ -132,28 +128,6 @@ std::string bare_message(const io::InputError& error) {
   return std::string(what.starts_with(prefix) ? what.substr(prefix.size()) : what);
 }
 
-// An advisory lock on a directory, held while a file in it is read, changed and replaced.
-class DirectoryLock {
- public:
-  explicit DirectoryLock(const fs::path& directory)
-      : fd_(open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
-    // Without a lock (a file system that has none) the write is still atomic; only concurrent updates on one
-    // machine could then lose each other's results.
-    if (fd_ >= 0) {
-      while (flock(fd_, LOCK_EX) != 0 && errno == EINTR) {
-      }
-    }
-  }
-  DirectoryLock(const DirectoryLock&) = delete;
-  DirectoryLock& operator=(const DirectoryLock&) = delete;
-  ~DirectoryLock() {
-    if (fd_ >= 0) close(fd_);  // Closing releases the lock.
-  }
-
- private:
-  int fd_;
-};
-
 class FileStore final : public Store {
  public:
   FileStore(std::string path, const HistoryPolicy& policy) : path_(std::move(path)), policy_(policy) {}
@@ -213,7 +187,7 @@ class FileStore final : public Store {
     const fs::path directory = file.has_parent_path() ? file.parent_path() : fs::path(".");
     std::error_code error;
     fs::create_directories(directory, error);
-    DirectoryLock lock(directory);
+    platform::DirectoryLock lock(directory);
 
     Timings timings = read_timings_to_replace(path_).value_or(Timings{});
 

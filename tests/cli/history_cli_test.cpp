@@ -71,7 +71,8 @@ class HistoryCli : public tlb::testing::ScratchDirTest {
     ScratchDirTest::SetUp();
     store_ = (dir_ / "src" / ".tlb" / "timings.txt").string();
   }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  // With the system's separators, as tlb prints paths ('\\' on Windows).
+  std::string path(const std::string& name) const { return (dir_ / name).make_preferred().string(); }
 
   std::string read(const std::string& file) const {
     std::ifstream in(file, std::ios::binary);

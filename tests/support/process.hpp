@@ -1,19 +1,28 @@
-// Runs a program as a real child process and captures what it printed.
+// Runs a program as a real child process and captures what it printed (run_process, on every platform).
 #pragma once
 
+#ifndef _WIN32
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
+#include <cstdlib>
 #include <map>
 #include <stdexcept>
 #include <string>
-#include <thread>
+#include <string_view>
 #include <vector>
 
+#include "platform/platform.hpp"
+
 namespace tlb::testing {
+
+#ifndef _WIN32
+// For ChildProcess (child_process.hpp), which the POSIX-only tests use: processes in groups of their own,
+// killed with signals.
 
 // A wait status as a shell shows it: the exit status, or 128 + the signal that killed the process.
 inline int exit_status(int wait_status) {
@@ -53,6 +62,7 @@ inline pid_t spawn_process(const std::vector<std::string>& argv,
   if (spawned != 0) throw std::runtime_error("cannot start " + argv[0]);
   return pid;
 }
+#endif
 
 struct ProcessResult {
   int exit_code = -1;
@@ -60,56 +70,41 @@ struct ProcessResult {
   std::string err;
 };
 
-// Runs `argv` with exactly the variables in `env` (plus PATH), feeding `input` on stdin.
+// The variables every child gets besides the test's own: PATH, and on Windows those a process needs to start
+// and to find its temporary directory.
+inline std::vector<std::string> base_environment() {
+#ifdef _WIN32
+  std::vector<std::string> entries;
+  for (const char* name : {"PATH", "SystemRoot", "WINDIR", "TEMP", "TMP"}) {
+    if (const char* value = std::getenv(name)) entries.push_back(std::string(name) + "=" + value);
+  }
+  return entries;
+#else
+  return {"PATH=/usr/bin:/bin"};
+#endif
+}
+
+// Runs `argv` with exactly the variables in `env` (plus base_environment()), feeding `input` on stdin.
 inline ProcessResult run_process(const std::vector<std::string>& argv,
                                  const std::map<std::string, std::string>& env = {},
                                  const std::string& input = "") {
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (pipe(in_pipe) != 0 || pipe(out_pipe) != 0 || pipe(err_pipe) != 0)
-    throw std::runtime_error("pipe failed");
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
-  for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
-    posix_spawn_file_actions_addclose(&actions, fd);
-  }
-
-  pid_t pid = 0;
-  try {
-    pid = spawn_process(argv, env, actions);
-  } catch (...) {
-    posix_spawn_file_actions_destroy(&actions);
-    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) close(fd);
-    throw;
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  close(in_pipe[0]);
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-
-  auto drain = [](int fd, std::string& into) {
-    char buffer[65536];
-    for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;)
-      into.append(buffer, static_cast<std::size_t>(n));
-    close(fd);
-  };
+  std::vector<std::string> entries = base_environment();
+  for (const auto& [name, value] : env) entries.push_back(name + "=" + value);
   ProcessResult result;
-  std::thread out_reader(drain, out_pipe[0], std::ref(result.out));
-  std::thread err_reader(drain, err_pipe[0], std::ref(result.err));
-  for (std::size_t written = 0; written < input.size();) {
-    ssize_t n = write(in_pipe[1], input.data() + written, input.size() - written);
-    if (n <= 0) break;
-    written += static_cast<std::size_t>(n);
+  std::string* into[2] = {&result.out, &result.err};
+  platform::Child child(argv, entries, input);
+  child.drain([&](int stream, std::string_view text) { into[stream]->append(text); }, {}, 0);
+  result.exit_code = child.wait();
+#ifdef _WIN32
+  // A Windows program prints text with "\r\n" line ends (the C runtime's text mode); the tests compare "\n".
+  for (std::string* text : into) {
+    std::string lf;
+    for (std::size_t i = 0; i < text->size(); ++i) {
+      if ((*text)[i] != '\r' || i + 1 == text->size() || (*text)[i + 1] != '\n') lf += (*text)[i];
+    }
+    *text = std::move(lf);
   }
-  close(in_pipe[1]);
-  out_reader.join();
-  err_reader.join();
-  int status = 0;
-  waitpid(pid, &status, 0);
-  result.exit_code = exit_status(status);
+#endif
   return result;
 }
 

@@ -2,11 +2,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "platform/platform.hpp"
 
 namespace tlb::testing {
 
@@ -15,7 +16,7 @@ class ScratchDirTest : public ::testing::Test {
   void SetUp() override {
     const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
     dir_ = std::filesystem::temp_directory_path() /
-           ("tlb-test-" + std::to_string(getpid()) + "-" + test->test_suite_name() + "." + test->name());
+           ("tlb-test-" + std::to_string(platform::process_id()) + "-" + test->test_suite_name() + "." + test->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }

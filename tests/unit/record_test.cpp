@@ -3,7 +3,6 @@
 #include "io/record.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>

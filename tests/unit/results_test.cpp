@@ -3,7 +3,6 @@
 #include "io/results.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include "cli/record_command.hpp"
 #include "io/record.hpp"
 #include "io/text.hpp"
+#include "platform/platform.hpp"
 #include "store/store.hpp"
 
 namespace tlb::io {
@@ -842,7 +842,8 @@ TEST(ParseCommand, TextOneLinePerTestAndASummary) {
 }
 
 TEST(ParseCommand, MalformedInputIsExitOneWithFileAndLine) {
-  const fs::path path = fs::temp_directory_path() / ("tlb-parse-" + std::to_string(getpid()) + ".xml");
+  const fs::path path =
+      fs::temp_directory_path() / ("tlb-parse-" + std::to_string(platform::process_id()) + ".xml");
   { std::ofstream(path) << "<testsuite>\n<testcase name='a'>\n</testsuite>\n"; }
   CommandRun run = tlb({"parse", data("gtest.xml"), path.string()});
   fs::remove(path);

@@ -3,8 +3,9 @@
 #include "store/store.hpp"
 
 #include <gtest/gtest.h>
+#ifndef _WIN32
 #include <sys/resource.h>
-#include <unistd.h>
+#endif
 
 #include <csignal>
 #include <filesystem>
@@ -394,6 +395,9 @@ TEST_F(TimingFile, AFailedWriteLeavesTheOldFile) {
   for (int i = 0; i < 2000; ++i)
     big["test " + std::to_string(i)] = {TestRecord{1, 1, Outcome::passed}, day("2024-05-02")};
 
+#ifdef _WIN32
+  GTEST_SKIP() << "no file size limit on Windows to make the write fail part way";
+#else
   // A file size limit makes the write fail part way, as a full disk would (root ignores permissions).
   rlimit saved{};
   ASSERT_EQ(getrlimit(RLIMIT_FSIZE, &saved), 0);
@@ -407,6 +411,7 @@ TEST_F(TimingFile, AFailedWriteLeavesTheOldFile) {
 
   EXPECT_EQ(content(), old);
   EXPECT_EQ(files(), std::vector<std::string>{"timings.txt"});
+#endif
 }
 
 TEST_F(TimingFile, KeepNewerIsOrderIndependent) {
