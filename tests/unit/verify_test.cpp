@@ -218,17 +218,17 @@ TEST(Verify, RecordsOfDifferentRunKeysAreCheckedApart) {
   EXPECT_TRUE(proven.proven()) << ::testing::PrintToString(problems(proven));
   EXPECT_EQ(proven.runs, (std::vector<std::string>{"config Release / CXX Clang 14.0.6",
                                                    "config Release / CXX GNU 12.2.0"}));
-  EXPECT_NE(verification_text(proven, 6).find("in each of the 2 runs"), std::string::npos);
+  EXPECT_NE(io::verification_text(proven, 6).find("in each of the 2 runs"), std::string::npos);
 
   both.erase(both.begin() + 4);  // clang's partition 2: crashed, no record.
   const Verification gap = verify_records(both, false);
   ASSERT_FALSE(gap.proven());
   EXPECT_EQ(problems(gap),
             (std::vector<std::string>{
-                "missing_partition: run config Release / CXX Clang 14.0.6: partition 2/3: no record",
-                "unassigned: run config Release / CXX Clang 14.0.6: c (in no partition)"}));
+                "missing partition: run config Release / CXX Clang 14.0.6: partition 2/3: no record",
+                "not assigned: run config Release / CXX Clang 14.0.6: c (in no partition)"}));
   std::size_t records = 0;
-  const Verification back = parse_verification_json(verification_json(gap, 5), "server", records);
+  const Verification back = io::parse_verification_json(io::verification_json(gap, 5), "server", records);
   EXPECT_EQ(back.runs, gap.runs);
 }
 
