@@ -24,7 +24,9 @@ pipes the list into ``tlb split``, and redefines ``add_test`` so that ctest adds
 ``COST`` that makes it run them failed-last-time first, then longest first. The decision is made each time ctest
 starts, so tests discovered at build or test time (``gtest_discover_tests``, Catch2, doctest) are balanced too, and
 ``-R``, ``-E``, ``-L``, ``-j``, ``-C`` and ``--test-dir`` work on top of the partition. Before the run, the partition
-writes its record to ``<build>/tlb/partition-K-of-N.json`` for ``tlb record`` and ``tlb verify``.
+writes its record to ``<build>/tlb/partition-K-of-N.json`` for ``tlb record`` and ``tlb verify``. The build's
+configuration (``-C``, else ``CMAKE_BUILD_TYPE``), compilers and system go into the record's run key, so that the
+cells of a CI matrix are runs of their own.
 
 Cache variables
 ^^^^^^^^^^^^^^^
