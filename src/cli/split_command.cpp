@@ -305,7 +305,7 @@ void refuse_to_split_alone(const HistorySource& source, const std::string& recor
     return;
   }
   throw io::InputError(source.loaded.source, 0,
-                       "no answer, so this partition of run " + store::run_version(source.server) +
+                       "no answer, so this partition of run " + source.server.job_version +
                            " cannot split on the history the other partitions read; it stops before any "
                            "test (to run without the server, unset TLB_STORE; " +
                            source.loaded.warning + ")");
