@@ -24,7 +24,9 @@ pipes the list into ``tlb split``, and redefines ``add_test`` so that ctest adds
 ``COST`` that makes it run them failed-last-time first, then longest first. The decision is made each time ctest
 starts, so tests discovered at build or test time (``gtest_discover_tests``, Catch2, doctest) are balanced too, and
 ``-R``, ``-E``, ``-L``, ``-j``, ``-C`` and ``--test-dir`` work on top of the partition. Before the run, the partition
-writes its record to ``<build>/tlb/partition-K-of-N.json`` for ``tlb record`` and ``tlb verify``.
+writes its record to ``<build>/tlb/partition-K-of-N.json`` for ``tlb record`` and ``tlb verify``. The build's
+configuration (``-C``, else ``CMAKE_BUILD_TYPE``), compilers and system go into the record's run key, so that the
+cells of a CI matrix are runs of their own.
 
 Cache variables
 ^^^^^^^^^^^^^^^
@@ -124,6 +126,23 @@ function(_tlb_write_hook)
                      TLB_PARTITION_WEIGHTS TLB_STRICT TLB_PARALLEL_LEVEL)
     string(APPEND settings "set(_tlb_default_${name} [==[${${name}}]==])\n")
   endforeach()
+  # What tells this build from the other cells of a CI matrix, for the run key: its configuration, the
+  # compilers of the top directory's languages and the target system (never a path or a host).
+  set(compilers "")
+  foreach(language IN ITEMS C CXX CUDA Fortran)
+    if(NOT "${CMAKE_${language}_COMPILER_ID}" STREQUAL "")
+      list(APPEND compilers "${language} ${CMAKE_${language}_COMPILER_ID} ${CMAKE_${language}_COMPILER_VERSION}")
+    endif()
+  endforeach()
+  list(JOIN compilers ", " compilers)
+  set(identity "${CMAKE_SYSTEM_NAME} ${CMAKE_SYSTEM_PROCESSOR}")
+  if(NOT compilers STREQUAL "")
+    set(identity "${compilers} / ${identity}")
+  endif()
+  string(REPLACE ";" "," identity "${identity}")
+  # Read by the hook and by `tlb run --queue` (run_key.cpp): one line each, a bracket argument.
+  string(APPEND settings "set(_tlb_build_config [==[$<CONFIG>]==])\n"
+                         "set(_tlb_build_identity [==[${identity}]==])\n")
   file(GENERATE OUTPUT "${dir}/settings-$<CONFIG>.cmake" CONTENT
        "# Written by include(TLB) at generate time.
 set(_tlb_executable [==[${executable}]==])

@@ -146,7 +146,26 @@ function(_tlb_split_options)
   set(_tlb_split_options "${options}" PARENT_SCOPE)
 endfunction()
 
+# The build's part of the run key (tlb adds the CI job's name and TLB_RUN_KEY): ctest's -C, else the build's
+# configuration, the compilers and the system, the same in every partition of a cell of a CI matrix, so
+# that the cells are runs of their own and one's partition never fills another's gap.
+function(_tlb_pass_build_identity)
+  set(config "${CTEST_CONFIGURATION_TYPE}")
+  if(config STREQUAL "")
+    set(config "${_tlb_build_config}")
+  endif()
+  set(identity "${_tlb_build_identity}")
+  if(NOT config STREQUAL "")
+    string(REPLACE ";" "," config "${config}")
+    set(identity "config ${config} / ${identity}")
+  endif()
+  if(NOT identity STREQUAL "")
+    set(_tlb_environment ${_tlb_environment} "TLB_BUILD_IDENTITY=${identity}" PARENT_SCOPE)
+  endif()
+endfunction()
+
 _tlb_resolve_store()
+_tlb_pass_build_identity()
 _tlb_split_options()
 
 set(_tlb_listing_options --show-only=json-v1 --test-dir "${_tlb_build_dir}")

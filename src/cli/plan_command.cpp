@@ -9,6 +9,7 @@
 #include "cli/child_process.hpp"
 #include "cli/plan_file.hpp"
 #include "cli/plan_view.hpp"
+#include "cli/run_key.hpp"
 #include "cli/split_inputs.hpp"
 #include "io/fingerprint.hpp"
 #include "io/test_list.hpp"
@@ -25,6 +26,7 @@ struct PlanArgs : SplitFlags {
   std::string store;
   std::string color = "auto";
   std::string out;
+  std::string run_key;  // --run-key: TLB_RUN_KEY.
   bool json = false;
   bool strict = false;
 };
@@ -257,11 +259,12 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_plan_c
                   "Also write the whole plan to FILE, for every partition's hook to take its share from "
                   "(TLB_PLAN=FILE): plan once, run N times")
       ->type_name("FILE");
+  add_run_key_option(cmd, args->run_key);
   cmd->footer(
       "Exit status: 0 success, 1 bad input file or ctest failed, 2 bad flag or variable. Every variable: "
       "README.md.");
   return [args](std::ostream& out, std::ostream& err, const Environment& env) {
-    run_plan(*args, out, err, env);
+    run_plan(*args, out, err, with_variable(env, "TLB_RUN_KEY", args->run_key));
   };
 }
 

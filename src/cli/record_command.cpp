@@ -217,7 +217,7 @@ std::optional<Setting> store_from_build_trees(const std::vector<ParsedGroup>& gr
 }
 
 // The server's job and run: TLB_JOB_NAME and TLB_JOB_VERSION when set, else what the partition records say
-// the split used, else the CI's run id.
+// the split used, else the CI's run id; the run key of the records.
 store::ServerOptions server_options(const std::vector<ParsedGroup>& groups, const Environment& env) {
   store::ServerOptions options = resolve_server_options(env);
   for (const ParsedGroup& group : groups) {
@@ -225,6 +225,9 @@ store::ServerOptions server_options(const std::vector<ParsedGroup>& groups, cons
     if (!env("TLB_JOB_NAME") && !group.record->job.empty()) options.job = group.record->job;
     if (!env("TLB_JOB_VERSION") && !group.record->job_version.empty())
       options.job_version = group.record->job_version;
+    // The run the split posted to: its key was made from the hook's build (configuration, compiler), which
+    // this command cannot see.
+    if (!group.record->job_version.empty()) options.run_key = group.record->run_key;
   }
   return options;
 }

@@ -124,12 +124,14 @@ std::string project_of(const fs::path& records) {
   return "";
 }
 
-// "job J, run V" (or "job J") when the records name one; else the project's name from the build tree's
-// CMake cache; else the folder the run's records share, as an absolute path (never ".").
+// "job J, run V (run key)" (or "job J") when the records name one; else the project's name from the build
+// tree's CMake cache; else the folder the run's records share, as an absolute path (never ".").
 std::string default_title(const std::vector<io::LoadedRecord>& run) {
   const io::PartitionRecord& first = run.front().record;
-  if (!first.job.empty())
-    return first.job_version.empty() ? first.job : first.job + ", run " + first.job_version;
+  if (!first.job.empty()) {
+    return (first.job_version.empty() ? first.job : first.job + ", run " + first.job_version) +
+           (first.run_key.empty() ? "" : " (" + first.run_key + ")");
+  }
   std::error_code error;
   fs::path common = fs::absolute(fs::path(run.front().path), error).lexically_normal().parent_path();
   for (const io::LoadedRecord& record : run) {
@@ -225,8 +227,10 @@ RunRecords group_by_run(std::vector<io::LoadedRecord> records) {
   std::map<std::string, Group> groups;
   for (std::size_t i = 0; i < records.size(); ++i) {
     const io::PartitionRecord& record = records[i].record;
-    const std::string key = record.job_version.empty() ? "list\n" + record.test_list_hash
-                                                       : "run\n" + record.job + "\n" + record.job_version;
+    // A cell of a CI matrix (another run key) is a run of its own.
+    const std::string key = (record.job_version.empty() ? "list\n" + record.test_list_hash
+                                                        : "run\n" + record.job + "\n" + record.job_version) +
+                            "\n" + record.run_key;
     Group& group = groups[key];
     group.members.push_back(i);
     group.recorded_on = std::max(group.recorded_on, record.recorded_on);

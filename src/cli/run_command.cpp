@@ -14,6 +14,7 @@
 #include "cli/app.hpp"
 #include "cli/child_process.hpp"
 #include "cli/plan_view.hpp"
+#include "cli/run_key.hpp"
 #include "cli/split_inputs.hpp"
 #include "cli/swarm_client.hpp"
 #include "io/atomic_file.hpp"
@@ -62,6 +63,7 @@ struct RunArgs {
   bool queue = false;
   std::optional<std::string> server;
   std::vector<std::string> command;  // The ctest command line: the program, then its arguments.
+  std::string run_key;               // --run-key: TLB_RUN_KEY, for the hook too.
 };
 
 // The ctest command line as queue mode reads it.
@@ -198,15 +200,21 @@ std::string why(const NoAnswer& e, const SwarmServer& server) {
   return what.starts_with(prefix) ? what.substr(prefix.size()) : what;
 }
 
-int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
+int run_queue(const RunArgs& args, std::ostream& out, std::ostream& err, const Environment& given) {
   const CtestCommand ctest = parse_ctest_command(args.command);
+  // The build's part of the run key, as the hook would pass it: the cells of a CI matrix are runs of their
+  // own.
+  const Environment env =
+      given("TLB_BUILD_IDENTITY")
+          ? given
+          : with_variable(given, "TLB_BUILD_IDENTITY", build_identity(ctest.tree.dir, ctest.tree.config));
   const SwarmServer server = resolve_swarm_server(args.server, env);
   const std::optional<Setting> job = pick(std::nullopt, "", env, "TLB_JOB_NAME");
   if (!job) {
     throw UsageError(
         "TLB_JOB_NAME is not set: queue mode needs the job's name (the same in every job of the CI run)");
   }
-  const std::string version = resolve_server_options(env).job_version;
+  const std::string version = store::run_version(resolve_server_options(env));
   if (version.empty()) {
     throw UsageError(
         "no CI run id: set TLB_JOB_VERSION, the same in every job of the CI run (or run where GITHUB_RUN_ID, "
@@ -437,6 +445,7 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_run_com
   cmd->add_flag("--queue", args->queue, "Pull tests from the TLB server as the job goes");
   cmd->add_option("--server", args->server, "With --queue: the TLB server's URL [TLB_STORE, TLB_BASE_URL]")
       ->type_name("URL");
+  add_run_key_option(cmd, args->run_key);
   cmd->add_option("command", args->command, "The ctest command line, after --: ctest and its arguments")
       ->required()
       ->type_name("CTEST");
@@ -452,8 +461,10 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_run_com
       "result), 2 bad flag or variable, 130 or 143 stopped by SIGINT or SIGTERM\n"
       "(its tests go back to the queue at once).");
   return [args](std::ostream& out, std::ostream& err, const Environment& env) {
+    // The hook of the ctest run here reads the key from the environment.
+    if (!args->run_key.empty()) setenv("TLB_RUN_KEY", args->run_key.c_str(), 1);
     if (!args->queue) run_as_given(args->command, out, err);
-    return run_queue(*args, out, err, env);
+    return run_queue(*args, out, err, with_variable(env, "TLB_RUN_KEY", args->run_key));
   };
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 
+#include "cli/run_key.hpp"
 #include "io/text.hpp"
 
 namespace tlb::cli {
@@ -313,6 +314,7 @@ store::ServerOptions resolve_server_options(const Environment& env) {
       }
     }
   }
+  options.run_key = resolve_run_key(env);
   options.token = env("TLB_TOKEN").value_or("");
   if (auto timeout = pick(std::nullopt, "", env, "TLB_SERVER_TIMEOUT")) {
     auto value = io::parse_number(io::trim(timeout->value));

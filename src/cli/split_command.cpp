@@ -14,6 +14,7 @@
 #include "cli/hook_script.hpp"
 #include "cli/plan_file.hpp"
 #include "cli/plan_view.hpp"
+#include "cli/run_key.hpp"
 #include "cli/split_inputs.hpp"
 #include "io/atomic_file.hpp"
 #include "io/fingerprint.hpp"
@@ -37,6 +38,7 @@ struct SplitArgs : SplitFlags {
   std::string ctest_command_line;  // Hex of the ctest's NUL-separated arguments (the hook's).
   std::string rerun_failed;        // ctest's Testing/Temporary, when ctest runs with --rerun-failed.
   std::string source_dir;          // The project's top source directory (the hook's).
+  std::string run_key;             // --run-key: TLB_RUN_KEY.
   bool all = false;
   bool json = false;
   bool explain = false;
@@ -108,8 +110,9 @@ std::string hook_summary(const Plan& plan, const PartitionChoice& choice) {
 io::PartitionRecord write_partition_record(const std::string& dir, const Plan& plan,
                                            const PartitionChoice& choice, const HistorySource& source,
                                            const io::SplitFingerprint& fingerprint, int ctest_parallel_level,
-                                           const std::string& source_dir) {
+                                           const std::string& source_dir, const std::string& run_key) {
   io::PartitionRecord record;
+  record.run_key = run_key;
   record.fingerprint = fingerprint;
   record.partition = choice.number;
   record.total = choice.total;
@@ -391,11 +394,11 @@ void run_split(const SplitArgs& args, std::ostream& out, std::ostream& err, cons
   warn_all();
 
   if (!args.record_dir.empty()) {
-    report_partition(
-        source,
-        write_partition_record(args.record_dir, plan, choice, source, fingerprint,
-                               ctest_parallel_level(args, invocation_of(args), env), args.source_dir),
-        strict, warnings);
+    report_partition(source,
+                     write_partition_record(args.record_dir, plan, choice, source, fingerprint,
+                                            ctest_parallel_level(args, invocation_of(args), env),
+                                            args.source_dir, resolve_run_key(env)),
+                     strict, warnings);
     warn_all();
   }
   if (!args.cmake_script.empty()) {
@@ -467,6 +470,7 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_split_
                   "For the include(TLB) hook under ctest --rerun-failed: select the failed tests of ctest's "
                   "LastTestsFailed log in DIR (Testing/Temporary) and number them again for this run")
       ->type_name("DIR");
+  add_run_key_option(cmd, args->run_key);
   cmd->add_option("--source-dir", args->source_dir,
                   "For the include(TLB) hook: the project's top source directory, kept in the record")
       ->type_name("DIR");
@@ -482,7 +486,7 @@ std::function<void(std::ostream&, std::ostream&, const Environment&)> add_split_
       "Exit status: 0 success, 1 bad input file, 2 bad flag or variable. Every variable: README.md.");
 
   return [args](std::ostream& out, std::ostream& err, const Environment& env) {
-    run_split(*args, out, err, env);
+    run_split(*args, out, err, with_variable(env, "TLB_RUN_KEY", args->run_key));
   };
 }
 

@@ -34,7 +34,11 @@ int verify_on_server(const VerifyArgs& args, std::ostream& out, const Environmen
         "nothing to verify: name the partition records (tlb verify build-*/tlb), or set TLB_STORE to a TLB "
         "server to ask it");
   }
-  std::unique_ptr<store::Store> opened = open_store(*store, env);
+  // The CI run's version with no run key: the server verifies every cell of it (each configuration of a
+  // matrix, under its own key), each on its own; this job's own key would name only its cell, or none.
+  store::ServerOptions server = resolve_server_options(env);
+  server.run_key.clear();
+  std::unique_ptr<store::Store> opened = open_store(*store, resolve_history_policy(env), server);
   store::RunLedger* ledger = opened->run_ledger();
   if (ledger == nullptr) {
     throw UsageError(
@@ -96,6 +100,9 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_verify_
       "needs them. Exit status 0 when proven, 1 when not.\n\n"
       "With a TLB server (TLB_STORE=http://host:7019) and no records named, the server proves the run\n"
       "TLB_JOB_NAME and TLB_JOB_VERSION name from what its partitions reported as they ran.\n\n"
+      "Records of different run keys (the cells of a CI matrix: another configuration, compiler, system,\n"
+      "CI job or TLB_RUN_KEY) are different runs, each checked on its own; with a server, every cell of\n"
+      "the CI run is.\n\n"
       "Examples (the last job of a CI run):\n"
       "  tlb verify build-*/tlb/*.json      # each job's build/tlb/*.json, downloaded\n"
       "  TLB_STORE=http://tlb.ci:7019 tlb verify");

@@ -70,6 +70,8 @@ class RecordReader {
         record.job = string(reader, at, key);
       } else if (key == "job_version") {
         record.job_version = string(reader, at, key);
+      } else if (key == "run_key") {
+        record.run_key = string(reader, at, key);
       } else if (key == "plan") {
         record.plan = plan(reader, at);
       } else if (key == "split_at") {
@@ -384,6 +386,7 @@ std::string format_record(const PartitionRecord& record, const std::string& sour
   // Only a server's history has them; file-store records keep their earlier form.
   if (!record.job.empty()) document["job"] = record.job;
   if (!record.job_version.empty()) document["job_version"] = record.job_version;
+  if (!record.run_key.empty()) document["run_key"] = record.run_key;
   document["history_status"] = record.history_status;
   document["history_hash"] = record.history_hash;
   document["has_results"] = record.has_results;

@@ -53,6 +53,10 @@ struct PartitionRecord {
   std::string job;  // With a server store: the job name (TLB_JOB_NAME) and run (TLB_JOB_VERSION) the
   std::string
       job_version;  // history was read for and results go to, so `tlb record` needs no more ("" else).
+  // What tells this cell of a CI matrix from the others (configuration, compiler, system, CI job,
+  // TLB_RUN_KEY): records of different run keys are different runs ("" in records of earlier tlb, and when
+  // nothing is known).
+  std::string run_key;
   std::string history_status;            // "ok", "missing", "corrupt", "unavailable".
   std::string history_hash;              // Hash of the history the split was made on ("" when none).
   std::vector<std::string> tests;        // Assigned to this partition, sorted; includes the attachments.

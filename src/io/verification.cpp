@@ -303,8 +303,49 @@ std::string_view to_string(ProblemKind kind) {
   return "problem";
 }
 
+namespace {
+
+std::string run_text(const std::string& run_key) {
+  return run_key.empty() ? "the run without a run key" : "run " + run_key;
+}
+
+// Appends `part`, the verification of one run of several, its messages prefixed with the run.
+void merge_run(Verification& all, Verification part, const std::string& run_key) {
+  const std::string prefix = run_text(run_key) + ": ";
+  for (std::vector<Problem>* list : {&part.problems, &part.notes}) {
+    for (Problem& p : *list) p.message.insert(0, prefix);
+  }
+  for (Retry& r : part.retries) r.message.insert(0, prefix);
+  if (all.runs.empty()) {
+    all.total = part.total;
+    all.tests = part.tests;
+  }
+  all.attachments = std::max(all.attachments, part.attachments);
+  all.problems.insert(all.problems.end(), part.problems.begin(), part.problems.end());
+  all.notes.insert(all.notes.end(), part.notes.begin(), part.notes.end());
+  all.retries.insert(all.retries.end(), part.retries.begin(), part.retries.end());
+  all.runs.push_back(run_key);
+}
+
+}  // namespace
+
 Verification verify_records(std::vector<LoadedRecord> records, bool strict) {
-  return Checker(std::move(records), strict).run();
+  // The cells of a CI matrix (records of different run keys) are runs of their own: each is checked alone,
+  // so that one cell's partition never fills another's gap.
+  std::map<std::string, std::vector<LoadedRecord>> runs;
+  for (LoadedRecord& r : records) runs[r.record.run_key].push_back(std::move(r));
+  if (runs.size() <= 1) {
+    return Checker(runs.empty() ? std::vector<LoadedRecord>() : std::move(runs.begin()->second), strict)
+        .run();
+  }
+  Verification all;
+  for (auto& [run_key, members] : runs) merge_run(all, Checker(std::move(members), strict).run(), run_key);
+  const auto order = [](const Problem& a, const Problem& b) {
+    return std::tie(a.kind, a.message) < std::tie(b.kind, b.message);
+  };
+  std::stable_sort(all.problems.begin(), all.problems.end(), order);
+  std::stable_sort(all.notes.begin(), all.notes.end(), order);
+  return all;
 }
 
 std::string verification_text(const Verification& v, std::size_t records) {
@@ -312,6 +353,10 @@ std::string verification_text(const Verification& v, std::size_t records) {
   out << "tlb verify: " << records << " record" << (records == 1 ? "" : "s") << " of " << v.total
       << " partition" << (v.total == 1 ? "" : "s") << ", " << v.tests << " test" << (v.tests == 1 ? "" : "s")
       << ".\n";
+  if (!v.runs.empty()) {
+    out << "Records of " << v.runs.size() << " runs (run keys differ), each checked on its own:\n";
+    for (const std::string& run_key : v.runs) out << "  " << run_text(run_key) << "\n";
+  }
   std::map<ProblemKind, std::size_t> counts;
   for (const Problem& p : v.problems) ++counts[p.kind];
   for (const auto& [kind, count] : counts) {
@@ -332,6 +377,7 @@ std::string verification_text(const Verification& v, std::size_t records) {
   if (v.proven()) {
     out << "tlb verify: proven: each of the " << v.tests << " tests ran exactly once across " << v.total
         << " partition" << (v.total == 1 ? "" : "s");
+    if (!v.runs.empty()) out << ", in each of the " << v.runs.size() << " runs";
     std::string remarks;
     if (v.attachments > 0) {
       remarks = std::to_string(v.attachments) + " fixture setup/cleanup test" +
@@ -381,6 +427,7 @@ std::string verification_json(const Verification& v, std::size_t records) {
   document["retries"] = std::move(retries);
   document["problems"] = problems_json(v.problems);
   document["notes"] = problems_json(v.notes);
+  if (!v.runs.empty()) document["runs"] = v.runs;
   return document.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
@@ -421,6 +468,7 @@ Verification parse_verification_json(std::string_view text, const std::string& s
                                 entry.at("earlier_attempts").get<std::size_t>(),
                                 entry.at("message").get<std::string>()});
     }
+    v.runs = document.value("runs", std::vector<std::string>());
     v.problems = problems(document.at("problems"));
     v.notes = problems(document.at("notes"));
     if (v.proven() != document.at("proven").get<bool>()) throw fail("\"proven\" disagrees with its problems");

@@ -61,13 +61,17 @@ struct Verification {
   std::size_t tests = 0;        // Tests in the list, as most records have it.
   std::size_t attachments = 0;  // Fixture tests that ran in several partitions, as allowed.
   std::vector<Retry> retries;   // Partitions whose latest attempt stands, in partition order.
+  // The run keys when the records were of several runs (cells of a CI matrix), each checked on its own;
+  // total and tests are then the first run's. Empty for one run.
+  std::vector<std::string> runs;
   bool proven() const { return problems.empty(); }
 };
 
 // Checks a set of records: agreement (total, test list hash, history hash, and each list against its own
 // hash), partitions 1..N present exactly once, every test assigned once (attachments in each partition that
 // needs them), every assigned test ran, none ran twice or where it was not assigned. `strict` makes history
-// that was not ok a problem instead of a note. Deterministic whatever the order of `records`.
+// that was not ok a problem instead of a note. Records of different run keys are checked as separate runs
+// (Verification::runs). Deterministic whatever the order of `records`.
 Verification verify_records(std::vector<LoadedRecord> records, bool strict);
 
 // For a run ledger: what differs between the inputs `mine` split on and those of its run's first record,

@@ -126,6 +126,8 @@ Reply Server::Impl::run_report(const std::string& job, const std::string& versio
   for (const StoredRecord& stored : found.records) {
     run.records.push_back(parse_stored(stored, record_source(job, version, stored.id)));
   }
+  // A cell of a CI matrix says which: "job J, run 1234.5f0e3c2a (config Release / CXX GNU 12.2.0 / ...)".
+  if (!run.records.front().run_key.empty()) run.title += " (" + run.records.front().run_key + ")";
   for (const auto& [older, stored] : found.earlier) {
     run.earlier.push_back(parse_stored(stored, record_source(job, older, stored.id)));
   }

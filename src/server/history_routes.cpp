@@ -242,6 +242,14 @@ PartitionCheck check_partition(const RunLedger& ledger, PartitionId id, const io
   return check;
 }
 
+// Whether `name` is a cell of `version`: the version, a dot and the 8 hex digits of a run key's hash
+// (store::run_version).
+bool is_cell_of(std::string_view name, std::string_view version) {
+  if (name.size() != version.size() + 9 || !name.starts_with(version) || name[version.size()] != '.')
+    return false;
+  return name.substr(version.size() + 1).find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
 }  // namespace
 
 RunLedger Server::Impl::read_ledger(Session& s, const std::string& job, const std::string& version,
@@ -451,13 +459,25 @@ Reply Server::Impl::verify(const std::string& job, const std::string& version, b
 }
 
 Reply Server::Impl::verify_now(const std::string& job, const std::string& version, bool strict) {
-  const std::vector<StoredRecord> rows =
-      database.transaction(false, [&](Session& s) { return s.records(job, version); });
+  // The version's own records and those of its cells (the configurations of a CI matrix under one CI run
+  // id, each a run of its own, which io::verify_records checks apart).
+  using Row = std::pair<std::string, StoredRecord>;
+  const std::vector<Row> rows = database.transaction(false, [&](Session& s) {
+    std::vector<Row> found;
+    for (const VersionSummary& v : s.versions(job)) {
+      if (v.version != version && !is_cell_of(v.version, version)) continue;
+      for (StoredRecord& row : s.records(job, v.version)) found.emplace_back(v.version, std::move(row));
+    }
+    return found;
+  });
   if (rows.empty()) refuse(404, "no partition of " + job + " version " + version + " has reported");
   std::vector<io::LoadedRecord> loaded;
-  for (const StoredRecord& row : rows) {
-    const std::string source = record_source(job, version, row.id);
+  for (const auto& [cell, row] : rows) {
+    const std::string source = record_source(job, cell, row.id);
     loaded.push_back(io::LoadedRecord{source, parse_stored(row, source)});
+    // A cell's records without a run key (a queue run's) are still that cell's run.
+    if (cell != version && loaded.back().record.run_key.empty())
+      loaded.back().record.run_key = "version " + cell;
   }
   const std::size_t count = loaded.size();
   const io::Verification verification = io::verify_records(std::move(loaded), strict);

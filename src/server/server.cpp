@@ -88,7 +88,7 @@ const std::vector<Route>& routes() {
       {{"api", "v1", "jobs", "{job}", "versions", "{version}", "verify"},
        {"GET"},
        RouteId::verify,
-       "tlb verify --json of the version's records [?strict=1]"},
+       "tlb verify --json of the version's records and its cells' (V.<hash of a run key>) [?strict=1]"},
       {{"api", "v1", "swarm", "runs"}, {"POST"}, RouteId::swarm_runs, "submit a suite to the swarm (JSON)"},
       {{"api", "v1", "swarm", "runs", "{run}"}, {"GET"}, RouteId::swarm_run, "a swarm run's progress (JSON)"},
       {{"api", "v1", "swarm", "runs", "{run}", "results"},

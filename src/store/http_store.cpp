@@ -101,7 +101,7 @@ class HttpStore final : public Store, public RunLedger {
   RunLedger* run_ledger() override { return options_.job_version.empty() ? nullptr : this; }
 
   std::string describe() const override {
-    return "job " + options_.job + ", run " + options_.job_version + " at " + url_;
+    return "job " + options_.job + ", run " + run_version(options_) + " at " + url_;
   }
 
   void report_partition(const io::PartitionRecord& record) override {
@@ -114,7 +114,7 @@ class HttpStore final : public Store, public RunLedger {
     const httplib::Result result = client().Get(path);
     if (!result) {
       throw io::InputError(url_, 0,
-                           "cannot verify job " + options_.job + ", run " + options_.job_version + ": " +
+                           "cannot verify job " + options_.job + ", run " + run_version(options_) + ": " +
                                no_answer_reason(result.error()));
     }
     if (result->status != 200) throw io::InputError(url_ + path, 0, refusal(*result));
@@ -123,7 +123,7 @@ class HttpStore final : public Store, public RunLedger {
 
  private:
   std::string job_path() const { return prefix_ + "/api/v1/jobs/" + options_.job; }
-  std::string version_path() const { return "/versions/" + options_.job_version; }
+  std::string version_path() const { return "/versions/" + run_version(options_); }
 
   httplib::Client client() const { return http_client(origin_, options_.timeout_seconds, options_.token); }
 
@@ -200,10 +200,11 @@ std::unique_ptr<Store> open_http_store(const std::string& url, const HistoryPoli
                            ": a job name is 1 to 128 letters, digits, '.', '_' or '-', starting with a "
                            "letter or digit");
   }
-  if (!server.job_version.empty() && !valid_key(server.job_version)) {
+  if (!server.job_version.empty() && !valid_key(run_version(server))) {
     throw UnsupportedStore("TLB_JOB_VERSION=" + server.job_version +
                            ": a job version is 1 to 128 letters, digits, '.', '_' or '-', starting with a "
-                           "letter or digit");
+                           "letter or digit" +
+                           (server.run_key.empty() ? "" : ", with the 9 of the run key's hash appended"));
   }
   return std::make_unique<HttpStore>(std::move(parsed.url), std::move(parsed.origin),
                                      std::move(parsed.prefix), policy, server);

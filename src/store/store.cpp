@@ -123,6 +123,12 @@ std::optional<std::string> scheme_of(const std::string& url) {
 
 }  // namespace
 
+std::string run_version(const ServerOptions& server) {
+  if (server.job_version.empty() || server.run_key.empty()) return server.job_version;
+  const std::string hash = io::hash_names({server.run_key});  // "fnv1a64:<16 hex digits>".
+  return server.job_version + "." + hash.substr(hash.find(':') + 1, 8);
+}
+
 bool is_server_url(const std::string& url) {
   const std::optional<std::string> scheme = scheme_of(url);
   return scheme == "http" || scheme == "https";

@@ -152,7 +152,13 @@ struct ServerOptions {
                                // on. "" when there is none: the live history is read, and no ledger kept.
   std::string token;           // Sent as a bearer token with writes; "" for none.
   double timeout_seconds = 5;  // For connecting, and for each read and write: a server never hangs a run.
+  std::string run_key;         // What tells this cell of a CI matrix from the others (see run_version).
 };
+
+// The name of the server's run: the job version, and, when there is a run key, a dot and the first 8 hex
+// digits of its hash ("1234.5f0e3c2a"), so that the cells of a CI matrix (another configuration, compiler,
+// system, CI job or TLB_RUN_KEY) under one CI run id are runs of their own. "" without a job version.
+std::string run_version(const ServerOptions& server);
 
 // Whether `url` names a TLB server (http:// or https://, in any case) rather than a timing file.
 bool is_server_url(const std::string& url);

@@ -14,6 +14,7 @@
 
 #include "support/child_process.hpp"
 #include "support/process.hpp"
+#include "support/server_process.hpp"
 
 namespace fs = std::filesystem;
 using tlb::testing::ProcessResult;
@@ -297,6 +298,123 @@ TEST(Sharding, TheBuildTreeSaysWhereTlbIs) {
   std::string path = read_text(path_file);
   while (!path.empty() && path.back() == '\n') path.pop_back();
   EXPECT_EQ(fs::weakly_canonical(path), fs::weakly_canonical(TLB_EXECUTABLE));
+}
+
+// Issue 16, item 1: the run identity. One GitLab pipeline (CI_PIPELINE_ID) whose jobs post to one TLB
+// server on loopback under one job name; each matrix cell must be a run of its own.
+struct CiRun {
+  tlb::testing::ServerProcess server;
+
+  explicit CiRun(const fs::path& dir)
+      : server({TLB_EXECUTABLE, "server", "--bind", "127.0.0.1", "--port", "0", "--data-dir",
+                (dir / "data").string(), "--exit-after", "600"},
+               "tlb server: listening on") {}
+
+  // The environment of partition k/N's GitLab job ("test k/N" of `parallel: N`), with `extra` over it.
+  Env job(int k, int total, const Env& extra = {}) const {
+    Env env = partition(k, total);
+    env["TLB_STORE"] = server.url();
+    env["CI_PIPELINE_ID"] = "4711";
+    env["CI_JOB_NAME"] = "test " + std::to_string(k) + "/" + std::to_string(total);
+    for (const auto& [name, value] : extra) env[name] = value;
+    return env;
+  }
+
+  // Partition k/N of a cell: ctest, then `tlb record` of its JUnit; returns the partition's record.
+  nlohmann::json run(const Light& light, int k, int total, const Env& extra = {}) const {
+    const fs::path junit = light.dir / ("junit-" + std::to_string(k) + ".xml");
+    const Light::Run ran = light.ctest(job(k, total, extra), {"--output-junit", junit.string()});
+    EXPECT_EQ(ran.result.exit_code, 0) << ran.result.out << ran.result.err;
+    const ProcessResult recorded =
+        light.tlb({"record", junit.string(), light.record_path(k, total).string()}, job(k, total, extra));
+    EXPECT_EQ(recorded.exit_code, 0) << recorded.out << recorded.err;
+    return nlohmann::json::parse(read_text(light.record_path(k, total)));
+  }
+
+  // `tlb verify` in the pipeline's last job: no records named, the server proves every cell of the run.
+  ProcessResult verify(const Light& light) const {
+    return light.tlb({"verify"}, {{"TLB_STORE", server.url()},
+                                  {"TLB_JOB_NAME", "tlb_light"},
+                                  {"CI_PIPELINE_ID", "4711"},
+                                  {"CI_JOB_NAME", "verify"}});
+  }
+};
+
+// Two cells that differ only by their build's configuration post under one job name and CI run id: two
+// runs on the server, each proven on its own.
+TEST(Sharding, ConfigurationsOfAMatrixAreRunsOfTheirOwn) {
+  const Light debug = Light::make("cell-debug", {"-DCMAKE_BUILD_TYPE=Debug"});
+  const Light release = Light::make("cell-release", {"-DCMAKE_BUILD_TYPE=Release"});
+  const CiRun ci(debug.dir);
+  std::set<std::string> versions, keys;
+  for (const Light* cell : {&debug, &release}) {
+    for (int k = 1; k <= 2; ++k) {
+      const nlohmann::json record = ci.run(*cell, k, 2);
+      EXPECT_EQ(record["job_version"], "4711");
+      keys.insert(record.value("run_key", ""));
+    }
+  }
+  ASSERT_EQ(keys.size(), 2u) << "one run key per cell";
+  EXPECT_TRUE(contains(*keys.begin(), "config Debug / ")) << *keys.begin();
+  EXPECT_TRUE(contains(*keys.begin(), " / job test"))
+      << "the CI job's name without its index: " << *keys.begin();
+  const ProcessResult verified = ci.verify(debug);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  EXPECT_TRUE(contains(verified.out, "Records of 2 runs (run keys differ)")) << verified.out;
+  EXPECT_TRUE(contains(verified.out, "in each of the 2 runs")) << verified.out;
+}
+
+// A cell whose partition 2 crashed (no record, no result) stays unproven, though the other cell, which
+// differs only by its compiler, ran its own partition 2 under the same job name and CI run id.
+TEST(Sharding, ACrashedPartitionOfOneCellIsNotFilledByAnother) {
+  const Light gcc =
+      Light::make("cell-gcc", {"-DCMAKE_CXX_COMPILER_ID=GNU", "-DCMAKE_CXX_COMPILER_VERSION=12.2.0"});
+  const Light clang =
+      Light::make("cell-clang", {"-DCMAKE_CXX_COMPILER_ID=Clang", "-DCMAKE_CXX_COMPILER_VERSION=14.0.6"});
+  const CiRun ci(gcc.dir);
+  for (int k = 1; k <= 3; ++k) ci.run(gcc, k, 3);
+  for (int k : {1, 3}) {
+    EXPECT_TRUE(contains(ci.run(clang, k, 3).value("run_key", ""), "CXX Clang 14.0.6"));
+  }
+  const ProcessResult verified = ci.verify(gcc);
+  EXPECT_EQ(verified.exit_code, 1) << verified.out << verified.err;
+  EXPECT_TRUE(contains(verified.out, "CXX Clang 14.0.6")) << verified.out;
+  EXPECT_TRUE(contains(verified.out, "partition 2/3: no record")) << verified.out;
+  // The gcc cell is proven: its key is named once, in the list of runs, and in no problem.
+  EXPECT_EQ(verified.out.find("CXX GNU 12.2.0"), verified.out.rfind("CXX GNU 12.2.0")) << verified.out;
+}
+
+// TLB_RUN_KEY (or --run-key) tells apart two cells that nothing else does: the same build tree, run twice.
+TEST(Sharding, TlbRunKeySeparatesOtherwiseIdenticalCells) {
+  const Light light = Light::make("run-key");
+  const CiRun ci(light.dir);
+  std::set<std::string> keys;
+  for (const std::string key : {"openssl-1", "openssl-3"}) {
+    for (int k = 1; k <= 2; ++k)
+      keys.insert(ci.run(light, k, 2, {{"TLB_RUN_KEY", key}}).value("run_key", ""));
+  }
+  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_TRUE(contains(*keys.begin(), " / key openssl-1")) << *keys.begin();
+  const ProcessResult verified = ci.verify(light);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  EXPECT_TRUE(contains(verified.out, "in each of the 2 runs")) << verified.out;
+}
+
+// The partitions of one cell run on different machines (other paths, hosts, locales, partition numbers in
+// the CI job's name): one run, proven.
+TEST(Sharding, PartitionsOfOneCellShareOneRunWhateverTheirPaths) {
+  const Light first = Light::make("cell-machine-1", {"-DCMAKE_BUILD_TYPE=Release"});
+  const Light second = Light::make("cell-machine-2", {"-DCMAKE_BUILD_TYPE=Release"});
+  const CiRun ci(first.dir);
+  const nlohmann::json one = ci.run(first, 1, 2, {{"HOSTNAME", "runner-a"}, {"LANG", "de_DE.UTF-8"}});
+  const nlohmann::json two = ci.run(
+      second, 2, 2, {{"HOSTNAME", "runner-b"}, {"HOME", second.dir.string()}, {"CI_JOB_NAME", "test 2/2"}});
+  EXPECT_EQ(one["run_key"], two["run_key"]);
+  const ProcessResult verified = ci.verify(first);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  EXPECT_FALSE(contains(verified.out, "runs (run keys differ)")) << verified.out;
+  EXPECT_TRUE(contains(verified.out, "proven: each of the 25 tests ran exactly once across 2 partitions"))
+      << verified.out;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "cli/ctest_invocation.hpp"
+#include "cli/run_key.hpp"
 #include "support/environment.hpp"
 
 namespace tlb::cli {
@@ -282,6 +283,67 @@ TEST(CtestInvocation, FiltersAsCtestAppliesThem) {
   EXPECT_EQ(passes_filters(parse_ctest_invocation("ctest\0-LE\0slow\0"s), net), false);
   EXPECT_EQ(passes_filters(parse_ctest_invocation("ctest\0-LE\0slow\0"s), db), true);
   EXPECT_FALSE(passes_filters(parse_ctest_invocation("ctest\0-R\0(\0"s), db).has_value());
+}
+
+}  // namespace
+}  // namespace tlb::cli
+
+namespace tlb::cli {
+namespace {
+
+// The CI job's name loses the partition index the CI adds, and only that: every partition of a cell of a
+// matrix gets the same name, and the cells keep theirs.
+TEST(RunKey, TheCiJobNameLosesThePartitionIndex) {
+  EXPECT_EQ(ci_job_name("test 2/4", std::nullopt), "test");
+  EXPECT_EQ(ci_job_name("  unit tests 12/16 ", 12), "unit tests");
+  EXPECT_EQ(ci_job_name("test", 2), "test");
+  EXPECT_EQ(ci_job_name("test 2/4x", std::nullopt), "test 2/4x");
+  EXPECT_EQ(ci_job_name("build/test", std::nullopt), "build/test");
+  // GitLab's `parallel: matrix:` with the partition among the values: the value equal to the partition's
+  // number goes, once; the others stay, so that the cells are told apart.
+  EXPECT_EQ(ci_job_name("test: [gcc, 2]", 2), "test: [gcc]");
+  EXPECT_EQ(ci_job_name("test: [clang, 2]", 2), "test: [clang]");
+  EXPECT_EQ(ci_job_name("test: [2, 2]", 2), "test: [2]");
+  EXPECT_EQ(ci_job_name("test: [gcc, 3]", 2), "test: [gcc, 3]");
+  EXPECT_EQ(ci_job_name("test: [2]", 2), "test");
+  EXPECT_EQ(ci_job_name("test: [gcc, 2]", std::nullopt), "test: [gcc, 2]");
+}
+
+TEST(RunKey, FromTheBuildTheCiJobAndTlbRunKey) {
+  EXPECT_EQ(resolve_run_key(env_of({})), "");
+  EXPECT_EQ(resolve_run_key(env_of({{"TLB_BUILD_IDENTITY", "config Release / CXX GNU 12.2.0 / Linux x86_64"},
+                                    {"CI_JOB_NAME", "test 3/4"},
+                                    {"TLB_RUN_KEY", "nightly"}})),
+            "config Release / CXX GNU 12.2.0 / Linux x86_64 / job test / key nightly");
+  // GitHub's job id, the same in every cell of its matrix; the first CI's name found is used.
+  EXPECT_EQ(resolve_run_key(env_of({{"GITHUB_JOB", "tests"}, {"CI_JOB_NAME", "other"}})), "job tests");
+  EXPECT_EQ(resolve_run_key(env_of({{"CI_JOB_NAME", "test: [gcc, 3]"}, {"TLB_PARTITION", "3/4"}})),
+            "job test: [gcc]");
+  EXPECT_EQ(resolve_run_key(env_of({{"TLB_RUN_KEY", "caf\xc3\xa9\n"}})), "key caf??");
+  // The flag replaces the variable.
+  EXPECT_EQ(resolve_run_key(with_variable(env_of({{"TLB_RUN_KEY", "a"}}), "TLB_RUN_KEY", "b")), "key b");
+  EXPECT_EQ(resolve_run_key(with_variable(env_of({{"TLB_RUN_KEY", "a"}}), "TLB_RUN_KEY", "")), "key a");
+}
+
+// The server's run is the CI run id with the run key's hash: cells of a matrix are runs of their own, and
+// the same key always names the same run.
+TEST(RunKey, TheServersRunIsTheVersionAndTheKeysHash) {
+  const auto version = [](const std::map<std::string, std::string>& variables) {
+    return store::run_version(resolve_server_options(env_of(variables)));
+  };
+  EXPECT_EQ(version({{"GITHUB_RUN_ID", "1234"}}), "1234");
+  const std::string gcc =
+      version({{"GITHUB_RUN_ID", "1234"}, {"TLB_BUILD_IDENTITY", "config Release / CXX GNU 12.2.0"}});
+  const std::string clang =
+      version({{"GITHUB_RUN_ID", "1234"}, {"TLB_BUILD_IDENTITY", "config Release / CXX Clang 14.0.6"}});
+  EXPECT_TRUE(gcc.starts_with("1234.")) << gcc;
+  EXPECT_EQ(gcc.size(), 4u + 9u) << gcc;
+  EXPECT_NE(gcc, clang);
+  EXPECT_EQ(gcc, version({{"GITHUB_RUN_ID", "1234"},
+                          {"TLB_BUILD_IDENTITY", "config Release / CXX GNU 12.2.0"},
+                          {"HOSTNAME", "runner-7"},
+                          {"PWD", "/builds/other/path"}}));
+  EXPECT_EQ(version({{"TLB_RUN_KEY", "x"}}), "") << "no CI run: no server run";
 }
 
 }  // namespace

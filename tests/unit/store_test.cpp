@@ -451,7 +451,7 @@ TEST(OpenStore, PicksTheBackendByScheme) {
   } catch (const UnsupportedStore& e) {
     EXPECT_NE(std::string(e.what()).find("TLB_JOB_NAME"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(open_store("http://tlb.example:7019/", {}, ServerOptions{"app", "", "", 1})->location(),
+  EXPECT_EQ(open_store("http://tlb.example:7019/", {}, ServerOptions{"app", "", "", 1, ""})->location(),
             "http://tlb.example:7019");
   try {
     open_store("redis://host");

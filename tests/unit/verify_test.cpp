@@ -203,6 +203,35 @@ TEST(Verify, RecordsSplitWithOtherOptionsAreRefusedNamingTheOption) {
   EXPECT_TRUE(verify_records(records, false).proven());
 }
 
+// Two cells of a CI matrix in one folder: each is its own run, so a partition missing from one is missing,
+// whatever the other cell ran.
+TEST(Verify, RecordsOfDifferentRunKeysAreCheckedApart) {
+  std::vector<LoadedRecord> gcc = correct_set(), clang = correct_set();
+  for (LoadedRecord& r : gcc) r.record.run_key = "config Release / CXX GNU 12.2.0";
+  for (LoadedRecord& r : clang) {
+    r.record.run_key = "config Release / CXX Clang 14.0.6";
+    r.path = "clang-" + r.path;
+  }
+  std::vector<LoadedRecord> both = gcc;
+  both.insert(both.end(), clang.begin(), clang.end());
+  const Verification proven = verify_records(both, false);
+  EXPECT_TRUE(proven.proven()) << ::testing::PrintToString(problems(proven));
+  EXPECT_EQ(proven.runs, (std::vector<std::string>{"config Release / CXX Clang 14.0.6",
+                                                   "config Release / CXX GNU 12.2.0"}));
+  EXPECT_NE(io::verification_text(proven, 6).find("in each of the 2 runs"), std::string::npos);
+
+  both.erase(both.begin() + 4);  // clang's partition 2: crashed, no record.
+  const Verification gap = verify_records(both, false);
+  ASSERT_FALSE(gap.proven());
+  EXPECT_EQ(problems(gap),
+            (std::vector<std::string>{
+                "missing partition: run config Release / CXX Clang 14.0.6: partition 2/3: no record",
+                "not assigned: run config Release / CXX Clang 14.0.6: c (in no partition)"}));
+  std::size_t records = 0;
+  const Verification back = io::parse_verification_json(io::verification_json(gap, 5), "server", records);
+  EXPECT_EQ(back.runs, gap.runs);
+}
+
 TEST(Fingerprint, NamesEveryDifferenceAndIgnoresTheListsOrder) {
   std::vector<tlb::Test> tests{tlb::Test::named("b"), tlb::Test::named("a")};
   SplitOptions options;
