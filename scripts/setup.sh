@@ -48,3 +48,24 @@ if [ ! -x "$cmake4_dir/bin/cmake" ]; then
   rm -rf "$cmake4_dir"
   mv "$unpack/package" "$cmake4_dir"
 fi
+
+# tinyxml2's source archive, from Debian's source package, for the test of TLB's fallback that builds tinyxml2 from a
+# release archive when it is not installed (tests/CMakeLists.txt looks here). `apt-get source` needs a deb-src
+# line: one is added next to the system's deb lines when there is none.
+tinyxml2_dir="$HOME/.cache/tlb/tinyxml2"
+if ! compgen -G "$tinyxml2_dir/tinyxml2_*.orig.tar.*" >/dev/null; then
+  echo "setup.sh: downloading Debian's tinyxml2 source package into $tinyxml2_dir" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! grep -rqsE '^(Types:.*deb-src|deb-src )' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+      sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+        $sudo tee /etc/apt/sources.list.d/tlb-deb-src.sources >/dev/null
+    else
+      sed -n 's/^deb /deb-src /p' /etc/apt/sources.list | $sudo tee /etc/apt/sources.list.d/tlb-deb-src.list >/dev/null
+    fi
+    $sudo apt-get update -qq
+  fi
+  mkdir -p "$tinyxml2_dir"
+  (cd "$tinyxml2_dir" && apt-get source --download-only -qq tinyxml2 >/dev/null)
+fi
