@@ -5,7 +5,7 @@
 #   bench/adoption_cost.sh [TLB_SOURCE_DIR] [BUILD_TYPE] [JOBS] [-- CMAKE_ARGS...]
 #
 # Defaults: this checkout, RelWithDebInfo, 2 jobs. Extra arguments after `--` go to the consumer's configure
-# (e.g. -DTLB_BUILD_SERVER=ON for the full program).
+# (e.g. -DTLB_BUILD_SERVER=ON for the full program, -DTLB_UNITY_BUILD=OFF for one translation unit per file).
 set -euo pipefail
 positional=()
 while (($#)) && [ "$1" != "--" ]; do positional+=("$1"); shift; done
@@ -22,7 +22,9 @@ cmake_minimum_required(VERSION 3.20)
 project(consumer CXX)
 add_subdirectory("$tlb_source" tlb)
 CMAKE
+# No compiler cache, whatever the environment says: CMake reads launchers from these variables too.
 export CCACHE_DISABLE=1
+unset CMAKE_CXX_COMPILER_LAUNCHER CMAKE_C_COMPILER_LAUNCHER
 cmake -S "$work/consumer" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" "$@" >/dev/null
 translation_units=$(cmake --build "$work/build" --target tlb -- -n | grep -c 'Building CXX object' || true)
 /usr/bin/time -f '%e %U %S' -o "$work/time" cmake --build "$work/build" --target tlb -j "$jobs" >/dev/null

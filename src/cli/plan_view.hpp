@@ -12,6 +12,9 @@
 
 namespace tlb::cli {
 
+// Seconds rounded to the microsecond, as the JSON of `tlb plan` and `tlb split` gives them.
+double rounded(double seconds);
+
 // Seconds for people: "4.97 s", "26.0 s", "1.5 min", "2.0 h"; never through the locale.
 std::string seconds_text(double seconds);
 

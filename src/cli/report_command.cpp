@@ -40,13 +40,13 @@ std::optional<unsigned long long> version_number(const std::string& version) {
   return number;
 }
 
-struct Group {
+struct RunGroup {
   std::vector<std::size_t> members;  // Indexes into the records, in the order given.
   std::string recorded_on;           // The latest of its records.
   std::string version;               // The job version ("" when the records have none).
 };
 
-bool newer_group(const Group& a, const Group& b) {
+bool newer_group(const RunGroup& a, const RunGroup& b) {
   if (a.recorded_on != b.recorded_on) return a.recorded_on > b.recorded_on;
   const std::optional<unsigned long long> va = version_number(a.version), vb = version_number(b.version);
   if (va && vb && *va != *vb) return *va > *vb;
@@ -148,8 +148,8 @@ std::string default_title(const std::vector<io::LoadedRecord>& run) {
 }
 
 // The store's history now, or why there is none (a note for the page: the report is still written).
-std::optional<History> load_history(const ReportArgs& args, const std::vector<io::LoadedRecord>& run,
-                                    const Environment& env, std::vector<std::string>& notes) {
+std::optional<History> history_of_report(const ReportArgs& args, const std::vector<io::LoadedRecord>& run,
+                                         const Environment& env, std::vector<std::string>& notes) {
   std::optional<Setting> setting;
   try {
     setting = resolve_store(args.store, env);
@@ -197,7 +197,7 @@ void run_report(const ReportArgs& args, std::ostream& out, std::ostream& err, co
   report::RunData data;
   data.title = args.title ? *args.title : default_title(grouped.run);
   data.generated = generated;
-  data.history = load_history(args, grouped.run, env, data.notes);
+  data.history = history_of_report(args, grouped.run, env, data.notes);
   for (std::string note : data.notes) {
     if (!note.empty()) note[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(note[0])));
     err << "tlb: warning: " << note << "\n";
@@ -224,19 +224,19 @@ void run_report(const ReportArgs& args, std::ostream& out, std::ostream& err, co
 }  // namespace
 
 RunRecords group_by_run(std::vector<io::LoadedRecord> records) {
-  std::map<std::string, Group> groups;
+  std::map<std::string, RunGroup> groups;
   for (std::size_t i = 0; i < records.size(); ++i) {
     const io::PartitionRecord& record = records[i].record;
     // A cell of a CI matrix (another run key) is a run of its own.
     const std::string key = (record.job_version.empty() ? "list\n" + record.test_list_hash
                                                         : "run\n" + record.job + "\n" + record.job_version) +
                             "\n" + record.run_key;
-    Group& group = groups[key];
+    RunGroup& group = groups[key];
     group.members.push_back(i);
     group.recorded_on = std::max(group.recorded_on, record.recorded_on);
     group.version = record.job_version;
   }
-  const Group* newest = nullptr;
+  const RunGroup* newest = nullptr;
   for (const auto& [key, group] : groups) {
     if (newest == nullptr || newer_group(group, *newest)) newest = &group;
   }

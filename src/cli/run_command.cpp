@@ -83,8 +83,8 @@ std::optional<std::string> joined_value(std::string_view arg, std::string_view f
 
 // When command[i] is one of `flags` and its value (the next argument, or joined to a long flag by '='): the
 // value, with `i` moved past it. A flag without its value is a UsageError.
-std::optional<std::string> value_of(const std::vector<std::string>& command, std::size_t& i,
-                                    std::initializer_list<std::string_view> flags) {
+std::optional<std::string> flag_value(const std::vector<std::string>& command, std::size_t& i,
+                                      std::initializer_list<std::string_view> flags) {
   for (std::string_view flag : flags) {
     if (command[i] == flag) {
       if (i + 1 == command.size()) throw UsageError("ctest " + command[i] + " needs a value");
@@ -112,12 +112,12 @@ CtestCommand parse_ctest_command(const std::vector<std::string>& command) {
                          ": queue mode chooses and runs the tests itself; drop it, or run without --queue");
       }
     }
-    if (std::optional<std::string> dir = value_of(command, i, {"--test-dir"})) {
+    if (std::optional<std::string> dir = flag_value(command, i, {"--test-dir"})) {
       parsed.tree.dir = *dir;
       parsed.test_dir_given = true;
-    } else if (std::optional<std::string> config = value_of(command, i, {"-C", "--build-config"})) {
+    } else if (std::optional<std::string> config = flag_value(command, i, {"-C", "--build-config"})) {
       parsed.tree.config = config;
-    } else if (std::optional<std::string> junit = value_of(command, i, {"--output-junit"})) {
+    } else if (std::optional<std::string> junit = flag_value(command, i, {"--output-junit"})) {
       parsed.output_junit = junit;
     } else {
       parsed.batch_argv.push_back(arg);

@@ -45,10 +45,6 @@ struct SplitArgs : SplitFlags {
   bool strict = false;
 };
 
-double rounded(double seconds) {
-  return std::round(seconds * 1e6) / 1e6;
-}
-
 std::string dump(const nlohmann::ordered_json& document) {
   return document.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

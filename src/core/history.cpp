@@ -18,6 +18,13 @@ std::string_view to_string(Outcome outcome) {
   return "unknown";
 }
 
+std::optional<Outcome> outcome_named(std::string_view name) {
+  for (Outcome outcome : {Outcome::unknown, Outcome::passed, Outcome::failed, Outcome::skipped}) {
+    if (to_string(outcome) == name) return outcome;
+  }
+  return std::nullopt;
+}
+
 double smooth(double previous, double observed, double alpha) {
   if (!(alpha > 0 && alpha <= 1)) throw std::invalid_argument("smoothing factor must be in (0, 1]");
   return alpha * observed + (1 - alpha) * previous;

@@ -32,6 +32,9 @@ std::optional<int> parse_int(std::string_view text);
 
 std::string_view trim(std::string_view text);
 
+// Appends the code point `code` (at most 0x10FFFF) encoded as UTF-8.
+void append_utf8(std::string& out, std::uint32_t code);
+
 // The text without a leading UTF-8 byte order mark.
 std::string_view strip_bom(std::string_view text);
 

@@ -16,13 +16,6 @@ std::string_view outcome_text(Outcome outcome) {
   return to_string(outcome);
 }
 
-Outcome outcome_named(std::string_view name) {
-  if (name == "passed") return Outcome::passed;
-  if (name == "failed") return Outcome::failed;
-  if (name == "skipped") return Outcome::skipped;
-  return Outcome::unknown;
-}
-
 std::string describe(sqlite3* db, const std::string& path) {
   return path + ": database error: " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory");
 }
@@ -32,7 +25,7 @@ store::TimedRecord timed_record(const Statement& row, int first) {
   entry.record.seconds = row.real(first);
   const std::int64_t runs = row.integer(first + 1);
   entry.record.runs = static_cast<std::uint32_t>(std::clamp<std::int64_t>(runs, 0, UINT32_MAX));
-  entry.record.last = outcome_named(row.text(first + 2));
+  entry.record.last = outcome_named(row.text(first + 2)).value_or(Outcome::unknown);
   entry.last_seen = store::parse_date(row.text(first + 3)).value_or(store::Date{});
   return entry;
 }

@@ -38,14 +38,6 @@ std::string body_digest(std::string_view body) {
   return text + ":" + std::to_string(body.size());
 }
 
-std::optional<Outcome> outcome_named(std::string_view name) {
-  if (name == "passed") return Outcome::passed;
-  if (name == "failed") return Outcome::failed;
-  if (name == "skipped") return Outcome::skipped;
-  if (name == "unknown") return Outcome::unknown;
-  return std::nullopt;
-}
-
 struct ResultsRequest {
   store::RunReport report;
   store::HistoryPolicy policy;

@@ -22,7 +22,8 @@ using nlohmann::json;
 using nlohmann::ordered_json;
 using swarm::Refused;
 
-Reply json_reply(int status, const ordered_json& document) {
+// An answer of the swarm protocol: the document as one line of JSON.
+Reply swarm_reply(int status, const ordered_json& document) {
   return Reply{status, "application/json", document.dump() + "\n", {}};
 }
 
@@ -216,9 +217,9 @@ struct SwarmRoutes::Impl {
     try {
       reply = work();
     } catch (const Refused& e) {
-      reply = json_reply(e.status, ordered_json{{"error", e.what()}});
+      reply = swarm_reply(e.status, ordered_json{{"error", e.what()}});
     } catch (const JobLimitError& e) {
-      reply = json_reply(403, ordered_json{{"error", e.what()}});
+      reply = swarm_reply(403, ordered_json{{"error", e.what()}});
     }
     for (swarm::RunId run : coordinator.take_finished()) record_history(run);
     return reply;
@@ -300,12 +301,13 @@ Reply SwarmRoutes::submit(std::string_view body) {
       submission.tests.push_back(std::move(submitted));
     }
     const swarm::Submitted submitted = impl_->coordinator.submit(submission);
-    return json_reply(submitted.created ? 201 : 200,
-                      ordered_json{{"run", submitted.run},
-                                   {"job", submission.job},
-                                   {"version", submission.version},
-                                   {"tests", submission.tests.size()},
-                                   {"estimated_seconds", std::round(submitted.estimated_seconds * 10) / 10}});
+    return swarm_reply(
+        submitted.created ? 201 : 200,
+        ordered_json{{"run", submitted.run},
+                     {"job", submission.job},
+                     {"version", submission.version},
+                     {"tests", submission.tests.size()},
+                     {"estimated_seconds", std::round(submitted.estimated_seconds * 10) / 10}});
   });
 }
 
@@ -314,7 +316,7 @@ Reply SwarmRoutes::progress(const std::string& run) {
     const swarm::Progress progress = impl_->coordinator.progress(run_id(run));
     ordered_json agents = ordered_json::array();
     for (const swarm::AgentSummary& agent : progress.agents) agents.push_back(agent_json(agent));
-    return json_reply(
+    return swarm_reply(
         200, ordered_json{
                  {"run", progress.run.id},
                  {"job", progress.run.job},
@@ -352,14 +354,14 @@ Reply SwarmRoutes::results(const std::string& run) {
     for (const swarm::Duplicate& duplicate : outcome.duplicates) {
       duplicates.push_back(ordered_json{{"name", duplicate.name}, {"agents", duplicate.agents}});
     }
-    return json_reply(200, ordered_json{{"run", outcome.run.id},
-                                        {"job", outcome.run.job},
-                                        {"version", outcome.run.version},
-                                        {"state", swarm::run_state(outcome.run, outcome.abandoned)},
-                                        {"test_list_hash", outcome.run.test_list_hash},
-                                        {"tests", tests},
-                                        {"agents", agents},
-                                        {"duplicates", duplicates}});
+    return swarm_reply(200, ordered_json{{"run", outcome.run.id},
+                                         {"job", outcome.run.job},
+                                         {"version", outcome.run.version},
+                                         {"state", swarm::run_state(outcome.run, outcome.abandoned)},
+                                         {"test_list_hash", outcome.run.test_list_hash},
+                                         {"tests", tests},
+                                         {"agents", agents},
+                                         {"duplicates", duplicates}});
   });
 }
 
@@ -385,10 +387,10 @@ Reply SwarmRoutes::enroll(std::string_view body) {
     registration.secret = io::random_hex(16);
     const std::string agent = impl_->coordinator.enroll(registration);
     const swarm::Settings& settings = impl_->coordinator.settings();
-    return json_reply(200, ordered_json{{"agent", agent},
-                                        {"secret", registration.secret},
-                                        {"heartbeat_seconds", settings.heartbeat_seconds},
-                                        {"lease_seconds", settings.lease_seconds}});
+    return swarm_reply(200, ordered_json{{"agent", agent},
+                                         {"secret", registration.secret},
+                                         {"heartbeat_seconds", settings.heartbeat_seconds},
+                                         {"lease_seconds", settings.lease_seconds}});
   });
 }
 
@@ -396,7 +398,7 @@ Reply SwarmRoutes::heartbeat(const std::string& agent, std::string_view body) {
   return impl_->answer([&] {
     impl_->authenticate(agent, parse_body(body));
     const swarm::Trust trust = impl_->coordinator.heartbeat(agent);
-    return json_reply(200, ordered_json{{"state", swarm::to_string(trust)}});
+    return swarm_reply(200, ordered_json{{"state", swarm::to_string(trust)}});
   });
 }
 
@@ -419,7 +421,7 @@ Reply SwarmRoutes::pull(const std::string& agent, std::string_view body) {
                      {"assignments", assignments},
                      {"retry_after_seconds", pulled.retry_after_seconds}};
     if (pulled.idle) out["idle"] = true;
-    return json_reply(200, out);
+    return swarm_reply(200, out);
   });
 }
 
@@ -460,7 +462,7 @@ Reply SwarmRoutes::report(const std::string& agent, std::string_view body) {
     const ordered_json request = parse_body(body);
     impl_->authenticate(agent, request);
     if (!request.contains("reports")) {
-      return json_reply(200, reported_json(impl_->coordinator.report(agent, report_of(request, ""))));
+      return swarm_reply(200, reported_json(impl_->coordinator.report(agent, report_of(request, ""))));
     }
     // A batch: every report is checked before any counts, then each counts in order. Each is idempotent by
     // its lease, so a batch retried after a refusal half-way gives the same answers to the ones that counted.
@@ -477,7 +479,7 @@ Reply SwarmRoutes::report(const std::string& agent, std::string_view body) {
       one.update(reported_json(impl_->coordinator.report(agent, report)));
       results.push_back(std::move(one));
     }
-    return json_reply(200, ordered_json{{"results", results}});
+    return swarm_reply(200, ordered_json{{"results", results}});
   });
 }
 
@@ -485,7 +487,7 @@ Reply SwarmRoutes::leave(const std::string& agent, std::string_view body) {
   return impl_->answer([&] {
     impl_->authenticate(agent, parse_body(body));
     impl_->coordinator.leave(agent);
-    return json_reply(200, ordered_json{{"left", true}});
+    return swarm_reply(200, ordered_json{{"left", true}});
   });
 }
 

@@ -21,13 +21,6 @@ constexpr int kVersion = 2;
 constexpr std::string_view kColumns = "# seconds runs last-result last-seen name";
 constexpr std::string_view kColumnsWithJobs = "# seconds runs last-result last-seen jobs name";
 
-std::optional<Outcome> outcome_named(std::string_view name) {
-  for (Outcome outcome : {Outcome::passed, Outcome::failed, Outcome::skipped, Outcome::unknown}) {
-    if (to_string(outcome) == name) return outcome;
-  }
-  return std::nullopt;
-}
-
 // The order keep_newer() uses among outcomes of otherwise equal entries: a failure is the one to remember.
 int outcome_rank(Outcome outcome) {
   switch (outcome) {

@@ -38,13 +38,6 @@ std::string outcome_name(Outcome outcome) {
   return std::string(to_string(outcome));
 }
 
-std::optional<Outcome> outcome_named(std::string_view name) {
-  for (Outcome o : {Outcome::unknown, Outcome::passed, Outcome::failed, Outcome::skipped}) {
-    if (to_string(o) == name) return o;
-  }
-  return std::nullopt;
-}
-
 class HttpStore final : public Store, public RunLedger {
  public:
   HttpStore(std::string url, std::string origin, std::string prefix, const HistoryPolicy& policy,

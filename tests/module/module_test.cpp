@@ -768,6 +768,53 @@ Project c_project(const std::string& name, const std::string& adoption,
   return Project::make(name, adoption, extra, "Ninja", "", TLB_MODULE_C_PROJECT);
 }
 
+// tinyxml2 not installed: TLB builds it from a release archive checked against its SHA256, here Debian's
+// source archive of tinyxml2 (scripts/setup.sh downloads it), as a consumer without the -dev package would
+// from the pinned upstream URL. The tlb program built with it reads ctest's JUnit XML, and partitions exactly
+// once.
+TEST(Adoption, MissingTinyxml2BuiltFromItsArchive) {
+  const std::string archive = TLB_TEST_TINYXML2_ARCHIVE;
+  if (archive.empty())
+    GTEST_SKIP() << "no tinyxml2 source archive in ~/.cache/tlb/tinyxml2 (scripts/setup.sh)";
+  const ProcessResult sum = run_process({cmake_command(), "-E", "sha256sum", archive});
+  ASSERT_EQ(sum.exit_code, 0) << sum.err;
+  const std::string sha256 = sum.out.substr(0, sum.out.find(' '));
+  const std::vector<std::string> fetched = {"-DTLB_EXECUTABLE=", "-DCMAKE_DISABLE_FIND_PACKAGE_tinyxml2=ON",
+                                            "-DTLB_TINYXML2_ARCHIVE=" + archive};
+
+  // An archive that is not the one pinned stops configure.
+  const fs::path dir = scratch("tinyxml2-wrong-hash");
+  std::vector<std::string> wrong = {cmake_command(),
+                                    "-S",
+                                    TLB_MODULE_C_PROJECT,
+                                    "-B",
+                                    (dir / "build").string(),
+                                    "-G",
+                                    "Ninja",
+                                    "-DTLB_ADOPTION=subdirectory",
+                                    "-DTLB_SOURCE_DIR=" TLB_SOURCE_DIR,
+                                    "-DTLB_TINYXML2_SHA256=" + std::string(64, '0')};
+  wrong.insert(wrong.end(), fetched.begin(), fetched.end());
+  const ProcessResult refused = run_process(wrong, {{"HOME", dir.string()}});
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(one_line(refused.out + refused.err).find("does not match expected value"), std::string::npos)
+      << refused.out << refused.err;
+
+  std::vector<std::string> extra = fetched;
+  extra.push_back("-DTLB_TINYXML2_SHA256=" + sha256);
+  const Project project =
+      Project::make("tinyxml2-fetched", "subdirectory", extra, "Ninja", "", TLB_MODULE_C_PROJECT);
+  EXPECT_TRUE(fs::exists(project.build / "_deps" / "tlb_tinyxml2-src" / "tinyxml2.cpp"));
+  EXPECT_TRUE(fs::exists(project.build / "tlb" / "src" / "libtlb_tinyxml2.a"));
+  const Project::Run all = project.ctest({}, {"--output-junit", "junit.xml"});
+  ASSERT_EQ(all.result.exit_code, 0) << all.result.out << all.result.err;
+  expect_exactly_once(project, 2, as_multiset(all.ran));
+  const fs::path tlb = project.build / "tlb" / "src" / "tlb";
+  const ProcessResult parsed = run_process({tlb.string(), "parse", (project.build / "junit.xml").string()});
+  ASSERT_EQ(parsed.exit_code, 0) << parsed.out << parsed.err;
+  for (const std::string& name : all.ran) EXPECT_NE(parsed.out.find(name), std::string::npos) << name;
+}
+
 // A dependency never changes its consumer's cache: the consumer's build type, set or not, stays as it was.
 TEST(Shapes, TheConsumersBuildTypeIsKept) {
   for (const std::string type : {"", "Debug"}) {
@@ -779,19 +826,23 @@ TEST(Shapes, TheConsumersBuildTypeIsKept) {
   }
 }
 
-// A dependency TLB cannot find stops configure with the Debian package that provides it.
+// A dependency TLB cannot find stops configure with the Debian package that provides it (tinyxml2 too when
+// its fallback, built from a release archive, is turned off).
 TEST(Shapes, AMissingDependencyNamesItsDebianPackage) {
-  const fs::path dir = scratch("missing-dependency");
-  const ProcessResult configure =
-      run_process({cmake_command(), "-S", TLB_MODULE_C_PROJECT, "-B", (dir / "build").string(), "-G", "Ninja",
-                   "-DTLB_ADOPTION=subdirectory", "-DTLB_SOURCE_DIR=" TLB_SOURCE_DIR,
-                   "-DCMAKE_DISABLE_FIND_PACKAGE_tinyxml2=ON"},
-                  {{"HOME", dir.string()}});
-  EXPECT_NE(configure.exit_code, 0);
-  const std::string err =
-      std::regex_replace(configure.err, std::regex("\\s+"), " ");  // CMake wraps messages.
-  EXPECT_NE(err.find("TLB needs tinyxml2"), std::string::npos) << configure.err;
-  EXPECT_NE(err.find("apt-get install libtinyxml2-dev"), std::string::npos) << configure.err;
+  const std::map<std::string, std::string> debian = {{"tinyxml2", "libtinyxml2-dev"},
+                                                     {"nlohmann_json", "nlohmann-json3-dev"}};
+  for (const auto& [package, debian_package] : debian) {
+    const fs::path dir = scratch("missing-dependency");
+    const ProcessResult configure =
+        run_process({cmake_command(), "-S", TLB_MODULE_C_PROJECT, "-B", (dir / "build").string(), "-G",
+                     "Ninja", "-DTLB_ADOPTION=subdirectory", "-DTLB_SOURCE_DIR=" TLB_SOURCE_DIR,
+                     "-DTLB_FETCH_TINYXML2=OFF", "-DCMAKE_DISABLE_FIND_PACKAGE_" + package + "=ON"},
+                    {{"HOME", dir.string()}});
+    EXPECT_NE(configure.exit_code, 0) << package;
+    const std::string err = one_line(configure.err);  // CMake wraps messages.
+    EXPECT_NE(err.find("TLB needs " + package), std::string::npos) << configure.err;
+    EXPECT_NE(err.find("apt-get install " + debian_package), std::string::npos) << configure.err;
+  }
 }
 
 // The build type changed in an existing build tree: the hook finds the current configuration's settings only,
