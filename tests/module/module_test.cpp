@@ -775,7 +775,7 @@ Project c_project(const std::string& name, const std::string& adoption,
 TEST(Adoption, MissingTinyxml2BuiltFromItsArchive) {
   const std::string archive = TLB_TEST_TINYXML2_ARCHIVE;
   if (archive.empty())
-    GTEST_SKIP() << "no tinyxml2 source archive in ~/.cache/tlb/tinyxml2 (scripts/setup.sh)";
+    GTEST_SKIP() << "no tinyxml2 source archive in ~/.cache/tlb/debian-src (scripts/setup.sh downloads it)";
   const ProcessResult sum = run_process({cmake_command(), "-E", "sha256sum", archive});
   ASSERT_EQ(sum.exit_code, 0) << sum.err;
   const std::string sha256 = sum.out.substr(0, sum.out.find(' '));
