@@ -462,7 +462,7 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_run_com
       "(its tests go back to the queue at once).");
   return [args](std::ostream& out, std::ostream& err, const Environment& env) {
     // The hook of the ctest run here reads the key from the environment.
-    if (!args->run_key.empty()) setenv("TLB_RUN_KEY", args->run_key.c_str(), 1);
+    if (!args->run_key.empty()) platform::set_environment("TLB_RUN_KEY", args->run_key);
     if (!args->queue) run_as_given(args->command, out, err);
     return run_queue(*args, out, err, with_variable(env, "TLB_RUN_KEY", args->run_key));
   };
