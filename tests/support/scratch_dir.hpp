@@ -15,8 +15,8 @@ class ScratchDirTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const ::testing::TestInfo* test = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tlb-test-" + std::to_string(platform::process_id()) + "-" + test->test_suite_name() + "." + test->name());
+    dir_ = std::filesystem::temp_directory_path() / ("tlb-test-" + std::to_string(platform::process_id()) +
+                                                     "-" + test->test_suite_name() + "." + test->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
