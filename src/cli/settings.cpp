@@ -323,6 +323,13 @@ store::ServerOptions resolve_server_options(const Environment& env) {
     }
     options.timeout_seconds = *value;
   }
+  if (auto retry = pick(std::nullopt, "", env, "TLB_SERVER_RETRY_SECONDS")) {
+    auto value = io::parse_number(io::trim(retry->value));
+    if (!value || !(*value >= 0 && *value <= 3600)) {
+      throw UsageError(quoted(*retry) + ": not a number of seconds (0 to 3600)");
+    }
+    options.retry_seconds = *value;
+  }
   return options;
 }
 

@@ -2,8 +2,11 @@
 
 #include <httplib.h>
 
+#include <chrono>
 #include <cmath>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "io/record.hpp"
 #include "io/text.hpp"
@@ -54,7 +57,7 @@ class HttpStore final : public Store, public RunLedger {
     LoadedHistory loaded;
     loaded.source = url_;
     const std::string path = job_path() + (options_.job_version.empty() ? "" : version_path()) + "/history";
-    const httplib::Result result = client().Get(path);
+    const httplib::Result result = get(path);
     if (!result) {
       loaded.status = HistoryStatus::unavailable;
       loaded.warning = url_ + ": " + no_answer_reason(result.error());
@@ -104,7 +107,7 @@ class HttpStore final : public Store, public RunLedger {
 
   io::Verification verify(bool strict, std::size_t& records) override {
     const std::string path = job_path() + version_path() + "/verify" + (strict ? "?strict=1" : "");
-    const httplib::Result result = client().Get(path);
+    const httplib::Result result = get(path);
     if (!result) {
       throw io::InputError(url_, 0,
                            "cannot verify job " + options_.job + ", run " + run_version(options_) + ": " +
@@ -120,12 +123,31 @@ class HttpStore final : public Store, public RunLedger {
 
   httplib::Client client() const { return http_client(origin_, options_.timeout_seconds, options_.token); }
 
+  // Sends a request, and sends it again while it gets no answer or a 502, 503 or 504 (a server restarting, a
+  // replica gone behind a proxy), for up to retry_seconds: every request here is idempotent (a snapshot is
+  // frozen once, a record or results body sent twice counts once).
+  httplib::Result send(const std::function<httplib::Result(httplib::Client&)>& request) {
+    const auto give_up =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.retry_seconds);
+    for (double backoff = 0.25;; backoff = std::min(backoff * 2, 2.0)) {
+      httplib::Client connection = client();
+      httplib::Result result = request(connection);
+      if (result && result->status != 502 && result->status != 503 && result->status != 504) return result;
+      if (std::chrono::steady_clock::now() + std::chrono::duration<double>(backoff) >= give_up) return result;
+      std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
+    }
+  }
+  httplib::Result get(const std::string& path) {
+    return send([&](httplib::Client& connection) { return connection.Get(path); });
+  }
+
   // POSTs `body`; returns the JSON answer of a 2xx. A refusal is an error naming the server's reason (a
   // RunConflict for 409), as is a server that cannot be reached: a write that did not happen must not pass
   // for one that did.
   json post(const std::string& path, const std::string& body, const std::string& type,
             const std::string& what) {
-    const httplib::Result result = client().Post(path, body, type);
+    const httplib::Result result =
+        send([&](httplib::Client& client) { return client.Post(path, body, type); });
     if (!result) throw io::InputError(url_, 0, "cannot " + what + ": " + no_answer_reason(result.error()));
     if (result->status == 409) throw RunConflict(url_ + ": " + what + ": " + refusal(*result));
     if (result->status < 200 || result->status >= 300) {

@@ -144,15 +144,18 @@ class UnsupportedStore : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// What a server store needs beyond its URL (the settings TLB_JOB_NAME, TLB_JOB_VERSION, TLB_TOKEN and
-// TLB_SERVER_TIMEOUT).
+// What a server store needs beyond its URL (the settings TLB_JOB_NAME, TLB_JOB_VERSION, TLB_TOKEN,
+// TLB_SERVER_TIMEOUT and TLB_SERVER_RETRY_SECONDS).
 struct ServerOptions {
   std::string job;             // The namespace of the history on the server. Required.
   std::string job_version;     // The CI run, whose first read freezes the snapshot all its partitions split
                                // on. "" when there is none: the live history is read, and no ledger kept.
   std::string token;           // Sent as a bearer token with writes; "" for none.
   double timeout_seconds = 5;  // For connecting, and for each read and write: a server never hangs a run.
-  std::string run_key;         // What tells this cell of a CI matrix from the others (see run_version).
+  // How long a request is sent again, after no answer or a 502, 503 or 504 (a replica restarting behind a
+  // proxy): every request of the store is idempotent. 0: sent once.
+  double retry_seconds = 10;
+  std::string run_key;  // What tells this cell of a CI matrix from the others (see run_version).
 };
 
 // The name of the server's run: the job version, and, when there is a run key, a dot and the first 8 hex

@@ -2,15 +2,18 @@
 // reach the server, a token the server asks for, a server that never answers, and the messages for each.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "support/process.hpp"
 #include "support/scratch_dir.hpp"
@@ -166,7 +169,11 @@ TEST_F(ServerClient, AServerThatNeverAnswersTimesOut) {
   getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
   const std::string url = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
 
-  Env env{{"TLB_STORE", url}, {"TLB_JOB_NAME", "app"}, {"TLB_JOB_VERSION", "1"}, {"TLB_SERVER_TIMEOUT", "1"}};
+  Env env{{"TLB_STORE", url},
+          {"TLB_JOB_NAME", "app"},
+          {"TLB_JOB_VERSION", "1"},
+          {"TLB_SERVER_TIMEOUT", "1"},
+          {"TLB_SERVER_RETRY_SECONDS", "1"}};
   // A partition of a CI run cannot split on the history its run's other partitions read: it stops.
   const ProcessResult stopped = split(1, env);
   EXPECT_EQ(stopped.exit_code, 1) << stopped.err;
@@ -201,6 +208,8 @@ TEST_F(ServerClient, BadServerSettingsAreNamed) {
                      "TLB_JOB_VERSION=a b");
   expect_usage_error({{"TLB_STORE", url}, {"TLB_JOB_NAME", "a"}, {"TLB_SERVER_TIMEOUT", "soon"}},
                      "TLB_SERVER_TIMEOUT=soon");
+  expect_usage_error({{"TLB_STORE", url}, {"TLB_JOB_NAME", "a"}, {"TLB_SERVER_RETRY_SECONDS", "-1"}},
+                     "TLB_SERVER_RETRY_SECONDS=-1");
   // Verify with no records and no server says what to give it.
   const ProcessResult nothing = run_process({TLB_EXECUTABLE, "verify"});
   EXPECT_EQ(nothing.exit_code, 2) << nothing.err;
@@ -209,6 +218,81 @@ TEST_F(ServerClient, BadServerSettingsAreNamed) {
       run_process({TLB_EXECUTABLE, "verify"}, {{"TLB_STORE", url}, {"TLB_JOB_NAME", "a"}});
   EXPECT_EQ(no_run.exit_code, 2) << no_run.err;
   EXPECT_NE(no_run.err.find("TLB_JOB_VERSION"), std::string::npos) << no_run.err;
+}
+
+// What a reverse proxy in front of replicas answers while one of them restarts: 502 for the first
+// `failures` requests, after which it forwards each request to `upstream`; with `lose_answers`, those
+// failures are of requests it did forward (the write happened; its answer was lost on the way back).
+class FlakyProxy {
+ public:
+  FlakyProxy(int upstream, int failures, bool lose_answers) : upstream_(upstream), failures_(failures) {
+    server_.set_keep_alive_max_count(1);
+    const auto handle = [this, lose_answers](const httplib::Request& request, httplib::Response& response) {
+      const bool fail = seen_++ < failures_;
+      if (fail && !lose_answers) {
+        response.status = 502;
+        return;
+      }
+      httplib::Client client("127.0.0.1", upstream_);
+      const httplib::Result result =
+          request.method == "GET"
+              ? client.Get(request.target)
+              : client.Post(request.target, request.body, request.get_header_value("Content-Type"));
+      response.status = fail || !result ? 502 : result->status;
+      if (result && !fail) response.set_content(result->body, result->get_header_value("Content-Type"));
+    };
+    server_.Get(".*", handle);
+    server_.Post(".*", handle);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~FlakyProxy() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int requests() const { return seen_; }
+
+ private:
+  httplib::Server server_;
+  int upstream_, failures_, port_ = 0;
+  std::atomic<int> seen_{0};
+  std::thread thread_;
+};
+
+// Behind a proxy whose replica is restarting, the split and the record send their requests again: the
+// partition splits on its run's snapshot, and results whose answer was lost count once.
+TEST_F(ServerClient, RequestsAreSentAgainWhileAReplicaRestarts) {
+  const auto server = start_server();
+  const Env direct{{"TLB_STORE", server->url()}, {"TLB_JOB_NAME", "app"}, {"TLB_JOB_VERSION", "8"}};
+  {
+    FlakyProxy proxy(server->port(), 3, false);
+    Env env = direct;
+    env["TLB_STORE"] = proxy.url();
+    const ProcessResult split1 = split(1, env);
+    ASSERT_EQ(split1.exit_code, 0) << split1.err;
+    EXPECT_EQ(record(1)["history_status"], "ok") << split1.err;
+    EXPECT_GE(proxy.requests(), 5);  // Three 502s, the snapshot, the partition's record.
+    // Sent once, the same split stops before any test: a partition of a run must split on its snapshot.
+    FlakyProxy once(server->port(), 1, false);
+    env["TLB_STORE"] = once.url();
+    env["TLB_SERVER_RETRY_SECONDS"] = "0";
+    EXPECT_EQ(split(2, env).exit_code, 1);
+  }
+  // The record's results reach the server, but the first two answers are lost: sent three times, counted
+  // once.
+  FlakyProxy lossy(server->port(), 2, true);
+  Env env = direct;
+  env["TLB_STORE"] = lossy.url();
+  const ProcessResult recorded = run_process({TLB_EXECUTABLE, "record", junit_for(1), record_path(1)}, env);
+  ASSERT_EQ(recorded.exit_code, 0) << recorded.err;
+  EXPECT_EQ(lossy.requests(), 3);
+  httplib::Client client("127.0.0.1", server->port());
+  const httplib::Result history = client.Get("/api/v1/jobs/app/history");
+  ASSERT_TRUE(history && history->status == 200);
+  const nlohmann::json tests = nlohmann::json::parse(history->body)["tests"];
+  ASSERT_EQ(tests.size(), record(1)["tests"].size());
+  for (const auto& test : tests) EXPECT_EQ(test["runs"], 1) << test.dump();
 }
 
 }  // namespace
