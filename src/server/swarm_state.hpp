@@ -12,11 +12,15 @@ class SqliteSwarmState final : public swarm::SwarmState {
  public:
   explicit SqliteSwarmState(Database& database) : database_(database) {}
 
+  // One write transaction (BEGIN IMMEDIATE: across processes too) around the whole of `work`; the calls
+  // `work` makes on this state, on this thread, run in it.
+  void atomically(const std::function<void()>& work) override;
+
   std::optional<swarm::RunRow> find_run(const std::string& job, const std::string& version) override;
   std::optional<swarm::RunRow> run(swarm::RunId id) override;
   std::vector<swarm::RunRow> open_runs() override;
   swarm::RunId create_run(const swarm::RunRow& run, const std::vector<swarm::TestRow>& tests) override;
-  void finish_run(swarm::RunId id, double at) override;
+  bool finish_run(swarm::RunId id, double at) override;
   std::vector<swarm::TestRow> tests(swarm::RunId id) override;
   std::vector<swarm::TestRow> pending(swarm::RunId id) override;
   std::size_t unsettled(swarm::RunId id) override;
@@ -54,6 +58,10 @@ class SqliteSwarmState final : public swarm::SwarmState {
                        const std::string& answer) override;
 
  private:
+  // `work(session)` in the transaction of atomically() when this thread is inside one, else in its own.
+  template <class Work>
+  auto within(bool write, Work&& work);
+
   Database& database_;
 };
 
