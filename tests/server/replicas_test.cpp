@@ -46,7 +46,8 @@ std::vector<std::string> shared_store(const std::string& kind, const std::filesy
 }
 
 // A replica: `tlb server` on loopback, port 0, on the shared store.
-std::unique_ptr<ServerProcess> start_replica(const std::vector<std::string>& store) {
+std::unique_ptr<ServerProcess> start_replica(const std::vector<std::string>& store,
+                                             const std::vector<std::string>& extra = {}) {
   std::vector<std::string> argv{TLB_EXECUTABLE,
                                 "server",
                                 "--bind",
@@ -58,6 +59,7 @@ std::unique_ptr<ServerProcess> start_replica(const std::vector<std::string>& sto
                                 "--max-client-connections",
                                 "0"};
   argv.insert(argv.end(), store.begin(), store.end());
+  argv.insert(argv.end(), extra.begin(), extra.end());
   return std::make_unique<ServerProcess>(
       argv, testing::kTlbServerListening,
       std::map<std::string, std::string>{{"SOURCE_DATE_EPOCH", "1700000000"}});
@@ -128,6 +130,11 @@ class ReplicasTest : public testing::ScratchDirTest, public ::testing::WithParam
     }
     replicas_.clear();  // Before the store's directory goes.
     ScratchDirTest::TearDown();
+  }
+  // Both replicas again, with `extra` flags.
+  void restart_replicas(const std::vector<std::string>& extra) {
+    replicas_.clear();
+    for (int i = 0; i < 2; ++i) replicas_.push_back(start_replica(store_, extra));
   }
   ServerProcess& replica(int i) { return *replicas_.at(static_cast<std::size_t>(i)); }
 
@@ -442,6 +449,19 @@ TEST_P(ReplicasTest, TheSameCallOnBothReplicasAtOnceActsOnce) {
     ASSERT_TRUE(history.contains("once.b"));
     EXPECT_EQ(history["once.b"].value("runs", 0), round + 1) << "a run's results went into the history twice";
   }
+}
+
+// --max-jobs holds for the replicas together: the jobs are counted in the database, not in each replica.
+TEST_P(ReplicasTest, TheJobLimitCountsTheJobsEveryReplicaAdded) {
+  restart_replicas({"--max-jobs", "2"});
+  const auto results = [&](int i, const std::string& job) {
+    return post(replica(i), "/api/v1/jobs/" + job + "/results", results_body({job + ".t"})).first;
+  };
+  EXPECT_EQ(results(0, "first"), 200);
+  EXPECT_EQ(results(1, "second"), 200);
+  EXPECT_EQ(results(0, "third"), 403) << "a third job was taken";
+  EXPECT_EQ(results(1, "first"), 200);  // A job held already is still written.
+  EXPECT_TRUE(history_of(replica(1), "/api/v1/jobs/third/history").empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(SharedStores, ReplicasTest, ::testing::Values("sqlite"));
