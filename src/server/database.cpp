@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdint>
 
+#include "io/text.hpp"
+
 namespace tlb::server {
 namespace {
 
@@ -112,17 +114,17 @@ ALTER TABLE swarm_tests ADD COLUMN confirm INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 // --- Schema version 4 (issue 19, several replicas on one store; the lead turns it into migration 4) ---
-// generations: how often each job's history ('history', job, '') and each version's records ('records') and
-// snapshot ('snapshot') were written, by any replica: each write takes the next value of the one counter row
-// ('counter', '', ''), in the transaction of the write, so a value never comes twice, even for a version
-// purged and seen anew. A replica's cached reads and run ledgers are stamped with these values.
+// generations: a stamp of the last write of each job's history ('history', job, ''), and of each version's
+// records ('records') and snapshot ('snapshot'), by any replica: a new random value in the transaction of the
+// write (equality is all a stamp needs, and no row that every write updates serializes the writers), so a
+// value does not come twice, even for a version purged and seen anew. A replica's cached reads and run
+// ledgers are stamped with these values.
 // swarm_runs.recorded: whether a finished run's results went into the history (exactly once, by whichever
 // replica gets there first); the runs of an older database are all recorded already.
 constexpr std::string_view kSchemaV4 = R"sql(
 CREATE TABLE generations (
   kind TEXT NOT NULL, job TEXT NOT NULL, version TEXT NOT NULL, value INTEGER NOT NULL,
   PRIMARY KEY (kind, job, version));
-INSERT INTO generations (kind, job, version, value) VALUES ('counter', '', '', 0);
 ALTER TABLE swarm_runs ADD COLUMN recorded INTEGER NOT NULL DEFAULT 1;
 )sql";
 
@@ -276,14 +278,15 @@ std::uint64_t Session::generation(std::string_view kind, const std::string& job,
 }
 
 void Session::bump_generation(std::string_view kind, const std::string& job, const std::string& version) {
-  prepare("UPDATE generations SET value = value + 1 WHERE kind = 'counter'").run();
+  // Random, below 2^63 and never 0 (no write yet).
+  const auto stamp = static_cast<std::int64_t>((io::random_bits() >> 1) | 1);
   prepare(
-      "INSERT INTO generations (kind, job, version, value) "
-      "SELECT ?1, ?2, ?3, value FROM generations WHERE kind = 'counter' "
+      "INSERT INTO generations (kind, job, version, value) VALUES (?1, ?2, ?3, ?4) "
       "ON CONFLICT (kind, job, version) DO UPDATE SET value = excluded.value")
       .bind(1, kind)
       .bind(2, job)
       .bind(3, version)
+      .bind(4, stamp)
       .run();
 }
 
@@ -296,7 +299,8 @@ bool Session::admits_job(const std::string& job) {
       "job = ?1)");
   known.bind(1, job);
   if (known.step()) return true;
-  Statement count = prepare("SELECT count(*) FROM (SELECT job FROM versions UNION SELECT job FROM history)");
+  Statement count =
+      prepare("SELECT count(*) FROM (SELECT job FROM versions UNION SELECT job FROM history) AS held");
   count.step();
   return static_cast<std::size_t>(count.integer(0)) < memo_.max_jobs;
 }

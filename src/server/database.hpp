@@ -226,7 +226,8 @@ class Session {
   friend class Database;
   Session(sqlite3* db, const std::string& path, StatementCache& cache, DatabaseMemo& memo)
       : db_(db), path_(path), cache_(cache), memo_(memo) {}
-  // The generations table (schema version 4): the value of (kind, job, version), and its next value.
+  // The generations table (schema version 4): the stamp of (kind, job, version) (0: never written), and a
+  // new one.
   std::uint64_t generation(std::string_view kind, const std::string& job, const std::string& version);
   void bump_generation(std::string_view kind, const std::string& job, const std::string& version);
 

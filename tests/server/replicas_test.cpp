@@ -25,6 +25,7 @@
 
 #include "io/fingerprint.hpp"
 #include "io/record.hpp"
+#include "server/database.hpp"
 #include "server/partition_records.hpp"
 #include "support/process.hpp"
 #include "support/scratch_dir.hpp"
@@ -449,6 +450,53 @@ TEST_P(ReplicasTest, TheSameCallOnBothReplicasAtOnceActsOnce) {
     ASSERT_TRUE(history.contains("once.b"));
     EXPECT_EQ(history["once.b"].value("runs", 0), round + 1) << "a run's results went into the history twice";
   }
+}
+
+// A run finished by a replica killed before it put the run's results into the history (the run is finished
+// in the database, its results not recorded) is recorded by the next tick of any replica, once.
+TEST_P(ReplicasTest, AFinishedRunLeftUnrecordedIsRecordedByAnotherReplica) {
+  if (GetParam() != "sqlite") GTEST_SKIP() << "reaches into the SQLite file";
+  const auto [submitted, run] = post(replica(0), kSwarm + "/runs",
+                                     {{"job", "swept"},
+                                      {"version", "1"},
+                                      {"test_list_hash", "h"},
+                                      {"mode", "queue"},
+                                      {"tests", {{{"name", "swept.a"}}}}});
+  ASSERT_EQ(submitted, 201) << run;
+  QueueJob job({&replica(0)}, "swept/1/1", run.value("run", 0));
+  job.enroll();
+  std::map<std::string, int> ran;
+  std::mutex mutex;
+  std::atomic<int> reported{0};
+  job.work(ran, mutex, reported);
+  const auto runs_of_test = [&](int i) {
+    std::map<std::string, json> history;
+    for (int tries = 0; tries < 100 && !history.contains("swept.a"); ++tries) {
+      if (tries > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      history = history_of(replica(i), "/api/v1/jobs/swept/history");
+    }
+    return history.contains("swept.a") ? history["swept.a"].value("runs", 0) : 0;
+  };
+  ASSERT_EQ(runs_of_test(0), 1);
+  // As if the replica that finished it had been killed before recording it.
+  replica(0).kill9();
+  {
+    server::Database database((dir_ / "shared-data" / "tlb.sqlite3").string());
+    database.transaction(true, [](server::Session& s) {
+      s.prepare("UPDATE swarm_runs SET recorded = 0").run();
+      s.prepare("DELETE FROM records WHERE job = 'swept'").run();
+    });
+  }
+  int runs = 0;
+  for (int tries = 0; tries < 100 && runs < 2; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    runs = history_of(replica(1), "/api/v1/jobs/swept/history")["swept.a"].value("runs", 0);
+  }
+  EXPECT_EQ(runs, 2) << "the other replica's tick did not record the run";
+  const auto [status, records] = call(replica(1), "GET", "/api/v1/jobs/swept/versions/1/records");
+  EXPECT_EQ(records.value("records", json::array()).size(), 1u) << records;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // Another tick or two: recorded once.
+  EXPECT_EQ(history_of(replica(1), "/api/v1/jobs/swept/history")["swept.a"].value("runs", 0), 2);
 }
 
 // --max-jobs holds for the replicas together: the jobs are counted in the database, not in each replica.
