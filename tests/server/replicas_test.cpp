@@ -415,12 +415,12 @@ TEST_P(ReplicasTest, TheSameCallOnBothReplicasAtOnceActsOnce) {
     const auto [enrolled, agent] =
         post(replica(0), kSwarm + "/agents", {{"key", "once/" + version}, {"test_list_hash", "h"}});
     ASSERT_EQ(enrolled, 200) << agent;
+    const std::string secret = agent.value("secret", "");
     const std::string path = kSwarm + "/agents/" + agent.value("agent", "");
     // Each pull on both at once: the same answer, so that no test is held under a lease its job never saw.
     json assignments = json::array();
     for (int pulls = 0; pulls < 10 && assignments.size() < 2; ++pulls) {
-      const json pull{
-          {"secret", agent.value("secret", "")}, {"request_id", "p" + std::to_string(pulls)}, {"run", run}};
+      const json pull{{"secret", secret}, {"request_id", "p" + std::to_string(pulls)}, {"run", run}};
       const auto [pa, pb] = both(path + "/pull", pull);
       ASSERT_EQ(pa.first, 200) << pa.second;
       ASSERT_EQ(pb.first, 200) << pb.second;
@@ -431,7 +431,7 @@ TEST_P(ReplicasTest, TheSameCallOnBothReplicasAtOnceActsOnce) {
 
     // The first report alone, the last on both at once.
     const auto report = [&](const json& given) {
-      return json{{"secret", agent.value("secret", "")},
+      return json{{"secret", secret},
                   {"lease", given.at("lease")},
                   {"test", given.at("test")},
                   {"status", "passed"},
