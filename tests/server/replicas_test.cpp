@@ -499,6 +499,64 @@ TEST_P(ReplicasTest, AFinishedRunLeftUnrecordedIsRecordedByAnotherReplica) {
   EXPECT_EQ(history_of(replica(1), "/api/v1/jobs/swept/history")["swept.a"].value("runs", 0), 2);
 }
 
+// Leases stay fenced across replicas: a job silent past its lease loses its test, which the other replica
+// hands to another job; the late report of the first, through the first replica, does not count.
+TEST_P(ReplicasTest, ALeaseTakenBackThroughOneReplicaIsFencedOnTheOther) {
+  restart_replicas({"--swarm-heartbeat-seconds", "1", "--swarm-lease-seconds", "2"});
+  const auto [submitted, run] = post(replica(0), kSwarm + "/runs",
+                                     {{"job", "fenced"},
+                                      {"version", "1"},
+                                      {"test_list_hash", "h"},
+                                      {"mode", "queue"},
+                                      {"tests", {{{"name", "fenced.a"}}}}});
+  ASSERT_EQ(submitted, 201) << run;
+  const std::int64_t id = run.value("run", 0);
+  struct Job {
+    std::string path, secret;
+  };
+  const auto enroll = [&](int i, const std::string& key) {
+    const auto [status, answer] =
+        post(replica(i), kSwarm + "/agents", {{"key", key}, {"test_list_hash", "h"}});
+    EXPECT_EQ(status, 200) << answer;
+    return Job{kSwarm + "/agents/" + answer.value("agent", ""), answer.value("secret", "")};
+  };
+  const auto pull = [&](int i, const Job& job) {
+    const auto [status, answer] = post(replica(i), job.path + "/pull", {{"secret", job.secret}, {"run", id}});
+    EXPECT_EQ(status, 200) << answer;
+    return answer.value("assignments", json::array());
+  };
+  const auto report = [&](int i, const Job& job, const json& given) {
+    return post(replica(i), job.path + "/report",
+                {{"secret", job.secret},
+                 {"lease", given.at("lease")},
+                 {"test", given.at("test")},
+                 {"status", "passed"},
+                 {"seconds", 1.0}});
+  };
+  const Job silent = enroll(0, "fenced/1/1");
+  const Job other = enroll(1, "fenced/1/2");
+  const json first = pull(0, silent);
+  ASSERT_EQ(first.size(), 1u);
+  json second = json::array();
+  for (int tries = 0; tries < 100 && second.empty(); ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    second = pull(1, other);  // Replica 1 takes the silent job's test back once its lease is over.
+  }
+  ASSERT_EQ(second.size(), 1u) << "the silent job's test never came back";
+  EXPECT_NE(second[0].at("lease"), first[0].at("lease"));
+  const auto [late, stale] = report(0, silent, first[0]);
+  EXPECT_EQ(late, 200) << stale;
+  EXPECT_FALSE(stale.value("authoritative", true)) << "a report under a lease taken back counted";
+  const auto [on_time, counted] = report(1, other, second[0]);
+  EXPECT_EQ(on_time, 200) << counted;
+  EXPECT_TRUE(counted.value("authoritative", false)) << counted;
+  const auto [status, results] = call(replica(0), "GET", kSwarm + "/runs/" + std::to_string(id) + "/results");
+  EXPECT_EQ(results.value("state", ""), "done") << results;
+  const json tests = results.value("tests", json::array());
+  ASSERT_EQ(tests.size(), 1u) << results;
+  EXPECT_EQ(tests[0].value("agent", ""), other.path.substr(other.path.rfind('/') + 1)) << results;
+}
+
 // --max-jobs holds for the replicas together: the jobs are counted in the database, not in each replica.
 TEST_P(ReplicasTest, TheJobLimitCountsTheJobsEveryReplicaAdded) {
   restart_replicas({"--max-jobs", "2"});
