@@ -92,6 +92,14 @@ json results_body(const std::vector<std::string>& names, int partition = 0, int 
               {"total", total},           {"date", "2023-11-14"}, {"observations", observations}};
 }
 
+// A queue run's submission (`tlb run --queue` sends it) of `names`, whose test list hashes to "h".
+json queue_run(const std::string& job, const std::string& version, const std::vector<std::string>& names) {
+  json tests = json::array();
+  for (const std::string& name : names) tests.push_back(json{{"name", name}});
+  return json{
+      {"job", job}, {"version", version}, {"test_list_hash", "h"}, {"mode", "queue"}, {"tests", tests}};
+}
+
 // The history's tests, by name, as `server` serves them (live, or the version's snapshot).
 std::map<std::string, json> history_of(const ServerProcess& server, const std::string& path) {
   const auto [status, answer] = call(server, "GET", path);
@@ -223,11 +231,7 @@ class QueueJob {
 TEST_P(ReplicasTest, AQueueRunFinishesThroughOneReplicaWhenTheOtherIsKilled) {
   std::vector<std::string> names;
   for (int i = 0; i < 60; ++i) names.push_back("suite.t" + std::to_string(100 + i));
-  json tests = json::array();
-  for (const std::string& name : names) tests.push_back(json{{"name", name}});
-  const auto [submitted, run] = post(
-      replica(0), kSwarm + "/runs",
-      {{"job", "fixture"}, {"version", "7"}, {"test_list_hash", "h"}, {"mode", "queue"}, {"tests", tests}});
+  const auto [submitted, run] = post(replica(0), kSwarm + "/runs", queue_run("fixture", "7", names));
   ASSERT_EQ(submitted, 201) << run;
   const std::int64_t id = run.value("run", 0);
 
@@ -388,11 +392,7 @@ TEST_P(ReplicasTest, TheSameCallOnBothReplicasAtOnceActsOnce) {
   for (int round = 0; round < 8; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const std::string version = "r" + std::to_string(round);
-    const json submission{{"job", "once"},
-                          {"version", version},
-                          {"test_list_hash", "h"},
-                          {"mode", "queue"},
-                          {"tests", {{{"name", "once.a"}}, {{"name", "once.b"}}}}};
+    const json submission = queue_run("once", version, {"once.a", "once.b"});
     // Both at once: the same request through each replica.
     const auto both = [&](const std::string& path, const json& body) {
       std::promise<void> go;
@@ -456,12 +456,7 @@ TEST_P(ReplicasTest, TheSameCallOnBothReplicasAtOnceActsOnce) {
 // in the database, its results not recorded) is recorded by the next tick of any replica, once.
 TEST_P(ReplicasTest, AFinishedRunLeftUnrecordedIsRecordedByAnotherReplica) {
   if (GetParam() != "sqlite") GTEST_SKIP() << "reaches into the SQLite file";
-  const auto [submitted, run] = post(replica(0), kSwarm + "/runs",
-                                     {{"job", "swept"},
-                                      {"version", "1"},
-                                      {"test_list_hash", "h"},
-                                      {"mode", "queue"},
-                                      {"tests", {{{"name", "swept.a"}}}}});
+  const auto [submitted, run] = post(replica(0), kSwarm + "/runs", queue_run("swept", "1", {"swept.a"}));
   ASSERT_EQ(submitted, 201) << run;
   QueueJob job({&replica(0)}, "swept/1/1", run.value("run", 0));
   job.enroll();
@@ -503,12 +498,7 @@ TEST_P(ReplicasTest, AFinishedRunLeftUnrecordedIsRecordedByAnotherReplica) {
 // hands to another job; the late report of the first, through the first replica, does not count.
 TEST_P(ReplicasTest, ALeaseTakenBackThroughOneReplicaIsFencedOnTheOther) {
   restart_replicas({"--swarm-heartbeat-seconds", "1", "--swarm-lease-seconds", "2"});
-  const auto [submitted, run] = post(replica(0), kSwarm + "/runs",
-                                     {{"job", "fenced"},
-                                      {"version", "1"},
-                                      {"test_list_hash", "h"},
-                                      {"mode", "queue"},
-                                      {"tests", {{{"name", "fenced.a"}}}}});
+  const auto [submitted, run] = post(replica(0), kSwarm + "/runs", queue_run("fenced", "1", {"fenced.a"}));
   ASSERT_EQ(submitted, 201) << run;
   const std::int64_t id = run.value("run", 0);
   struct Job {
