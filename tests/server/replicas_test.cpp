@@ -109,6 +109,23 @@ std::map<std::string, json> history_of(const ServerProcess& server, const std::s
   return tests;
 }
 
+// `send(0)` and `send(1)` (one call to each replica) started at the same moment on two threads; their
+// answers.
+template <class Send>
+auto at_once(const Send& send) {
+  std::promise<void> go;
+  std::shared_future<void> start = go.get_future().share();
+  auto on = [&](int i) {
+    start.wait();
+    return send(i);
+  };
+  auto first = std::async(std::launch::async, on, 0);
+  auto second = std::async(std::launch::async, on, 1);
+  go.set_value();
+  auto one = first.get();
+  return std::make_pair(std::move(one), second.get());
+}
+
 // A partition record (testing::make_record) with the fingerprint of a split on the history `history_hash`.
 io::PartitionRecord partition_record(int partition, int total, std::vector<std::string> all,
                                      std::vector<std::string> tests, const std::string& history_hash) {
@@ -341,17 +358,7 @@ TEST_P(ReplicasTest, TwoReplicasAskedAtOnceFreezeOneSnapshot) {
     const std::string name = "snap.t" + std::to_string(round);
     ASSERT_EQ(post(replica(round % 2), "/api/v1/jobs/snap/results", results_body({name})).first, 200);
     const std::string path = "/api/v1/jobs/snap/versions/v" + std::to_string(round) + "/history";
-    std::promise<void> go;
-    std::shared_future<void> start = go.get_future().share();
-    auto read = [&](int i) {
-      start.wait();
-      return history_of(replica(i), path);
-    };
-    auto first = std::async(std::launch::async, read, 0);
-    auto second = std::async(std::launch::async, read, 1);
-    go.set_value();
-    const std::map<std::string, json> a = first.get();
-    const std::map<std::string, json> b = second.get();
+    const auto [a, b] = at_once([&](int i) { return history_of(replica(i), path); });
     EXPECT_EQ(a, b);
     EXPECT_EQ(a.size(), static_cast<std::size_t>(2 * round + 1));  // Each round's test and the one after.
     EXPECT_TRUE(a.contains(name));
@@ -383,6 +390,16 @@ TEST_P(ReplicasTest, APartitionIsCheckedAgainstThoseAnotherReplicaTook) {
   EXPECT_EQ(send(1, partition_record(3, 3, all, {"e", "f"}, hash)).first, 200);
   const auto [status, records] = call(replica(0), "GET", "/api/v1/jobs/ledger/versions/9/records");
   EXPECT_EQ(records.value("records", json::array()).size(), 3u) << records;
+
+  // Partition 1's results, posted through both at once (a retry on the other replica): folded in once.
+  const json results = results_body({"a", "b"}, 1, 3);
+  const auto [one, other] =
+      at_once([&](int i) { return post(replica(i), "/api/v1/jobs/ledger/versions/9/results", results); });
+  EXPECT_EQ(one.first, 200) << one.second;
+  EXPECT_EQ(other.first, 200) << other.second;
+  EXPECT_NE(one.second.value("duplicate", false), other.second.value("duplicate", false))
+      << one.second << other.second;
+  EXPECT_EQ(history_of(replica(1), "/api/v1/jobs/ledger/history")["a"].value("runs", 0), 1);
 }
 
 // Two replicas given the same call at the same moment (a client that retried on the other, a load balancer
@@ -395,16 +412,7 @@ TEST_P(ReplicasTest, TheSameCallOnBothReplicasAtOnceActsOnce) {
     const json submission = queue_run("once", version, {"once.a", "once.b"});
     // Both at once: the same request through each replica.
     const auto both = [&](const std::string& path, const json& body) {
-      std::promise<void> go;
-      std::shared_future<void> start = go.get_future().share();
-      auto send = [&](int i) {
-        start.wait();
-        return post(replica(i), path, body);
-      };
-      auto first = std::async(std::launch::async, send, 0);
-      auto second = std::async(std::launch::async, send, 1);
-      go.set_value();
-      return std::make_pair(first.get(), second.get());
+      return at_once([&](int i) { return post(replica(i), path, body); });
     };
     const auto [a, b] = both(kSwarm + "/runs", submission);
     ASSERT_TRUE(a.first / 100 == 2 && b.first / 100 == 2) << a.second << b.second;
