@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -333,6 +334,8 @@ TEST_P(ReplicasTest, EveryWriteAcknowledgedByEitherReplicaIsFoundThroughTheOther
   }
   EXPECT_GT(names.size(), 100u);
   EXPECT_GT(versions.size(), 10u);
+  std::cout << "[ replicas ] " << names.size() + versions.size() << " acknowledged writes by " << kWriters
+            << " writers over two replicas (" << at_kill << " before the kill -9 of one), none lost\n";
 }
 
 // A replica keeps the bodies of heavy reads, but only as a cache: a write through the other replica is seen
