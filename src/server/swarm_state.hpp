@@ -1,7 +1,7 @@
 // The swarm coordinator's state (swarm/state.hpp) on the server's SQLite database: every transition is one
 // transaction, or a part of the one of atomically() that the coordinator runs each operation in, committed
-// (durably) before it returns, so a coordinator that restarts, or another server's on the same database, finds
-// its runs, leases and agents as they were. The tables are the swarm_* ones of database.hpp.
+// (durably) before it returns, so a coordinator that restarts, or another server's on the same database,
+// finds its runs, leases and agents as they were. The tables are the swarm_* ones of database.hpp.
 #pragma once
 
 #include "server/database.hpp"
