@@ -3,7 +3,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+
+#include "io/text.hpp"
 
 namespace tlb::server {
 namespace {
@@ -108,6 +111,21 @@ CREATE TABLE swarm_answers (
 constexpr std::string_view kSwarmSchemaV3 = R"sql(
 ALTER TABLE swarm_agents ADD COLUMN secret TEXT NOT NULL DEFAULT '';
 ALTER TABLE swarm_tests ADD COLUMN confirm INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+// --- Schema version 4 (issue 19, several replicas on one store; the lead turns it into migration 4) ---
+// generations: a stamp of the last write of each job's history ('history', job, ''), and of each version's
+// records ('records') and snapshot ('snapshot'), by any replica: a new random value in the transaction of the
+// write (equality is all a stamp needs, and no row that every write updates serializes the writers), so a
+// value does not come twice, even for a version purged and seen anew. A replica's cached reads and run
+// ledgers are stamped with these values.
+// swarm_runs.recorded: whether a finished run's results went into the history (exactly once, by whichever
+// replica gets there first); the runs of an older database are all recorded already.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE generations (
+  kind TEXT NOT NULL, job TEXT NOT NULL, version TEXT NOT NULL, value INTEGER NOT NULL,
+  PRIMARY KEY (kind, job, version));
+ALTER TABLE swarm_runs ADD COLUMN recorded INTEGER NOT NULL DEFAULT 1;
 )sql";
 
 }  // namespace
@@ -225,7 +243,7 @@ store::Timings Session::history(const std::string& job) {
 void Session::replace_history(const std::string& job, const store::Timings& before,
                               const store::Timings& after) {
   admit_job(job);
-  ++memo_.history_generations[job];
+  bump_generation("history", job, "");
   Statement remove = prepare("DELETE FROM history WHERE job = ?1 AND name = ?2");
   for (const auto& [name, entry] : before) {
     if (after.contains(name)) continue;
@@ -250,22 +268,41 @@ void Session::replace_history(const std::string& job, const store::Timings& befo
 }
 
 std::uint64_t Session::history_generation(const std::string& job) {
-  const auto found = memo_.history_generations.find(job);
-  return found == memo_.history_generations.end() ? 0 : found->second;
+  return generation("history", job, "");
 }
 
-const std::set<std::string, std::less<>>& Session::held_jobs() {
-  if (!memo_.jobs) {
-    const std::vector<std::string> names = jobs();
-    memo_.jobs.emplace(names.begin(), names.end());
-  }
-  return *memo_.jobs;
+std::uint64_t Session::generation(std::string_view kind, const std::string& job, const std::string& version) {
+  Statement row = prepare("SELECT value FROM generations WHERE kind = ?1 AND job = ?2 AND version = ?3");
+  row.bind(1, kind).bind(2, job).bind(3, version);
+  return row.step() ? static_cast<std::uint64_t>(row.integer(0)) : 0;
 }
 
+void Session::bump_generation(std::string_view kind, const std::string& job, const std::string& version) {
+  // Random, below 2^63 and never 0 (no write yet).
+  const auto stamp = static_cast<std::int64_t>((io::random_bits() >> 1) | 1);
+  prepare(
+      "INSERT INTO generations (kind, job, version, value) VALUES (?1, ?2, ?3, ?4) "
+      "ON CONFLICT (kind, job, version) DO UPDATE SET value = excluded.value")
+      .bind(1, kind)
+      .bind(2, job)
+      .bind(3, version)
+      .bind(4, stamp)
+      .run();
+}
+
+// Read from the database, not remembered: another replica may have added or purged jobs. Inside a write
+// transaction (every caller of admit_job), so two replicas cannot both take the last place.
 bool Session::admits_job(const std::string& job) {
   if (memo_.max_jobs == 0) return true;
-  const auto& held = held_jobs();
-  return held.contains(job) || held.size() < memo_.max_jobs;
+  Statement known = prepare(
+      "SELECT 1 WHERE EXISTS (SELECT 1 FROM versions WHERE job = ?1) OR EXISTS (SELECT 1 FROM history WHERE "
+      "job = ?1)");
+  known.bind(1, job);
+  if (known.step()) return true;
+  Statement count =
+      prepare("SELECT count(*) FROM (SELECT job FROM versions UNION SELECT job FROM history) AS held");
+  count.step();
+  return static_cast<std::size_t>(count.integer(0)) < memo_.max_jobs;
 }
 
 void Session::admit_job(const std::string& job) {
@@ -274,7 +311,6 @@ void Session::admit_job(const std::string& job) {
     throw JobLimitError("the server holds " + std::to_string(memo_.max_jobs) +
                         " jobs, its limit (tlb server --max-jobs): job " + job + " would be one more");
   }
-  memo_.jobs->insert(job);
 }
 
 void Session::touch_version(const std::string& job, const std::string& version, std::int64_t now) {
@@ -313,6 +349,11 @@ void Session::freeze_snapshot(const std::string& job, const std::string& version
       .bind(2, version)
       .bind(3, now)
       .run();
+  bump_generation("snapshot", job, version);
+}
+
+std::uint64_t Session::snapshot_generation(const std::string& job, const std::string& version) {
+  return generation("snapshot", job, version);
 }
 
 std::vector<std::string> Session::jobs() {
@@ -351,13 +392,12 @@ std::vector<StoredRecord> Session::records(const std::string& job, const std::st
 }
 
 std::uint64_t Session::records_generation(const std::string& job, const std::string& version) {
-  const auto found = memo_.record_generations.find({job, version});
-  return found == memo_.record_generations.end() ? 0 : found->second;
+  return generation("records", job, version);
 }
 
 void Session::put_record(const std::string& job, const std::string& version, PartitionId id,
                          const std::string& text) {
-  memo_.record_generations[{job, version}] = ++memo_.record_writes;
+  bump_generation("records", job, version);
   prepare(
       "INSERT OR REPLACE INTO records (job, version, partition, total, record) VALUES (?1, ?2, ?3, ?4, ?5)")
       .bind(1, job)
@@ -470,8 +510,8 @@ std::size_t Session::purge_versions(std::int64_t before) {
   old.bind(1, before);
   std::vector<std::pair<std::string, std::string>> versions;
   while (old.step()) versions.emplace_back(old.text(0), old.text(1));
-  for (std::string_view table :
-       {"snapshots", "records", "applied_results", "universal_sets", "subset_reports", "versions"}) {
+  for (std::string_view table : {"snapshots", "records", "applied_results", "universal_sets",
+                                 "subset_reports", "versions", "generations"}) {
     Statement remove = prepare("DELETE FROM " + std::string(table) + " WHERE job = ?1 AND version = ?2");
     for (const auto& [job, version] : versions) remove.bind(1, job).bind(2, version).run();
   }
@@ -485,14 +525,16 @@ std::size_t Session::purge_versions(std::int64_t before) {
     Statement remove = prepare("DELETE FROM " + std::string(table) + " WHERE run = ?1");
     for (std::int64_t run : finished) remove.bind(1, run).run();
   }
-  memo_.jobs.reset();  // A job whose versions all went may be gone.
-  for (const auto& purged : versions) memo_.record_generations.erase(purged);
   Statement remove = prepare("DELETE FROM swarm_runs WHERE id = ?1");
   for (std::int64_t run : finished) remove.bind(1, run).run();
   return versions.size();
 }
 
 // --- Database ---
+
+double Database::now() const {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 Database::Database(std::string path) : path_(std::move(path)) {
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -567,7 +609,8 @@ void Database::create_schema() {
     execute(kSchema);
   }
   if (found < 2) execute(kSwarmSchema);
-  execute(kSwarmSchemaV3);
+  if (found < 3) execute(kSwarmSchemaV3);
+  execute(kSchemaV4);
   execute("PRAGMA user_version = " + std::to_string(kSchemaVersion));
   guard.commit();
 }
@@ -581,7 +624,6 @@ Database::Transaction::~Transaction() {
     char* error = nullptr;
     sqlite3_exec(db_.db_, "ROLLBACK", nullptr, nullptr, &error);
     sqlite3_free(error);
-    db_.memo_.jobs.reset();  // It may count a job whose write was rolled back.
   }
 }
 

@@ -6,8 +6,8 @@
 // kill -9 and power loss. One connection, used under a mutex: SQLite serializes writers anyway, and the
 // server's requests are small.
 //
-// Schema (PRAGMA user_version 3; a version 1 database gains the swarm_* tables when opened, a version 2 one
-// the agents' secrets and the tests' confirm flag):
+// Schema (PRAGMA user_version 4; a version 1 database gains the swarm_* tables when opened, a version 2 one
+// the agents' secrets and the tests' confirm flag, a version 3 one the generations and swarm_runs.recorded):
 //   history          live history per job: the timing file's columns (file_store.hpp's TimedRecord)
 //   versions         one row per (job, version) the server has seen, with when it was first seen (for the
 //                    purge) and whether its snapshot is frozen
@@ -19,6 +19,11 @@
 //                    name with the partition ("p/t") that took it
 //   subset_reports   every partition ("p/t") that posted a subset, per (job, version, module), in order
 //   swarm_*          the swarm coordinator's runs, tests, leases, results, agents and answered pulls
+//   generations      how often each job's history and each version's records and snapshot were written, by
+//                    any server on this database: what a server's cached reads and ledgers are stamped with
+//
+// Several `tlb server` processes (replicas) may share one database file: BEGIN IMMEDIATE serializes their
+// writers, and nothing a replica keeps in memory is trusted without a value read in the transaction.
 #pragma once
 
 #include <cstdint>
@@ -56,7 +61,7 @@ class JobLimitError : public std::runtime_error {
 };
 
 // The schema version this tlb writes; a database with a newer one is refused.
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 // Statements prepared once and kept, by their SQL: preparing is most of what a small query costs (the swarm's
 // pull and report run a dozen each). Used only under the database's lock, by Session::prepare.
@@ -141,18 +146,11 @@ struct VersionSummary {
 
 class Database;
 
-// What the database keeps in memory beside SQLite, used under its lock: the limit on jobs and the jobs held
-// (loaded when first needed, forgotten on a rollback or a purge), and the generations of each job's history
-// and of each version's records (how many writes this server made to them; what cached reads are stamped
-// with).
+// What the database keeps in memory beside SQLite, used under its lock: the limit on jobs only. The jobs
+// held and the generations are read from the database (the generations table), since another server on the
+// same database may have changed them.
 struct DatabaseMemo {
   std::size_t max_jobs = 0;  // 0: any number.
-  std::optional<std::set<std::string, std::less<>>> jobs;
-  std::map<std::string, std::uint64_t, std::less<>> history_generations;
-  // A version's value is the count of record writes at its last one, so that it never comes again, even
-  // for a version purged and seen anew.
-  std::map<std::pair<std::string, std::string>, std::uint64_t> record_generations;
-  std::uint64_t record_writes = 0;
 };
 
 // The operations, valid only inside Database::transaction (which holds the lock and the transaction).
@@ -164,7 +162,7 @@ class Session {
   // changed.
   void replace_history(const std::string& job, const store::Timings& before, const store::Timings& after);
 
-  // How many times this server has written the job's live history (0: never since it started): what a body
+  // Changes whenever any server on this database writes the job's live history (0: never): what a body
   // built from the history is stamped with, so that a cached one is used only while it is the same.
   std::uint64_t history_generation(const std::string& job);
 
@@ -180,6 +178,8 @@ class Session {
   std::optional<store::Timings> snapshot(const std::string& job, const std::string& version);
   // Freezes a copy of the live history as the version's snapshot (the caller checked it is not frozen).
   void freeze_snapshot(const std::string& job, const std::string& version, std::int64_t now);
+  // Changes whenever the version's snapshot is frozen (again, after a purge); 0 before the first.
+  std::uint64_t snapshot_generation(const std::string& job, const std::string& version);
 
   // Every job the server holds a history or a version of, sorted by name (bytes).
   std::vector<std::string> jobs();
@@ -187,7 +187,7 @@ class Session {
   // greater, so that numbered CI runs seen at once still come in their order.
   std::vector<VersionSummary> versions(const std::string& job);
 
-  // Changes whenever this server writes one of the version's records (put_record); 0 before the first.
+  // Changes whenever any server writes one of the version's records (put_record); 0 before the first.
   std::uint64_t records_generation(const std::string& job, const std::string& version);
   // Partition records of a version, sorted by (partition, total).
   std::vector<StoredRecord> records(const std::string& job, const std::string& version);
@@ -226,7 +226,10 @@ class Session {
   friend class Database;
   Session(sqlite3* db, const std::string& path, StatementCache& cache, DatabaseMemo& memo)
       : db_(db), path_(path), cache_(cache), memo_(memo) {}
-  const std::set<std::string, std::less<>>& held_jobs();
+  // The generations table (schema version 4): the stamp of (kind, job, version) (0: never written), and a
+  // new one.
+  std::uint64_t generation(std::string_view kind, const std::string& job, const std::string& version);
+  void bump_generation(std::string_view kind, const std::string& job, const std::string& version);
 
   sqlite3* db_;
   const std::string& path_;
@@ -245,6 +248,11 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   const std::string& path() const { return path_; }
+
+  // The database's clock, in unix seconds: what every server sharing this database measures leases by.
+  // SQLite's is this machine's system clock (the servers of one file share a host); a database server's is
+  // its own. Needs no lock: the swarm's coordinator reads it inside its transactions.
+  double now() const;
 
   // At most `jobs` jobs (histories and versions by job name); 0, the default, any number.
   void set_max_jobs(std::size_t jobs) {

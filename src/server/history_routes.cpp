@@ -272,8 +272,20 @@ Reply Server::Impl::live_read(std::string_view kind, const std::string& job, std
 std::optional<Reply> Server::Impl::frozen_read(std::string_view kind, const std::string& job,
                                                const std::string& version, bool may_freeze,
                                                std::string_view type, const Format& format) {
-  ReadCache::Body body = reads.get(std::string(kind) + "\n" + job + "\n" + version, 0, [&] {
-    const std::optional<store::Timings> frozen = read_snapshot(job, version, may_freeze);
+  // Stamped with the snapshot's generation, read from the database: a replica's kept body is used only while
+  // it is of the snapshot the database holds (another server may have purged the version and frozen it anew).
+  const auto stamp = [&] {
+    return database.transaction(false, [&](Session& s) { return s.snapshot_generation(job, version); });
+  };
+  std::uint64_t frozen_at = stamp();
+  std::optional<store::Timings> frozen;
+  if (frozen_at == 0) {
+    frozen = read_snapshot(job, version, may_freeze);  // Freezes it, unless it may not.
+    if (!frozen) return std::nullopt;
+    frozen_at = stamp();
+  }
+  ReadCache::Body body = reads.get(std::string(kind) + "\n" + job + "\n" + version, frozen_at, [&] {
+    if (!frozen) frozen = read_snapshot(job, version, false);
     return frozen ? std::optional(format(*frozen)) : std::nullopt;
   });
   if (!body) return std::nullopt;

@@ -1,10 +1,11 @@
 // The bodies of a server's heavy reads (a job's history as JSON or as the original's text, a frozen
 // snapshot), built once and shared: every reader of the same state holds a reference to one body, and the
 // answer is streamed from it rather than copied (Reply::shared_body). Each body carries the stamp of the
-// state it was built from (a job's history generation; 0 for a frozen snapshot, which never changes), and a
-// reader with another stamp builds anew. At most kBuilders heavy reads (these builds, and the records,
-// verify and dashboard reads, through heavy()) run at once; the others wait without holding memory. Three
-// concurrent reads of a job of 1,000,000 tests took the server to 4.3 GB when each built its own.
+// state it was built from (a job's history generation, a version's snapshot generation: values the database
+// keeps, which another server on it advances too), and a reader with another stamp builds anew. At most
+// kBuilders heavy reads (these builds, and the records, verify and dashboard reads, through heavy()) run at
+// once; the others wait without holding memory. Three concurrent reads of a job of 1,000,000 tests took the
+// server to 4.3 GB when each built its own.
 #pragma once
 
 #include <cstddef>

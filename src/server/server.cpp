@@ -178,22 +178,13 @@ Server::Impl::Impl(Database& db, ServerOptions opts) : database(db), options(std
   if (!options.today) {
     options.today = [] { return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now()); };
   }
-  if (!options.clock) {
-    options.clock = [] {
-      return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    };
-  }
+  // The swarm's leases are measured by the database's clock, which every server sharing it reads alike.
+  if (!options.clock) options.clock = [&db] { return db.now(); };
   swarm = std::make_unique<SwarmRoutes>(
       database, options.swarm, options.clock,
       [this](const std::string& job, const std::string& version) { return snapshot(job, version); },
       options.today);
-  if (!options.now) {
-    options.now = [] {
-      return std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-          .count();
-    };
-  }
+  if (!options.now) options.now = [&db] { return static_cast<std::int64_t>(db.now()); };
 }
 
 Reply Server::Impl::handle(std::string_view method, std::string_view target, std::string_view authorization,

@@ -36,9 +36,9 @@ struct ServerOptions {
   // Every answer says how many stored records the request parsed (X-TLB-Records-Parsed), for tests.
   bool count_parses = false;
   std::function<store::Date()> today;  // The original API's last-seen date; default UTC today.
-  std::function<std::int64_t()> now;   // Unix seconds, for version ages; default the system clock.
+  std::function<std::int64_t()> now;   // Unix seconds, for version ages; default the database's clock.
   swarm::Settings swarm;               // The swarm coordinator's heartbeat, lease and rules.
-  std::function<double()> clock;       // Seconds, for the swarm's leases; default the system clock.
+  std::function<double()> clock;  // Seconds, for the swarm's leases; default the database's (Database::now).
 };
 
 // One answer, before HTTP.

@@ -126,6 +126,12 @@ struct SwarmRoutes::Impl {
     const std::vector<io::PartitionRecord> records = partition_records(outcome);
     const store::HistoryPolicy policy;
     database.transaction(true, [&](Session& s) {
+      // Once per run, by whichever server gets here first: the flag is set in the transaction of the write.
+      s.prepare("UPDATE swarm_runs SET recorded = 1 WHERE id = ?1 AND recorded = 0 AND finished != 0")
+          .bind(1, run)
+          .run();
+      Statement changed = s.prepare("SELECT changes()");
+      if (!changed.step() || changed.integer(0) == 0) return;
       const store::Timings before = s.history(outcome.run.job);
       store::Timings after = before;
       store::apply(after, report, policy.smoothing_factor);
@@ -142,6 +148,17 @@ struct SwarmRoutes::Impl {
         s.put_record(job, version, id,
                      io::format_record(record, "swarm run " + std::to_string(outcome.run.id)));
       }
+    });
+  }
+
+  // Finished runs whose results no server has put into the history yet: one was killed in between.
+  std::vector<swarm::RunId> unrecorded() {
+    return database.transaction(false, [](Session& s) {
+      Statement rows =
+          s.prepare("SELECT id FROM swarm_runs WHERE finished != 0 AND recorded = 0 ORDER BY id");
+      std::vector<swarm::RunId> runs;
+      while (rows.step()) runs.push_back(rows.integer(0));
+      return runs;
     });
   }
 
@@ -243,6 +260,7 @@ void SwarmRoutes::tick() {
     impl_->coordinator.tick();
     return Reply{};
   });
+  for (swarm::RunId run : impl_->unrecorded()) impl_->record_history(run);
 }
 
 Reply SwarmRoutes::submit(std::string_view body) {

@@ -157,10 +157,46 @@ constexpr int kLeased = static_cast<int>(TestState::leased);
 constexpr int kPending = static_cast<int>(TestState::pending);
 constexpr int kDone = static_cast<int>(TestState::done);
 
+// The session of the atomically() this thread is in, and whose state it is.
+thread_local const SqliteSwarmState* atomic_owner = nullptr;
+thread_local Session* atomic_session = nullptr;
+
+// Marks this thread as inside `owner`'s atomically() for its lifetime.
+class AtomicScope {
+ public:
+  AtomicScope(const SqliteSwarmState* owner, Session& session) {
+    atomic_owner = owner;
+    atomic_session = &session;
+  }
+  ~AtomicScope() {
+    atomic_owner = nullptr;
+    atomic_session = nullptr;
+  }
+  AtomicScope(const AtomicScope&) = delete;
+  AtomicScope& operator=(const AtomicScope&) = delete;
+};
+
 }  // namespace
 
+void SqliteSwarmState::atomically(const std::function<void()>& work) {
+  if (atomic_owner == this) {
+    work();
+    return;
+  }
+  database_.transaction(true, [&](Session& s) {
+    const AtomicScope scope(this, s);
+    work();
+  });
+}
+
+template <class Work>
+auto SqliteSwarmState::within(bool write, Work&& work) {
+  if (atomic_owner == this) return work(*atomic_session);
+  return database_.transaction(write, std::forward<Work>(work));
+}
+
 std::optional<RunRow> SqliteSwarmState::find_run(const std::string& job, const std::string& version) {
-  return database_.transaction(false, [&](Session& s) -> std::optional<RunRow> {
+  return within(false, [&](Session& s) -> std::optional<RunRow> {
     Statement row =
         s.prepare(sql({"SELECT ", kRunColumns, " FROM swarm_runs WHERE job = ?1 AND version = ?2"}));
     row.bind(1, job).bind(2, version);
@@ -170,7 +206,7 @@ std::optional<RunRow> SqliteSwarmState::find_run(const std::string& job, const s
 }
 
 std::optional<RunRow> SqliteSwarmState::run(RunId id) {
-  return database_.transaction(false, [&](Session& s) -> std::optional<RunRow> {
+  return within(false, [&](Session& s) -> std::optional<RunRow> {
     Statement row = s.prepare(sql({"SELECT ", kRunColumns, " FROM swarm_runs WHERE id = ?1"}));
     row.bind(1, id);
     if (!row.step()) return std::nullopt;
@@ -179,7 +215,7 @@ std::optional<RunRow> SqliteSwarmState::run(RunId id) {
 }
 
 std::vector<RunRow> SqliteSwarmState::open_runs() {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows =
         s.prepare(sql({"SELECT ", kRunColumns, " FROM swarm_runs WHERE finished = 0 ORDER BY id"}));
     return all<RunRow>(rows, run_row);
@@ -187,14 +223,13 @@ std::vector<RunRow> SqliteSwarmState::open_runs() {
 }
 
 RunId SqliteSwarmState::create_run(const RunRow& run, const std::vector<TestRow>& tests) {
-  return database_.transaction(true, [&](Session& s) {
+  return within(true, [&](Session& s) {
     Statement next = s.prepare("SELECT coalesce(max(id), 0) + 1 FROM swarm_runs");
     next.step();
     const RunId id = next.integer(0);
     s.prepare(
-         "INSERT INTO swarm_runs (id, job, version, test_list_hash, created, finished, trusted) VALUES (?1, "
-         "?2, "
-         "?3, ?4, ?5, 0, ?6)")
+         "INSERT INTO swarm_runs (id, job, version, test_list_hash, created, finished, trusted, recorded) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, 0)")
         .bind(1, id)
         .bind(2, run.job)
         .bind(3, run.version)
@@ -221,14 +256,20 @@ RunId SqliteSwarmState::create_run(const RunRow& run, const std::vector<TestRow>
   });
 }
 
-void SqliteSwarmState::finish_run(RunId id, double at) {
-  database_.transaction(true, [&](Session& s) {
-    s.prepare("UPDATE swarm_runs SET finished = ?2 WHERE id = ?1").bind(1, id).bind(2, at).run();
+bool SqliteSwarmState::finish_run(RunId id, double at) {
+  return within(true, [&](Session& s) {
+    s.prepare("UPDATE swarm_runs SET finished = ?2 WHERE id = ?1 AND finished = 0")
+        .bind(1, id)
+        .bind(2, at)
+        .run();
+    Statement changed = s.prepare("SELECT changes()");
+    changed.step();
+    return changed.integer(0) != 0;
   });
 }
 
 std::vector<TestRow> SqliteSwarmState::tests(RunId id) {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows =
         s.prepare(sql({"SELECT ", kTestColumns, " FROM swarm_tests WHERE run = ?1 ORDER BY name"}));
     rows.bind(1, id);
@@ -237,7 +278,7 @@ std::vector<TestRow> SqliteSwarmState::tests(RunId id) {
 }
 
 std::vector<TestRow> SqliteSwarmState::pending(RunId id) {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows = s.prepare(
         sql({"SELECT ", kTestColumns, " FROM swarm_tests WHERE run = ?1 AND state = ?2 ORDER BY name"}));
     rows.bind(1, id).bind(2, kPending);
@@ -246,7 +287,7 @@ std::vector<TestRow> SqliteSwarmState::pending(RunId id) {
 }
 
 std::size_t SqliteSwarmState::unsettled(RunId id) {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement count = s.prepare("SELECT count(*) FROM swarm_tests WHERE run = ?1 AND state != ?2");
     count.bind(1, id).bind(2, kDone);
     count.step();
@@ -255,7 +296,7 @@ std::size_t SqliteSwarmState::unsettled(RunId id) {
 }
 
 std::optional<TestRow> SqliteSwarmState::test(RunId id, const std::string& name) {
-  return database_.transaction(false, [&](Session& s) -> std::optional<TestRow> {
+  return within(false, [&](Session& s) -> std::optional<TestRow> {
     Statement row =
         s.prepare(sql({"SELECT ", kTestColumns, " FROM swarm_tests WHERE run = ?1 AND name = ?2"}));
     row.bind(1, id).bind(2, name);
@@ -265,7 +306,7 @@ std::optional<TestRow> SqliteSwarmState::test(RunId id, const std::string& name)
 }
 
 std::optional<AgentRow> SqliteSwarmState::agent(const std::string& id) {
-  return database_.transaction(false, [&](Session& s) -> std::optional<AgentRow> {
+  return within(false, [&](Session& s) -> std::optional<AgentRow> {
     Statement row = s.prepare(sql({"SELECT ", kAgentColumns, " FROM swarm_agents WHERE id = ?1"}));
     row.bind(1, id);
     if (!row.step()) return std::nullopt;
@@ -274,7 +315,7 @@ std::optional<AgentRow> SqliteSwarmState::agent(const std::string& id) {
 }
 
 std::optional<AgentRow> SqliteSwarmState::agent_by_key(const std::string& key) {
-  return database_.transaction(false, [&](Session& s) -> std::optional<AgentRow> {
+  return within(false, [&](Session& s) -> std::optional<AgentRow> {
     Statement row = s.prepare(sql({"SELECT ", kAgentColumns, " FROM swarm_agents WHERE key = ?1"}));
     row.bind(1, key);
     if (!row.step()) return std::nullopt;
@@ -283,14 +324,14 @@ std::optional<AgentRow> SqliteSwarmState::agent_by_key(const std::string& key) {
 }
 
 std::vector<AgentRow> SqliteSwarmState::agents() {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows = s.prepare(sql({"SELECT ", kAgentColumns, " FROM swarm_agents ORDER BY seq"}));
     return all<AgentRow>(rows, agent_row);
   });
 }
 
 std::string SqliteSwarmState::put_agent(AgentRow agent) {
-  return database_.transaction(true, [&](Session& s) {
+  return within(true, [&](Session& s) {
     if (agent.id.empty()) {
       Statement next = s.prepare("SELECT coalesce(max(seq), 0) + 1 FROM swarm_agents");
       next.step();
@@ -343,7 +384,7 @@ std::string SqliteSwarmState::put_agent(AgentRow agent) {
 }
 
 void SqliteSwarmState::touch(const std::string& agent, double now, double deadline) {
-  database_.transaction(true, [&](Session& s) {
+  within(true, [&](Session& s) {
     s.prepare("UPDATE swarm_agents SET last_seen = max(last_seen, ?2), left_swarm = 0 WHERE id = ?1")
         .bind(1, agent)
         .bind(2, now)
@@ -359,7 +400,7 @@ void SqliteSwarmState::touch(const std::string& agent, double now, double deadli
 std::vector<swarm::SwarmState::Reservation> SqliteSwarmState::reserve(
     RunId run, const std::string& agent, const std::vector<std::pair<std::string, double>>& names_and_ends,
     double deadline) {
-  return database_.transaction(true, [&](Session& s) {
+  return within(true, [&](Session& s) {
     std::vector<Reservation> given;
     for (const auto& [name, end] : names_and_ends) {
       const Lease lease = new_lease(s);
@@ -391,7 +432,7 @@ std::vector<swarm::SwarmState::Reservation> SqliteSwarmState::reserve(
 }
 
 std::vector<swarm::SwarmState::Held> SqliteSwarmState::expired(double now) {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows =
         s.prepare(sql({"SELECT ", kHeldColumns,
                        " FROM swarm_tests WHERE state = ?1 AND deadline < ?2 ORDER BY run, name"}));
@@ -401,7 +442,7 @@ std::vector<swarm::SwarmState::Held> SqliteSwarmState::expired(double now) {
 }
 
 std::vector<swarm::SwarmState::Held> SqliteSwarmState::held_by(const std::string& agent) {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows = s.prepare(sql(
         {"SELECT ", kHeldColumns, " FROM swarm_tests WHERE agent = ?1 AND state = ?2 ORDER BY run, name"}));
     rows.bind(1, agent).bind(2, kLeased);
@@ -410,7 +451,7 @@ std::vector<swarm::SwarmState::Held> SqliteSwarmState::held_by(const std::string
 }
 
 std::vector<swarm::SwarmState::Held> SqliteSwarmState::held(RunId run) {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows = s.prepare(
         sql({"SELECT ", kHeldColumns, " FROM swarm_tests WHERE run = ?1 AND state = ?2 ORDER BY name"}));
     rows.bind(1, run).bind(2, kLeased);
@@ -419,7 +460,7 @@ std::vector<swarm::SwarmState::Held> SqliteSwarmState::held(RunId run) {
 }
 
 std::vector<std::string> SqliteSwarmState::agents_of(RunId run) {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows = s.prepare("SELECT DISTINCT agent FROM swarm_leases WHERE run = ?1 ORDER BY agent");
     rows.bind(1, run);
     return all<std::string>(rows, [](const Statement& row) { return row.text(0); });
@@ -427,7 +468,7 @@ std::vector<std::string> SqliteSwarmState::agents_of(RunId run) {
 }
 
 std::optional<swarm::SwarmState::Held> SqliteSwarmState::lease(Lease lease) {
-  return database_.transaction(false, [&](Session& s) -> std::optional<Held> {
+  return within(false, [&](Session& s) -> std::optional<Held> {
     Statement row = s.prepare(
         "SELECT l.run, l.name, l.agent, l.lease, t.expected_end, t.seconds FROM swarm_leases l JOIN "
         "swarm_tests t "
@@ -440,7 +481,7 @@ std::optional<swarm::SwarmState::Held> SqliteSwarmState::lease(Lease lease) {
 
 bool SqliteSwarmState::take_back(RunId run, const std::string& name, Lease lease, const std::string& agent,
                                  bool lost) {
-  return database_.transaction(true, [&](Session& s) {
+  return within(true, [&](Session& s) {
     Statement row = s.prepare(
         "SELECT excluded FROM swarm_tests WHERE run = ?1 AND name = ?2 AND lease = ?3 "
         "AND state = ?4");
@@ -464,7 +505,7 @@ bool SqliteSwarmState::take_back(RunId run, const std::string& name, Lease lease
 }
 
 bool SqliteSwarmState::add_result(RunId run, const ResultRow& result) {
-  return database_.transaction(true, [&](Session& s) {
+  return within(true, [&](Session& s) {
     Statement known = s.prepare("SELECT 1 FROM swarm_results WHERE lease = ?1");
     known.bind(1, result.lease);
     if (known.step()) return false;
@@ -491,7 +532,7 @@ bool SqliteSwarmState::add_result(RunId run, const ResultRow& result) {
 }
 
 std::optional<ResultRow> SqliteSwarmState::result_of(RunId run, Lease lease) {
-  return database_.transaction(false, [&](Session& s) -> std::optional<ResultRow> {
+  return within(false, [&](Session& s) -> std::optional<ResultRow> {
     Statement row =
         s.prepare(sql({"SELECT ", kResultColumns, " FROM swarm_results WHERE run = ?1 AND lease = ?2"}));
     row.bind(1, run).bind(2, lease);
@@ -501,7 +542,7 @@ std::optional<ResultRow> SqliteSwarmState::result_of(RunId run, Lease lease) {
 }
 
 std::vector<ResultRow> SqliteSwarmState::results(RunId run) {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows =
         s.prepare(sql({"SELECT ", kResultColumns, " FROM swarm_results WHERE run = ?1 ORDER BY seq"}));
     rows.bind(1, run);
@@ -510,7 +551,7 @@ std::vector<ResultRow> SqliteSwarmState::results(RunId run) {
 }
 
 std::vector<ResultRow> SqliteSwarmState::results(RunId run, const std::string& name) {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows = s.prepare(
         sql({"SELECT ", kResultColumns, " FROM swarm_results WHERE run = ?1 AND name = ?2 ORDER BY seq"}));
     rows.bind(1, run).bind(2, name);
@@ -519,7 +560,7 @@ std::vector<ResultRow> SqliteSwarmState::results(RunId run, const std::string& n
 }
 
 std::vector<ResultRow> SqliteSwarmState::results_of_agent(const std::string& agent) {
-  return database_.transaction(false, [&](Session& s) {
+  return within(false, [&](Session& s) {
     Statement rows =
         s.prepare(sql({"SELECT ", kResultColumns, " FROM swarm_results WHERE agent = ?1 ORDER BY seq"}));
     rows.bind(1, agent);
@@ -529,7 +570,7 @@ std::vector<ResultRow> SqliteSwarmState::results_of_agent(const std::string& age
 
 bool SqliteSwarmState::ask_check(RunId run, const std::string& name, Lease lease,
                                  const std::vector<std::string>& excluded) {
-  return database_.transaction(true, [&](Session& s) {
+  return within(true, [&](Session& s) {
     Statement row = s.prepare("SELECT excluded FROM swarm_tests WHERE run = ?1 AND name = ?2 AND lease = ?3");
     row.bind(1, run).bind(2, name).bind(3, lease);
     if (!row.step()) return false;
@@ -553,7 +594,7 @@ bool SqliteSwarmState::ask_check(RunId run, const std::string& name, Lease lease
 
 bool SqliteSwarmState::settle(RunId run, const std::string& name, Lease lease, swarm::Status status,
                               double seconds, const std::string& agent, bool flaky) {
-  return database_.transaction(true, [&](Session& s) {
+  return within(true, [&](Session& s) {
     Statement update = s.prepare(
         "UPDATE swarm_tests SET state = ?3, status = ?4, result_seconds = ?5, agent = ?6, flaky = ?7, "
         "deadline = 0 WHERE run = ?1 AND name = ?2 AND (?8 = 0 OR lease = ?8)");
@@ -573,7 +614,7 @@ bool SqliteSwarmState::settle(RunId run, const std::string& name, Lease lease, s
 }
 
 void SqliteSwarmState::reopen(RunId run, const std::string& name, const std::string& excluded_agent) {
-  database_.transaction(true, [&](Session& s) {
+  within(true, [&](Session& s) {
     Statement row = s.prepare("SELECT excluded FROM swarm_tests WHERE run = ?1 AND name = ?2");
     row.bind(1, run).bind(2, name);
     if (!row.step()) return;
@@ -594,7 +635,7 @@ void SqliteSwarmState::reopen(RunId run, const std::string& name, const std::str
 }
 
 std::optional<std::string> SqliteSwarmState::answer(const std::string& agent, const std::string& request_id) {
-  return database_.transaction(false, [&](Session& s) -> std::optional<std::string> {
+  return within(false, [&](Session& s) -> std::optional<std::string> {
     Statement row = s.prepare("SELECT answer FROM swarm_answers WHERE agent = ?1 AND request_id = ?2");
     row.bind(1, agent).bind(2, request_id);
     if (!row.step()) return std::nullopt;
@@ -604,7 +645,7 @@ std::optional<std::string> SqliteSwarmState::answer(const std::string& agent, co
 
 void SqliteSwarmState::remember_answer(const std::string& agent, const std::string& request_id,
                                        const std::string& answer) {
-  database_.transaction(true, [&](Session& s) {
+  within(true, [&](Session& s) {
     // An agent pulls one request at a time, so only its latest answer can be asked for again.
     s.prepare("DELETE FROM swarm_answers WHERE agent = ?1").bind(1, agent).run();
     s.prepare("INSERT INTO swarm_answers (agent, request_id, answer) VALUES (?1, ?2, ?3)")

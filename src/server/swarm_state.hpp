@@ -1,6 +1,7 @@
-// The swarm coordinator's state (swarm/state.hpp) on the server's SQLite database: every operation is one
-// transaction, committed (durably) before it returns, so a coordinator that restarts finds its runs, leases
-// and agents as they were. The tables are the swarm_* ones of database.hpp.
+// The swarm coordinator's state (swarm/state.hpp) on the server's SQLite database: every transition is one
+// transaction, or a part of the one of atomically() that the coordinator runs each operation in, committed
+// (durably) before it returns, so a coordinator that restarts, or another server's on the same database,
+// finds its runs, leases and agents as they were. The tables are the swarm_* ones of database.hpp.
 #pragma once
 
 #include "server/database.hpp"
@@ -12,11 +13,15 @@ class SqliteSwarmState final : public swarm::SwarmState {
  public:
   explicit SqliteSwarmState(Database& database) : database_(database) {}
 
+  // One write transaction (BEGIN IMMEDIATE: across processes too) around the whole of `work`; the calls
+  // `work` makes on this state, on this thread, run in it.
+  void atomically(const std::function<void()>& work) override;
+
   std::optional<swarm::RunRow> find_run(const std::string& job, const std::string& version) override;
   std::optional<swarm::RunRow> run(swarm::RunId id) override;
   std::vector<swarm::RunRow> open_runs() override;
   swarm::RunId create_run(const swarm::RunRow& run, const std::vector<swarm::TestRow>& tests) override;
-  void finish_run(swarm::RunId id, double at) override;
+  bool finish_run(swarm::RunId id, double at) override;
   std::vector<swarm::TestRow> tests(swarm::RunId id) override;
   std::vector<swarm::TestRow> pending(swarm::RunId id) override;
   std::size_t unsettled(swarm::RunId id) override;
@@ -54,6 +59,10 @@ class SqliteSwarmState final : public swarm::SwarmState {
                        const std::string& answer) override;
 
  private:
+  // `work(session)` in the transaction of atomically() when this thread is inside one, else in its own.
+  template <class Work>
+  auto within(bool write, Work&& work);
+
   Database& database_;
 };
 

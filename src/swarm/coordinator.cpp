@@ -7,6 +7,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <type_traits>
 #include <utility>
 
 #include "io/text.hpp"
@@ -95,10 +96,28 @@ struct Coordinator::Impl {
   SwarmState& state;
   const Settings& settings;
   std::function<double()> clock;
-  std::mutex mutex;
-  std::vector<RunId> finished;  // Completed, not yet taken.
+  std::mutex mutex;  // One process only: atomic() is what holds across the servers of one database.
+  std::vector<RunId> finished;   // Completed, not yet taken.
+  std::vector<RunId> finishing;  // Completed by the operation under way, handed on once it is committed.
   // When this coordinator started. Before it the server was down (or not yet up): that is no agent's silence.
   double started = 0;
+
+  // Runs one operation of the protocol as one atomic transition of the state (SwarmState::atomically): on a
+  // database several servers share, no other coordinator's operation falls between its reads and writes.
+  template <class Work>
+  auto atomic(Work&& work) {
+    finishing.clear();
+    using Result = decltype(work());
+    if constexpr (std::is_void_v<Result>) {
+      state.atomically(work);
+      finished.insert(finished.end(), finishing.begin(), finishing.end());
+    } else {
+      std::optional<Result> result;
+      state.atomically([&] { result.emplace(work()); });
+      finished.insert(finished.end(), finishing.begin(), finishing.end());
+      return std::move(*result);
+    }
+  }
 
   bool live(const AgentRow& agent, double now) const {
     return agent.trust != Trust::evicted && !agent.left &&
@@ -301,10 +320,8 @@ struct Coordinator::Impl {
   // Closes the run once every test is settled; take_finished() hands it on.
   void finish_if_done(RunId run) {
     if (state.unsettled(run) != 0) return;
-    std::optional<RunRow> row = state.run(run);
-    if (!row || row->finished != 0) return;
-    state.finish_run(run, clock());
-    finished.push_back(run);
+    // Conditional: of two coordinators that see the last test settle, one finishes the run.
+    if (state.finish_run(run, clock())) finishing.push_back(run);
   }
 
   void evict(AgentRow& agent, const std::string& why) {
@@ -544,7 +561,7 @@ Coordinator::~Coordinator() = default;
 
 void Coordinator::tick() {
   std::lock_guard lock(impl_->mutex);
-  impl_->reclaim(impl_->clock());
+  return impl_->atomic([&] { impl_->reclaim(impl_->clock()); });
 }
 
 std::vector<RunId> Coordinator::take_finished() {
@@ -554,77 +571,81 @@ std::vector<RunId> Coordinator::take_finished() {
 
 Submitted Coordinator::submit(const Submission& submission) {
   std::lock_guard lock(impl_->mutex);
-  SwarmState& state = impl_->state;
-  const double now = impl_->clock();
-  impl_->reclaim(now);
-  double total = 0;
-  for (const SubmittedTest& test : submission.tests) total += test.disabled ? 0 : test.seconds;
-  Submitted submitted;
-  if (std::optional<RunRow> existing = state.find_run(submission.job, submission.version)) {
-    if (existing->test_list_hash != submission.test_list_hash) {
-      throw Refused(409, "run " + submission.version + " of job " + submission.job +
-                             " was submitted with another test list (" + existing->test_list_hash + ")");
-    }
-    submitted.run = existing->id;
-  } else {
-    RunRow run;
-    run.job = submission.job;
-    run.version = submission.version;
-    run.test_list_hash = submission.test_list_hash;
-    run.created = now;
-    run.trusted = submission.trusted;
-    std::vector<TestRow> tests;
-    for (const SubmittedTest& test : submission.tests) {
-      TestRow row;
-      row.name = test.name;
-      row.seconds = test.seconds;
-      row.known = test.known;
-      row.important = test.important;
-      row.confirm = test.confirm;
-      if (test.disabled) {
-        row.state = TestState::done;
-        row.status = Status::skipped;
+  return impl_->atomic([&] {
+    SwarmState& state = impl_->state;
+    const double now = impl_->clock();
+    impl_->reclaim(now);
+    double total = 0;
+    for (const SubmittedTest& test : submission.tests) total += test.disabled ? 0 : test.seconds;
+    Submitted submitted;
+    if (std::optional<RunRow> existing = state.find_run(submission.job, submission.version)) {
+      if (existing->test_list_hash != submission.test_list_hash) {
+        throw Refused(409, "run " + submission.version + " of job " + submission.job +
+                               " was submitted with another test list (" + existing->test_list_hash + ")");
       }
-      tests.push_back(std::move(row));
+      submitted.run = existing->id;
+    } else {
+      RunRow run;
+      run.job = submission.job;
+      run.version = submission.version;
+      run.test_list_hash = submission.test_list_hash;
+      run.created = now;
+      run.trusted = submission.trusted;
+      std::vector<TestRow> tests;
+      for (const SubmittedTest& test : submission.tests) {
+        TestRow row;
+        row.name = test.name;
+        row.seconds = test.seconds;
+        row.known = test.known;
+        row.important = test.important;
+        row.confirm = test.confirm;
+        if (test.disabled) {
+          row.state = TestState::done;
+          row.status = Status::skipped;
+        }
+        tests.push_back(std::move(row));
+      }
+      submitted.run = state.create_run(run, tests);
+      submitted.created = true;
+      impl_->finish_if_done(submitted.run);
     }
-    submitted.run = state.create_run(run, tests);
-    submitted.created = true;
-    impl_->finish_if_done(submitted.run);
-  }
-  double speed = 0;
-  const Impl::Pool pool = impl_->pool(submission.test_list_hash, now);
-  for (const AgentView& view : pool.views) speed += view.live ? view.speed : 0;
-  submitted.estimated_seconds = speed > 0 ? total / speed : total;
-  return submitted;
+    double speed = 0;
+    const Impl::Pool pool = impl_->pool(submission.test_list_hash, now);
+    for (const AgentView& view : pool.views) speed += view.live ? view.speed : 0;
+    submitted.estimated_seconds = speed > 0 ? total / speed : total;
+    return submitted;
+  });
 }
 
 std::string Coordinator::enroll(const Registration& registration) {
   std::lock_guard lock(impl_->mutex);
-  SwarmState& state = impl_->state;
-  const double now = impl_->clock();
-  if (std::optional<AgentRow> known = state.agent_by_key(registration.key)) {
-    if (known->trust == Trust::evicted) {
-      throw Refused(410, "agent " + known->id + " was evicted: " + known->evicted_because);
+  return impl_->atomic([&] {
+    SwarmState& state = impl_->state;
+    const double now = impl_->clock();
+    if (std::optional<AgentRow> known = state.agent_by_key(registration.key)) {
+      if (known->trust == Trust::evicted) {
+        throw Refused(410, "agent " + known->id + " was evicted: " + known->evicted_because);
+      }
+      // It restarted holding them: lost, as if its lease had run out, but it may run them again.
+      for (const SwarmState::Held& held : state.held_by(known->id)) {
+        state.take_back(held.run, held.name, held.lease, "", true);
+      }
+      known->secret = registration.secret;
+      known->left = false;
+      state.put_agent(*known);
+      state.touch(known->id, now, now + settings_.lease_seconds);
+      return known->id;
     }
-    // It restarted holding them: lost, as if its lease had run out, but it may run them again.
-    for (const SwarmState::Held& held : state.held_by(known->id)) {
-      state.take_back(held.run, held.name, held.lease, "", true);
-    }
-    known->secret = registration.secret;
-    known->left = false;
-    state.put_agent(*known);
-    state.touch(known->id, now, now + settings_.lease_seconds);
-    return known->id;
-  }
-  AgentRow agent;
-  agent.key = registration.key;
-  agent.name = registration.name;
-  agent.test_list_hash = registration.test_list_hash;
-  agent.attributes = registration.attributes;
-  agent.registered = now;
-  agent.last_seen = now;
-  agent.secret = registration.secret;
-  return state.put_agent(agent);
+    AgentRow agent;
+    agent.key = registration.key;
+    agent.name = registration.name;
+    agent.test_list_hash = registration.test_list_hash;
+    agent.attributes = registration.attributes;
+    agent.registered = now;
+    agent.last_seen = now;
+    agent.secret = registration.secret;
+    return state.put_agent(agent);
+  });
 }
 
 void Coordinator::authenticate(const std::string& agent_id, std::string_view secret) {
@@ -643,290 +664,303 @@ void Coordinator::authenticate(const std::string& agent_id, std::string_view sec
 
 Trust Coordinator::heartbeat(const std::string& agent) {
   std::lock_guard lock(impl_->mutex);
-  impl_->reclaim(impl_->clock());
-  return impl_->heard_from(agent).trust;
+  return impl_->atomic([&] {
+    impl_->reclaim(impl_->clock());
+    return impl_->heard_from(agent).trust;
+  });
 }
 
 Pulled Coordinator::pull(const std::string& agent_id, const std::string& request_id,
                          std::optional<RunId> only_run) {
   std::lock_guard lock(impl_->mutex);
-  SwarmState& state = impl_->state;
-  const double now = impl_->clock();
-  impl_->reclaim(now);
-  const AgentRow agent = impl_->heard_from(agent_id);
+  return impl_->atomic([&] {
+    SwarmState& state = impl_->state;
+    const double now = impl_->clock();
+    impl_->reclaim(now);
+    const AgentRow agent = impl_->heard_from(agent_id);
 
-  if (!request_id.empty()) {
-    if (std::optional<std::string> answer = state.answer(agent_id, request_id)) {
-      // The same request again (its answer was lost): the same tests, those still under the same leases.
-      // The answer is kept as lines of "lease <tab> expected seconds".
-      Pulled pulled;
-      pulled.idle = answer->empty();
-      pulled.retry_after_seconds = 0.5;
-      std::size_t at = 0;
-      while (at < answer->size()) {
-        const std::size_t end = std::min(answer->find('\n', at), answer->size());
-        const std::string line = answer->substr(at, end - at);
-        at = end + 1;
-        const std::size_t tab = line.find('\t');
-        std::optional<SwarmState::Held> held = state.lease(std::stoll(line.substr(0, tab)));
-        if (!held) continue;
-        std::optional<TestRow> row = state.test(held->run, held->name);
-        if (row && row->state == TestState::leased && row->lease == held->lease) {
-          pulled.run = held->run;
-          pulled.retry_after_seconds = 0;
-          pulled.assignments.push_back({held->name, held->lease, std::stod(line.substr(tab + 1))});
+    if (!request_id.empty()) {
+      if (std::optional<std::string> answer = state.answer(agent_id, request_id)) {
+        // The same request again (its answer was lost): the same tests, those still under the same leases.
+        // The answer is kept as lines of "lease <tab> expected seconds".
+        Pulled pulled;
+        pulled.idle = answer->empty();
+        pulled.retry_after_seconds = 0.5;
+        std::size_t at = 0;
+        while (at < answer->size()) {
+          const std::size_t end = std::min(answer->find('\n', at), answer->size());
+          const std::string line = answer->substr(at, end - at);
+          at = end + 1;
+          const std::size_t tab = line.find('\t');
+          std::optional<SwarmState::Held> held = state.lease(std::stoll(line.substr(0, tab)));
+          if (!held) continue;
+          std::optional<TestRow> row = state.test(held->run, held->name);
+          if (row && row->state == TestState::leased && row->lease == held->lease) {
+            pulled.run = held->run;
+            pulled.retry_after_seconds = 0;
+            pulled.assignments.push_back({held->name, held->lease, std::stod(line.substr(tab + 1))});
+          }
         }
+        return pulled;
       }
+    }
+
+    Pulled pulled;
+    pulled.retry_after_seconds = 0.5;
+    pulled.idle = true;
+    for (const RunRow& run : state.open_runs()) {
+      if (run.test_list_hash != agent.test_list_hash || (only_run && run.id != *only_run)) continue;
+      pulled.idle = false;
+      std::vector<TestRow> tests = state.pending(run.id);
+      std::vector<const TestRow*> pending;
+      double remaining = 0;
+      for (const TestRow& test : tests) {
+        pending.push_back(&test);
+        remaining += test.seconds;
+      }
+      // What is in hand counts whole: an upper bound of what is left of it, good enough for the batch size.
+      for (const SwarmState::Held& held : state.held(run.id)) remaining += held.seconds;
+      if (pending.empty()) continue;
+      Impl::Pool pool = impl_->pool(run.test_list_hash, now);
+      if (run.trusted) impl_->queue_speeds(pool);
+      if (impl_->settle_orphan_checks(run.id, pending, pool, now)) {
+        tests = state.pending(run.id);
+        pending.clear();
+        for (const TestRow& test : tests) pending.push_back(&test);
+      }
+      if (pending.empty()) {
+        impl_->finish_if_done(run.id);
+        continue;
+      }
+      if (run.trusted) remaining += impl_->apply_drift(run.id, tests, pool);
+      // Checks first (a result waits on them), then tests without history, then longest first; by name last,
+      // so every coordinator hands out the same order.
+      std::sort(pending.begin(), pending.end(), [](const TestRow* a, const TestRow* b) {
+        if (a->check != b->check) return a->check;
+        if (a->known != b->known) return !a->known;
+        if (a->seconds != b->seconds) return a->seconds > b->seconds;
+        return a->name < b->name;
+      });
+      const std::size_t self = Impl::index_of(pool, agent_id);
+      // Everyone excluded a test once: the exclusion gives way (better run where it was lost than never).
+      std::vector<PendingTest> views;
+      for (const TestRow* test : pending) {
+        PendingTest view;
+        view.seconds = test->seconds;
+        view.known = test->known && !test->check;
+        view.important = test->important;
+        view.excluded = contains(test->excluded, agent_id);
+        if (view.excluded && !test->check) {
+          bool anyone = false;
+          for (std::size_t i = 0; i < pool.rows.size(); ++i) {
+            anyone = anyone || (pool.views[i].live && !contains(test->excluded, pool.rows[i].id));
+          }
+          view.excluded = anyone;
+        }
+        views.push_back(view);
+      }
+      double total_speed = 0;
+      for (const AgentView& view : pool.views) total_speed += view.live ? view.speed : 0;
+      const double batch = batch_seconds(remaining, total_speed, settings_.policy);
+      const std::vector<std::size_t> picked = pick(views, pool.views, self, now, batch, settings_.policy);
+      if (picked.empty()) continue;
+      const double speed = std::max(pool.views[self].speed, 1e-9);
+      std::vector<std::pair<std::string, double>> names;
+      double end = pool.views[self].free_at;
+      for (std::size_t i : picked) {
+        end += pending[i]->seconds / speed;
+        names.emplace_back(pending[i]->name, end);
+      }
+      std::string answer;
+      for (const SwarmState::Reservation& r :
+           state.reserve(run.id, agent_id, names, now + settings_.lease_seconds)) {
+        const TestRow* test = *std::find_if(pending.begin(), pending.end(),
+                                            [&](const TestRow* t) { return t->name == r.name; });
+        pulled.assignments.push_back({r.name, r.lease, test->seconds / speed});
+        answer += std::to_string(r.lease) + "\t" + std::to_string(test->seconds / speed) + "\n";
+      }
+      if (pulled.assignments.empty()) continue;
+      pulled.run = run.id;
+      pulled.retry_after_seconds = 0;
+      if (!request_id.empty()) state.remember_answer(agent_id, request_id, answer);
       return pulled;
     }
-  }
-
-  Pulled pulled;
-  pulled.retry_after_seconds = 0.5;
-  pulled.idle = true;
-  for (const RunRow& run : state.open_runs()) {
-    if (run.test_list_hash != agent.test_list_hash || (only_run && run.id != *only_run)) continue;
-    pulled.idle = false;
-    std::vector<TestRow> tests = state.pending(run.id);
-    std::vector<const TestRow*> pending;
-    double remaining = 0;
-    for (const TestRow& test : tests) {
-      pending.push_back(&test);
-      remaining += test.seconds;
-    }
-    // What is in hand counts whole: an upper bound of what is left of it, good enough for the batch size.
-    for (const SwarmState::Held& held : state.held(run.id)) remaining += held.seconds;
-    if (pending.empty()) continue;
-    Impl::Pool pool = impl_->pool(run.test_list_hash, now);
-    if (run.trusted) impl_->queue_speeds(pool);
-    if (impl_->settle_orphan_checks(run.id, pending, pool, now)) {
-      tests = state.pending(run.id);
-      pending.clear();
-      for (const TestRow& test : tests) pending.push_back(&test);
-    }
-    if (pending.empty()) {
-      impl_->finish_if_done(run.id);
-      continue;
-    }
-    if (run.trusted) remaining += impl_->apply_drift(run.id, tests, pool);
-    // Checks first (a result waits on them), then tests without history, then longest first; by name last,
-    // so every coordinator hands out the same order.
-    std::sort(pending.begin(), pending.end(), [](const TestRow* a, const TestRow* b) {
-      if (a->check != b->check) return a->check;
-      if (a->known != b->known) return !a->known;
-      if (a->seconds != b->seconds) return a->seconds > b->seconds;
-      return a->name < b->name;
-    });
-    const std::size_t self = Impl::index_of(pool, agent_id);
-    // Everyone excluded a test once: the exclusion gives way (better run where it was lost than never).
-    std::vector<PendingTest> views;
-    for (const TestRow* test : pending) {
-      PendingTest view;
-      view.seconds = test->seconds;
-      view.known = test->known && !test->check;
-      view.important = test->important;
-      view.excluded = contains(test->excluded, agent_id);
-      if (view.excluded && !test->check) {
-        bool anyone = false;
-        for (std::size_t i = 0; i < pool.rows.size(); ++i) {
-          anyone = anyone || (pool.views[i].live && !contains(test->excluded, pool.rows[i].id));
-        }
-        view.excluded = anyone;
-      }
-      views.push_back(view);
-    }
-    double total_speed = 0;
-    for (const AgentView& view : pool.views) total_speed += view.live ? view.speed : 0;
-    const double batch = batch_seconds(remaining, total_speed, settings_.policy);
-    const std::vector<std::size_t> picked = pick(views, pool.views, self, now, batch, settings_.policy);
-    if (picked.empty()) continue;
-    const double speed = std::max(pool.views[self].speed, 1e-9);
-    std::vector<std::pair<std::string, double>> names;
-    double end = pool.views[self].free_at;
-    for (std::size_t i : picked) {
-      end += pending[i]->seconds / speed;
-      names.emplace_back(pending[i]->name, end);
-    }
-    std::string answer;
-    for (const SwarmState::Reservation& r :
-         state.reserve(run.id, agent_id, names, now + settings_.lease_seconds)) {
-      const TestRow* test =
-          *std::find_if(pending.begin(), pending.end(), [&](const TestRow* t) { return t->name == r.name; });
-      pulled.assignments.push_back({r.name, r.lease, test->seconds / speed});
-      answer += std::to_string(r.lease) + "\t" + std::to_string(test->seconds / speed) + "\n";
-    }
-    if (pulled.assignments.empty()) continue;
-    pulled.run = run.id;
-    pulled.retry_after_seconds = 0;
-    if (!request_id.empty()) state.remember_answer(agent_id, request_id, answer);
+    if (!request_id.empty() && pulled.idle) state.remember_answer(agent_id, request_id, "");
     return pulled;
-  }
-  if (!request_id.empty() && pulled.idle) state.remember_answer(agent_id, request_id, "");
-  return pulled;
+  });
 }
 
 Reported Coordinator::report(const std::string& agent_id, const Report& report) {
   std::lock_guard lock(impl_->mutex);
-  SwarmState& state = impl_->state;
-  const double now = impl_->clock();
-  impl_->reclaim(now);
-  AgentRow agent = impl_->heard_from(agent_id);
+  return impl_->atomic([&] {
+    SwarmState& state = impl_->state;
+    const double now = impl_->clock();
+    impl_->reclaim(now);
+    AgentRow agent = impl_->heard_from(agent_id);
 
-  std::optional<SwarmState::Held> given = state.lease(report.lease);
-  if (!given || given->agent != agent_id || given->name != report.test) {
-    throw Refused(409, "lease " + std::to_string(report.lease) + " was not given to agent " + agent_id +
-                           " for '" + report.test + "'");
-  }
-  const RunId run = given->run;
-  if (std::optional<ResultRow> earlier = state.result_of(run, report.lease)) {
-    return Reported{true, earlier->authoritative || earlier->check};  // A retried report.
-  }
-  std::optional<RunRow> run_row = state.run(run);
-  if (!run_row || run_row->finished != 0) {
-    // The run is over: a late opinion with nothing left to decide.
-    return Reported{true, false};
-  }
-  const TestRow test = *state.test(run, report.test);
-  const bool current =
-      test.state == TestState::leased && test.lease == report.lease && test.agent == agent_id;
+    std::optional<SwarmState::Held> given = state.lease(report.lease);
+    if (!given || given->agent != agent_id || given->name != report.test) {
+      throw Refused(409, "lease " + std::to_string(report.lease) + " was not given to agent " + agent_id +
+                             " for '" + report.test + "'");
+    }
+    const RunId run = given->run;
+    if (std::optional<ResultRow> earlier = state.result_of(run, report.lease)) {
+      return Reported{true, earlier->authoritative || earlier->check};  // A retried report.
+    }
+    std::optional<RunRow> run_row = state.run(run);
+    if (!run_row || run_row->finished != 0) {
+      // The run is over: a late opinion with nothing left to decide.
+      return Reported{true, false};
+    }
+    const TestRow test = *state.test(run, report.test);
+    const bool current =
+        test.state == TestState::leased && test.lease == report.lease && test.agent == agent_id;
 
-  Impl::Pool pool = impl_->pool(agent.test_list_hash, now);
-  ResultRow result;
-  result.name = report.test;
-  result.agent = agent_id;
-  result.lease = report.lease;
-  result.status = report.status;
-  result.seconds = report.seconds;
-  result.reference_estimate = test.seconds;
-  result.known = test.known;
-  result.authoritative = current && !test.check;
-  result.check = current && test.check;
-  const double expected = test.seconds / std::max(impl_->speed_of(agent_id, pool), 1e-9);
-  result.plausible =
-      !impossibly_fast(report.seconds, expected, settings_.policy) && report.seconds <= 10 * expected + 1;
-  result.reported = now;
-  state.add_result(run, result);
+    Impl::Pool pool = impl_->pool(agent.test_list_hash, now);
+    ResultRow result;
+    result.name = report.test;
+    result.agent = agent_id;
+    result.lease = report.lease;
+    result.status = report.status;
+    result.seconds = report.seconds;
+    result.reference_estimate = test.seconds;
+    result.known = test.known;
+    result.authoritative = current && !test.check;
+    result.check = current && test.check;
+    const double expected = test.seconds / std::max(impl_->speed_of(agent_id, pool), 1e-9);
+    result.plausible =
+        !impossibly_fast(report.seconds, expected, settings_.policy) && report.seconds <= 10 * expected + 1;
+    result.reported = now;
+    // Not added: the same report came in meanwhile (through another server): it was decided there.
+    if (!state.add_result(run, result)) return Reported{true, result.authoritative || result.check};
 
-  Reported reported{true, result.authoritative || result.check};
-  if (!current) return reported;
+    Reported reported{true, result.authoritative || result.check};
+    if (!current) return reported;
 
-  // The agent delivered: its streak of losses ends, and its speed is learned again.
-  std::size_t i = Impl::index_of(pool, agent_id);
-  pool.rows[i].consecutive_losses = 0;
-  impl_->relearn_speed(pool.rows[i], pool);
-  state.put_agent(pool.rows[i]);
-  // The views the decision below reads must say the same as the row just learned.
-  if (pool.rows[i].speed_samples >= settings_.policy.learned_speed_after)
-    pool.views[i].speed = pool.rows[i].speed;
-  pool.views[i].speed_samples = pool.rows[i].speed_samples;
+    // The agent delivered: its streak of losses ends, and its speed is learned again.
+    std::size_t i = Impl::index_of(pool, agent_id);
+    pool.rows[i].consecutive_losses = 0;
+    impl_->relearn_speed(pool.rows[i], pool);
+    state.put_agent(pool.rows[i]);
+    // The views the decision below reads must say the same as the row just learned.
+    if (pool.rows[i].speed_samples >= settings_.policy.learned_speed_after)
+      pool.views[i].speed = pool.rows[i].speed;
+    pool.views[i].speed_samples = pool.rows[i].speed_samples;
 
-  impl_->decide(run, test, result, pool, now);
-  impl_->finish_if_done(run);
-  return reported;
+    impl_->decide(run, test, result, pool, now);
+    impl_->finish_if_done(run);
+    return reported;
+  });
 }
 
 void Coordinator::leave(const std::string& agent_id) {
   std::lock_guard lock(impl_->mutex);
-  SwarmState& state = impl_->state;
-  std::optional<AgentRow> agent = state.agent(agent_id);
-  if (!agent) throw Refused(404, "unknown agent '" + agent_id + "'");
-  for (const SwarmState::Held& held : state.held_by(agent_id)) {
-    // Leaving is no fault: the tests go back without counting against the agent or the test.
-    state.take_back(held.run, held.name, held.lease, agent_id, false);
-  }
-  agent->left = true;
-  state.put_agent(*agent);
+  return impl_->atomic([&] {
+    SwarmState& state = impl_->state;
+    std::optional<AgentRow> agent = state.agent(agent_id);
+    if (!agent) throw Refused(404, "unknown agent '" + agent_id + "'");
+    for (const SwarmState::Held& held : state.held_by(agent_id)) {
+      // Leaving is no fault: the tests go back without counting against the agent or the test.
+      state.take_back(held.run, held.name, held.lease, agent_id, false);
+    }
+    agent->left = true;
+    state.put_agent(*agent);
+  });
 }
 
 Progress Coordinator::progress(RunId run_id) {
   std::lock_guard lock(impl_->mutex);
-  SwarmState& state = impl_->state;
-  const double now = impl_->clock();
-  impl_->reclaim(now);
-  std::optional<RunRow> run = state.run(run_id);
-  if (!run) throw Refused(404, "no swarm run " + std::to_string(run_id));
-  Progress progress;
-  progress.run = *run;
-  double remaining = 0;
-  for (const TestRow& test : state.tests(run_id)) {
-    progress.tests += 1;
-    switch (test.state) {
-      case TestState::pending:
-        progress.pending += 1;
-        remaining += test.seconds;
-        break;
-      case TestState::leased:
-        progress.running += 1;
-        remaining += test.seconds;
-        break;
-      case TestState::done:
-        progress.done += 1;
-        progress.failed += test.status == Status::failed || test.status == Status::error;
-        break;
+  return impl_->atomic([&] {
+    SwarmState& state = impl_->state;
+    const double now = impl_->clock();
+    impl_->reclaim(now);
+    std::optional<RunRow> run = state.run(run_id);
+    if (!run) throw Refused(404, "no swarm run " + std::to_string(run_id));
+    Progress progress;
+    progress.run = *run;
+    double remaining = 0;
+    for (const TestRow& test : state.tests(run_id)) {
+      progress.tests += 1;
+      switch (test.state) {
+        case TestState::pending:
+          progress.pending += 1;
+          remaining += test.seconds;
+          break;
+        case TestState::leased:
+          progress.running += 1;
+          remaining += test.seconds;
+          break;
+        case TestState::done:
+          progress.done += 1;
+          progress.failed += test.status == Status::failed || test.status == Status::error;
+          break;
+      }
     }
-  }
-  progress.elapsed_seconds = (run->finished != 0 ? run->finished : now) - run->created;
-  progress.abandoned = impl_->abandoned(*run, now);
-  Impl::Pool pool = impl_->pool(run->test_list_hash, now);
-  const std::vector<double> score = scores(pool.views);
-  double speed = 0;
-  std::map<std::string, int> done;
-  for (const TestRow& test : state.tests(run_id)) done[test.agent] += test.state == TestState::done;
-  std::map<std::string, std::vector<std::string>> running;
-  for (const SwarmState::Held& held : state.held(run_id)) running[held.agent].push_back(held.name);
-  for (std::size_t i = 0; i < pool.rows.size(); ++i) {
-    speed += pool.views[i].live ? pool.views[i].speed : 0;
-    AgentSummary summary{pool.rows[i], score[i], pool.views[i].live, done[pool.rows[i].id],
-                         running[pool.rows[i].id]};
-    summary.row.speed = pool.views[i].speed;
-    progress.agents.push_back(std::move(summary));
-  }
-  progress.estimated_remaining_seconds = speed > 0 ? remaining / speed : 0;
-  return progress;
+    progress.elapsed_seconds = (run->finished != 0 ? run->finished : now) - run->created;
+    progress.abandoned = impl_->abandoned(*run, now);
+    Impl::Pool pool = impl_->pool(run->test_list_hash, now);
+    const std::vector<double> score = scores(pool.views);
+    double speed = 0;
+    std::map<std::string, int> done;
+    for (const TestRow& test : state.tests(run_id)) done[test.agent] += test.state == TestState::done;
+    std::map<std::string, std::vector<std::string>> running;
+    for (const SwarmState::Held& held : state.held(run_id)) running[held.agent].push_back(held.name);
+    for (std::size_t i = 0; i < pool.rows.size(); ++i) {
+      speed += pool.views[i].live ? pool.views[i].speed : 0;
+      AgentSummary summary{pool.rows[i], score[i], pool.views[i].live, done[pool.rows[i].id],
+                           running[pool.rows[i].id]};
+      summary.row.speed = pool.views[i].speed;
+      progress.agents.push_back(std::move(summary));
+    }
+    progress.estimated_remaining_seconds = speed > 0 ? remaining / speed : 0;
+    return progress;
+  });
 }
 
 Outcome Coordinator::outcome(RunId run_id) {
   const Progress now = progress(run_id);
   std::lock_guard lock(impl_->mutex);
-  SwarmState& state = impl_->state;
-  Outcome outcome;
-  outcome.run = now.run;
-  outcome.abandoned = now.abandoned;
-  outcome.agents = now.agents;
-  std::map<std::string, double> speed;
-  const Impl::Pool pool = impl_->pool(now.run.test_list_hash, impl_->clock());
-  for (const AgentSummary& a : now.agents) speed[a.row.id] = impl_->normalising_speed(a.row.id, pool);
-  std::map<std::string, int> runs;
-  std::map<std::string, std::set<std::string>> primaries;
-  std::set<std::string> evicted;
-  for (const AgentSummary& a : now.agents) {
-    if (a.row.trust == Trust::evicted) evicted.insert(a.row.id);
-  }
-  for (const ResultRow& result : state.results(run_id)) {
-    runs[result.name] += 1;
-    // Ran twice as the test's own run (not as a check): a lease lost while its agent still ran the test.
-    // An evicted agent's claims are not runs.
-    if (!result.check && !evicted.contains(result.agent)) primaries[result.name].insert(result.agent);
-  }
-  for (const TestRow& test : state.tests(run_id)) {
-    TestOutcome t;
-    t.name = test.name;
-    t.status = test.state == TestState::done ? test.status : Status::error;
-    t.seconds = test.result_seconds;
-    t.agent = test.agent;
-    t.reference_seconds = test.result_seconds * (speed.count(test.agent) ? speed[test.agent] : 1.0);
-    t.attempts = test.losses + (test.agent.empty() ? 0 : 1);
-    t.flaky = test.flaky;
-    t.runs = runs[test.name];
-    outcome.tests.push_back(std::move(t));
-    if (primaries[test.name].size() > 1) {
-      outcome.duplicates.push_back(
-          {test.name, std::vector<std::string>(primaries[test.name].begin(), primaries[test.name].end())});
+  return impl_->atomic([&] {
+    SwarmState& state = impl_->state;
+    Outcome outcome;
+    outcome.run = now.run;
+    outcome.abandoned = now.abandoned;
+    outcome.agents = now.agents;
+    std::map<std::string, double> speed;
+    const Impl::Pool pool = impl_->pool(now.run.test_list_hash, impl_->clock());
+    for (const AgentSummary& a : now.agents) speed[a.row.id] = impl_->normalising_speed(a.row.id, pool);
+    std::map<std::string, int> runs;
+    std::map<std::string, std::set<std::string>> primaries;
+    std::set<std::string> evicted;
+    for (const AgentSummary& a : now.agents) {
+      if (a.row.trust == Trust::evicted) evicted.insert(a.row.id);
     }
-  }
-  std::sort(outcome.tests.begin(), outcome.tests.end(),
-            [](const TestOutcome& a, const TestOutcome& b) { return a.name < b.name; });
-  return outcome;
+    for (const ResultRow& result : state.results(run_id)) {
+      runs[result.name] += 1;
+      // Ran twice as the test's own run (not as a check): a lease lost while its agent still ran the test.
+      // An evicted agent's claims are not runs.
+      if (!result.check && !evicted.contains(result.agent)) primaries[result.name].insert(result.agent);
+    }
+    for (const TestRow& test : state.tests(run_id)) {
+      TestOutcome t;
+      t.name = test.name;
+      t.status = test.state == TestState::done ? test.status : Status::error;
+      t.seconds = test.result_seconds;
+      t.agent = test.agent;
+      t.reference_seconds = test.result_seconds * (speed.count(test.agent) ? speed[test.agent] : 1.0);
+      t.attempts = test.losses + (test.agent.empty() ? 0 : 1);
+      t.flaky = test.flaky;
+      t.runs = runs[test.name];
+      outcome.tests.push_back(std::move(t));
+      if (primaries[test.name].size() > 1) {
+        outcome.duplicates.push_back(
+            {test.name, std::vector<std::string>(primaries[test.name].begin(), primaries[test.name].end())});
+      }
+    }
+    std::sort(outcome.tests.begin(), outcome.tests.end(),
+              [](const TestOutcome& a, const TestOutcome& b) { return a.name < b.name; });
+    return outcome;
+  });
 }
 
 }  // namespace tlb::swarm

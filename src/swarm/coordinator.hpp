@@ -1,6 +1,8 @@
 // The swarm's coordinator: the protocol's operations (docs/swarm-protocol.md) over a SwarmState, with the
-// decisions taken by policy.hpp. Thread-safe (one mutex: every operation is a few state transitions). Time
-// comes from the clock it is given, so a simulation can drive it with virtual time (bench/swarm.cpp).
+// decisions taken by policy.hpp. Each operation runs as one SwarmState::atomically (on the server one write
+// transaction, so coordinators of several servers on one database never interleave), under a mutex that keeps
+// this process's threads apart. Time comes from the clock it is given (on the server the database's), so a
+// simulation can drive it with virtual time (bench/swarm.cpp).
 //
 // What it decides, when:
 //   - pull: which run (the oldest open one with this agent's test list), which tests (policy::pick), for how

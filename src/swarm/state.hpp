@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -99,13 +100,19 @@ class SwarmState {
  public:
   virtual ~SwarmState() = default;
 
+  // Runs `work`, a coordinator's whole operation (its reads and transitions), as one: on a database several
+  // coordinators share (replicas of the server), one write transaction, so that no other coordinator's
+  // operation falls between its reads and its writes. Calls nest (the inner one joins the outer).
+  virtual void atomically(const std::function<void()>& work) { work(); }
+
   // Runs.
   virtual std::optional<RunRow> find_run(const std::string& job, const std::string& version) = 0;
   virtual std::optional<RunRow> run(RunId id) = 0;
   virtual std::vector<RunRow> open_runs() = 0;  // Oldest first.
   // Creates the run with its tests, pending (or done, for those settled at once: disabled tests).
   virtual RunId create_run(const RunRow& run, const std::vector<TestRow>& tests) = 0;
-  virtual void finish_run(RunId id, double at) = 0;
+  // False, changing nothing, when the run was finished already (by another coordinator).
+  virtual bool finish_run(RunId id, double at) = 0;
   virtual std::vector<TestRow> tests(RunId id) = 0;
   virtual std::vector<TestRow> pending(RunId id) = 0;
   virtual std::size_t unsettled(RunId id) = 0;  // Tests not done.

@@ -21,6 +21,7 @@
 #include "io/record.hpp"
 #include "server/names.hpp"
 #include "server/original.hpp"
+#include "server/partition_records.hpp"
 #include "support/process.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/server_process.hpp"
@@ -30,6 +31,7 @@ namespace {
 
 using nlohmann::json;
 using nlohmann::ordered_json;
+using testing::make_record;
 using testing::ServerProcess;
 
 // 2023-11-14: the date the original API's writes give as last seen (tlb server honours SOURCE_DATE_EPOCH).
@@ -62,25 +64,6 @@ std::string results_body(int partition, int total, const std::string& date,
                       {"forget_after_days", forget_after_days},
                       {"observations", observations}}
       .dump();
-}
-
-io::PartitionRecord make_record(int partition, int total, std::vector<std::string> all,
-                                std::vector<std::string> tests, std::vector<std::string> attachments = {}) {
-  std::sort(all.begin(), all.end());
-  std::sort(tests.begin(), tests.end());
-  std::sort(attachments.begin(), attachments.end());
-  io::PartitionRecord record;
-  record.partition = partition;
-  record.total = total;
-  record.splitter = "time";
-  record.all_tests = all;
-  record.test_list_hash = io::hash_names(all);
-  record.history_source = "http://tlb";
-  record.history_status = "ok";
-  record.history_hash = "fnv1a64:0123456789abcdef";
-  record.tests = tests;
-  record.attachments = attachments;
-  return record;
 }
 
 std::string record_text(const io::PartitionRecord& record) {
@@ -238,7 +221,7 @@ TEST_F(ServerTest, RefusesADatabaseOfANewerSchemaAndAFileThatIsNoDatabase) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(
         std::string(e.what()).find("database schema version 99 was written by a newer tlb; this one reads "
-                                   "version 3"),
+                                   "version 4"),
         std::string::npos)
         << e.what();
     EXPECT_NE(std::string(e.what()).find("exit status 1"), std::string::npos) << e.what();

@@ -613,6 +613,7 @@ TEST_F(SchemaUpgrade, AVersionOneDatabaseGainsTheSwarmTablesAndKeepsItsHistory) 
       while (swarm.step()) tables.push_back(swarm.text(0));
       ASSERT_FALSE(tables.empty());
       for (const std::string& table : tables) s.prepare("DROP TABLE " + table).run();
+      s.prepare("DROP TABLE generations").run();
       s.prepare("PRAGMA user_version = 1").run();
     });
     const std::int64_t left = database.transaction(false, [](server::Session& s) {
@@ -660,6 +661,8 @@ TEST_F(SchemaUpgrade, AVersionTwoDatabaseGainsSecretsAndItsAgentsMustRegisterAga
     database.transaction(true, [](server::Session& s) {
       s.prepare("ALTER TABLE swarm_agents DROP COLUMN secret").run();
       s.prepare("ALTER TABLE swarm_tests DROP COLUMN confirm").run();
+      s.prepare("DROP TABLE generations").run();  // And what version 4 added.
+      s.prepare("ALTER TABLE swarm_runs DROP COLUMN recorded").run();
       s.prepare("PRAGMA user_version = 2").run();
     });
   }
