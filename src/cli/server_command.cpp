@@ -16,6 +16,7 @@
 #include "io/text.hpp"
 #include "platform/platform.hpp"
 #include "server/database.hpp"
+#include "server/database_copy.hpp"
 #include "server/server.hpp"
 
 namespace tlb::cli {
@@ -30,6 +31,7 @@ struct ServerArgs {
   std::optional<std::string> bind;
   std::optional<std::string> data_dir;
   std::optional<std::string> database;
+  std::optional<std::string> copy_from;
   std::optional<std::string> token;
   std::optional<std::string> max_request_bytes;
   std::optional<std::string> version_life_days;
@@ -78,6 +80,25 @@ std::string database_location(const ServerArgs& args, const Environment& env, co
   fs::create_directories(data_dir, error);
   if (error) throw io::InputError(data_dir, 0, "cannot create the data directory: " + error.message());
   return (fs::path(data_dir) / "tlb.sqlite3").string();
+}
+
+// --copy-from: a SQLite store's tables into `database`, a PostgreSQL one still empty; says what it copied.
+void copy_store(const std::string& file, server::Database& database, std::ostream& err) {
+  if (database.dialect() != server::db::Dialect::postgres) {
+    throw UsageError("--copy-from needs --database postgresql://... (the database to copy the store into)");
+  }
+  std::error_code error;
+  if (!fs::is_regular_file(file, error)) throw io::InputError(file, 0, "no such SQLite store (--copy-from)");
+  server::Database source(file);
+  std::int64_t total = 0;
+  std::string tables;
+  for (const auto& [table, rows] : server::copy_database(source, database)) {
+    total += rows;
+    if (rows > 0) tables += (tables.empty() ? "" : ", ") + table + " " + std::to_string(rows);
+  }
+  err << "tlb server: copied " << total << " rows from " << file << " into " << database.path()
+      << (tables.empty() ? "" : " (" + tables + ")") << "\n"
+      << std::flush;
 }
 
 int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
@@ -145,6 +166,7 @@ int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, con
   }
 
   server::Database database(database_location(args, env, data_dir));
+  if (args.copy_from) copy_store(*args.copy_from, database, err);
   server::Server server(database, options);
   if (const std::size_t purged = server.purge(); purged > 0) {
     err << "tlb server: purged " << purged << " version" << (purged == 1 ? "" : "s") << " older than "
@@ -246,6 +268,11 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_server_
                   "postgresql://user[:password]@host[:port]/db (password also from PGPASSWORD or ~/.pgpass), "
                   "or a SQLite file [TLB_DATABASE, <data-dir>/tlb.sqlite3]")
       ->type_name("URL|FILE");
+  cmd->add_option(
+         "--copy-from", args->copy_from,
+         "Before serving, copy this SQLite store (a tlb.sqlite3) into --database, a PostgreSQL database "
+         "that must be empty")
+      ->type_name("FILE");
   cmd->add_option(
          "--token", args->token,
          "Writes (POST, PUT) need 'Authorization: Bearer TOKEN'; prefer the variable, which ps does not "

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -90,6 +91,7 @@ class PostgresCluster {
   // initdb, then start(); a watchdog (the program `watchdog`, tlb_test_postgres) stops the cluster and
   // removes its directory once `owner` (a process id) has exited.
   void create(pid_t owner, const std::string& watchdog) {
+    if (std::filesystem::exists(dir_ / "port")) attach(dir_, bin_).remove();  // Left by a run that died.
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "socket");
     if (geteuid() == 0) {
@@ -102,30 +104,59 @@ class PostgresCluster {
           "initdb");
     port_ = free_loopback_port();
     std::ofstream(dir_ / "port") << port_;
+    std::ofstream(dir_ / "owner") << owner;
     start();
     watch(owner, watchdog);
   }
 
-  // pg_ctl start, waiting until it accepts connections.
+  // Starts the postmaster as a child of this process (not through pg_ctl, whose postmaster nobody may reap
+  // once killed: its pid would stay and stop the next start), its output appended to dir/log; waits until it
+  // accepts connections.
   void start() {
-    const std::string options = "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +
-                                " -c unix_socket_directories=" + (dir_ / "socket").string() +
-                                " -c fsync=on -c synchronous_commit=on -c max_connections=200";
-    check(run({(bin_ / "pg_ctl").string(), "--pgdata", (dir_ / "data").string(), "--log",
-               (dir_ / "log").string(), "--options", options, "--wait", "--timeout", "60", "start"}),
-          "pg_ctl start");
-  }
-
-  // pg_ctl stop (fast: the sessions are ended, what was committed stays).
-  void stop() {
-    run({(bin_ / "pg_ctl").string(), "--pgdata", (dir_ / "data").string(), "--mode", "fast", "--wait",
-         "stop"});
+    std::vector<std::string> argv{(bin_ / "postgres").string(),
+                                  "-D",
+                                  (dir_ / "data").string(),
+                                  "-c",
+                                  "listen_addresses=127.0.0.1",
+                                  "-c",
+                                  "port=" + std::to_string(port_),
+                                  "-c",
+                                  "unix_socket_directories=" + (dir_ / "socket").string(),
+                                  "-c",
+                                  "fsync=on",
+                                  "-c",
+                                  "synchronous_commit=on",
+                                  "-c",
+                                  "max_connections=200"};
+    if (geteuid() == 0) argv.insert(argv.begin(), kAsNobody.begin(), kAsNobody.end());
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    const std::string log = (dir_ / "log").string();
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    try {
+      postmaster_ = spawn_process(argv, {{"LC_ALL", "C.UTF-8"}}, actions, "/usr/bin:/bin", true);
+    } catch (...) {
+      posix_spawn_file_actions_destroy(&actions);
+      throw;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    for (int i = 0; i < 600; ++i) {
+      const ProcessResult ready = run_process({(bin_ / "pg_isready").string(), "--host", "127.0.0.1",
+                                               "--port", std::to_string(port_), "--timeout", "1"});
+      if (ready.exit_code == 0) return;
+      if (waitpid(postmaster_, nullptr, WNOHANG) == postmaster_) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    check(ProcessResult{1, "", ""}, "postgres");
   }
 
   // SIGKILL to the postmaster and every process it started, as a crash would: nothing flushed, no shutdown.
   void kill9() {
     const pid_t postmaster = postmaster_pid();
     if (postmaster <= 0) return;
+    ::kill(postmaster, SIGSTOP);  // Frozen, it starts no process between the listing and the kill.
     std::vector<pid_t> children;
     for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
       const std::string name = entry.path().filename().string();
@@ -139,6 +170,7 @@ class PostgresCluster {
     ::kill(postmaster, SIGKILL);
     for (pid_t child : children) ::kill(child, SIGKILL);
     for (pid_t pid : children) wait_gone(pid);
+    if (postmaster == postmaster_) waitpid(postmaster_, nullptr, 0);
     wait_gone(postmaster);
   }
 
@@ -146,6 +178,7 @@ class PostgresCluster {
   void remove() {
     run({(bin_ / "pg_ctl").string(), "--pgdata", (dir_ / "data").string(), "--mode", "immediate", "--wait",
          "stop"});
+    if (postmaster_ > 0) waitpid(postmaster_, nullptr, 0);
     std::filesystem::remove_all(dir_);
   }
 
@@ -160,11 +193,13 @@ class PostgresCluster {
   }
 
  private:
+  // What runs the cluster's commands as `nobody` when we are root.
+  static constexpr std::array<const char*, 4> kAsNobody{"/usr/bin/setpriv", "--reuid=nobody",
+                                                        "--regid=nogroup", "--clear-groups"};
+
   // Runs a cluster command as the cluster's user: `nobody` when we are root.
   ProcessResult run(std::vector<std::string> argv) const {
-    if (geteuid() == 0) {
-      argv.insert(argv.begin(), {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"});
-    }
+    if (geteuid() == 0) argv.insert(argv.begin(), kAsNobody.begin(), kAsNobody.end());
     return run_process(argv, {{"LC_ALL", "C.UTF-8"}});
   }
 
@@ -184,10 +219,14 @@ class PostgresCluster {
     return pid;
   }
 
+  // Until `pid` has exited (a zombie counts: in a container nobody may reap what the postmaster left).
   static void wait_gone(pid_t pid) {
-    for (int i = 0; i < 1000 && ::kill(pid, 0) == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    const auto running = [pid] {
+      std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+      std::string id, comm, state;
+      return static_cast<bool>(stat >> id >> comm >> state) && state != "Z";
+    };
+    for (int i = 0; i < 1000 && running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 
   // Starts `watchdog watch OWNER DIR BIN` (tlb_test_postgres) in a session of its own, its output to
@@ -214,21 +253,25 @@ class PostgresCluster {
  public:
   // The watchdog's loop: once `owner` has exited (or the cluster is gone), removes the cluster.
   void watch_loop(pid_t owner) const {
-    while (::kill(owner, 0) == 0 && std::filesystem::exists(dir_ / "data")) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-    }
-    if (std::filesystem::exists(dir_ / "data")) PostgresCluster(dir_, bin_).remove();
+    const auto mine = [&] {
+      pid_t written = 0;
+      std::ifstream(dir_ / "owner") >> written;
+      return written == owner;  // Else the cluster is gone, or another run made a new one here.
+    };
+    while (::kill(owner, 0) == 0 && mine()) std::this_thread::sleep_for(std::chrono::seconds(1));
+    if (mine()) PostgresCluster(dir_, bin_).remove();
   }
 
  private:
   std::filesystem::path dir_;
   std::filesystem::path bin_;
   int port_ = 0;
+  pid_t postmaster_ = -1;  // Started by this object: its child, reaped once stopped.
 };
 
-// The tests' run on PostgreSQL (ctest's postgres.* tests set TLB_TEST_POSTGRES_DIR, the fixture's cluster): the
-// URL of a schema of its own for `key` (a server's data directory), created when first asked for; a schema, not a
-// database, because a database is megabytes to write and to remove. nullopt on the SQLite run.
+// The tests' run on PostgreSQL (ctest's postgres.* tests set TLB_TEST_POSTGRES_DIR, the fixture's cluster):
+// the URL of a schema of its own for `key` (a server's data directory), created when first asked for; a
+// schema, not a database, because a database is megabytes to write and to remove. nullopt on the SQLite run.
 inline std::optional<std::string> test_postgres_database(const std::string& key) {
   const char* dir = std::getenv("TLB_TEST_POSTGRES_DIR");
   if (dir == nullptr || *dir == '\0') return std::nullopt;
