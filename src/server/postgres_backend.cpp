@@ -147,12 +147,17 @@ class PostgresConnection final : public Connection {
   const std::string& name() const override { return name_; }
 
   void begin(bool write) override {
+    const std::string sql = write ? "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" +
+                                        std::to_string(kWriteLock) + ")"
+                                  : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     if (PQstatus(conn_) != CONNECTION_OK) connect();
-    if (write) {
-      execute("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" +
-              std::to_string(kWriteLock) + ")");
-    } else {
-      execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    try {
+      execute(sql);
+    } catch (const DatabaseUnavailable&) {
+      // A connection that died while idle (PostgreSQL restarted) is found out here, before any work: connect
+      // again once.
+      connect();
+      execute(sql);
     }
   }
   void commit() override { execute("COMMIT"); }
@@ -167,6 +172,7 @@ class PostgresConnection final : public Connection {
   void execute(std::string_view sql) override { check(Result(PQexec(conn_, std::string(sql).c_str())), sql); }
 
   double now() override {
+    if (PQstatus(conn_) != CONNECTION_OK) connect();
     const Result result(PQexec(conn_, "SELECT EXTRACT(EPOCH FROM clock_timestamp())"));
     check(result, "SELECT clock_timestamp()");
     double value = 0;

@@ -193,7 +193,8 @@ TEST_F(PostgresTest, ANewerSchemaOrAnotherProgramsTablesAreRefusedAndNoPasswordI
 
 // PostgreSQL killed (SIGKILL to every one of its processes) while writers post: every write the server
 // acknowledged is there after PostgreSQL restarts; meanwhile the server answers 503, never hangs or dies, and
-// answers again once PostgreSQL is back, without a restart of its own. On a cluster of its own, to kill.
+// answers again once PostgreSQL is back, without a restart of its own (and at once when PostgreSQL restarted
+// while it was idle). On a cluster of its own, to kill.
 TEST_F(PostgresTest, KillingPostgresLosesNoAcknowledgedWriteAndTheServerAnswersAgain) {
   PostgresCluster cluster(
       std::filesystem::temp_directory_path() / ("tlb-pg-kill-" + std::to_string(getpid())),
@@ -252,6 +253,13 @@ TEST_F(PostgresTest, KillingPostgresLosesNoAcknowledgedWriteAndTheServerAnswersA
   for (const json& test : listed.at("tests")) stored.insert(test.at("name"));
   for (const std::string& name : acknowledged)
     EXPECT_TRUE(stored.contains(name)) << "acknowledged but lost: " << name;
+  // PostgreSQL restarted while the server is idle: its next request connects again and succeeds.
+  cluster.kill9();
+  cluster.start();
+  const auto after_restart = client.Post("/api/v1/jobs/kill/versions/v/results",
+                                         one_result("after-restart", 2.0), "application/json");
+  ASSERT_TRUE(after_restart);
+  EXPECT_EQ(after_restart->status, 200) << after_restart->body;
   std::cout << "[ postgres ] " << acknowledged.size() << " acknowledged writes, " << refusals[503]
             << " answered 503 while PostgreSQL was down, none lost\n";
   cluster.remove();
