@@ -152,11 +152,14 @@ TEST_F(PostgresTest, TwoServersStartingOnAnEmptyDatabaseMigrateItOnce) {
 TEST_F(PostgresTest, ANewerSchemaOrAnotherProgramsTablesAreRefusedAndNoPasswordIsPrinted) {
   const PostgresCluster cluster =
       PostgresCluster::attach(std::getenv("TLB_TEST_POSTGRES_DIR"), *testing::postgres_bin_dir());
-  // Trust authentication takes any password: the server connects, and must not print it.
+  // Trust authentication takes any password: the server connects, and must not print it. The URL from
+  // TLB_DATABASE, as from --database.
   std::string with_password = url_;
   with_password.insert(with_password.find("tlb@") + 3, ":hunter2");
   {
-    const auto served = server(with_password);
+    const auto served = std::make_unique<ServerProcess>(
+        std::vector<std::string>{TLB_EXECUTABLE, "server", "--port", "0", "--exit-after", "600"},
+        testing::kTlbServerListening, std::map<std::string, std::string>{{"TLB_DATABASE", with_password}});
     EXPECT_EQ(served->listening_line().find("hunter2"), std::string::npos) << served->listening_line();
     EXPECT_NE(served->listening_line().find("postgresql://tlb:***@127.0.0.1"), std::string::npos)
         << served->listening_line();
