@@ -356,5 +356,26 @@ TEST_F(PostgresTest, CopyFromASqliteStoreServesTheSameAnswers) {
   }
 }
 
+// Names come back in byte order, as from SQLite, whatever the database's collation (the fixture's cluster is
+// German where that locale exists: there "a" sorts before "B").
+TEST_F(PostgresTest, NamesAreOrderedByTheirBytesWhateverTheDatabasesCollation) {
+  const auto served = server();
+  httplib::Client client(served->host(), served->port());
+  for (const char* job : {"b", "B", "a", "A", "a-b", "a_b", "aB"}) {
+    const auto put = client.Put(("/" + std::string(job) + "/suite_time").c_str(), "t: 1000\n", "text/plain");
+    ASSERT_TRUE(put);
+    ASSERT_EQ(put->status, 200) << put->body;
+  }
+  const auto page = client.Get("/");
+  ASSERT_TRUE(page);
+  std::vector<std::string> listed;
+  for (std::size_t at = page->body.find("data-job=\""); at != std::string::npos;
+       at = page->body.find("data-job=\"", at + 1)) {
+    const std::size_t start = at + 10;
+    listed.push_back(page->body.substr(start, page->body.find('"', start) - start));
+  }
+  EXPECT_EQ(listed, (std::vector<std::string>{"A", "B", "a", "a-b", "aB", "a_b", "b"}));
+}
+
 }  // namespace
 }  // namespace tlb

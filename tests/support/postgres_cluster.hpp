@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -20,6 +21,7 @@
 
 #include <array>
 #include <chrono>
+#include <clocale>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -68,6 +70,16 @@ inline int free_loopback_port() {
   return ntohs(address.sin_port);
 }
 
+// The cluster's locale: German where setup.sh generated it, so that its default collation orders text unlike
+// bytes ("a" before "B") and a query that forgets COLLATE "C" shows; else C.UTF-8.
+inline std::string cluster_locale() {
+  if (locale_t german = newlocale(LC_ALL_MASK, "de_DE.UTF-8", nullptr)) {
+    freelocale(german);
+    return "de_DE.UTF-8";
+  }
+  return "C.UTF-8";
+}
+
 class PostgresCluster {
  public:
   // A cluster in `dir` (created; removed by remove()). `bin`: postgres_bin_dir().
@@ -100,7 +112,7 @@ class PostgresCluster {
       }
     }
     check(run({(bin_ / "initdb").string(), "--pgdata", (dir_ / "data").string(), "--username", "tlb",
-               "--auth", "trust", "--encoding", "UTF8", "--locale", "C.UTF-8", "--no-sync"}),
+               "--auth", "trust", "--encoding", "UTF8", "--locale", cluster_locale(), "--no-sync"}),
           "initdb");
     port_ = free_loopback_port();
     std::ofstream(dir_ / "port") << port_;
