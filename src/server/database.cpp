@@ -149,8 +149,8 @@ Statement::~Statement() {
 Statement Session::prepare(std::string_view sql) {
   auto [it, added] = cache_.entries_.try_emplace(std::string(sql));
   StatementCache::Entry& entry = it->second;
-  if (entry.in_use)
-    return Statement(connection_.prepare(sql, false));  // The same query in a loop over its rows.
+  // The same query inside a loop over its own rows gets a statement of its own.
+  if (entry.in_use) return Statement(connection_.prepare(sql, false));
   if (added) {
     try {
       entry.cursor = connection_.prepare(sql, true);

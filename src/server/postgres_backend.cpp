@@ -79,7 +79,13 @@ class PostgresCursor final : public Cursor {
   PostgresCursor(PostgresConnection& connection, std::string_view sql)
       : connection_(connection), sql_(dollar_placeholders(sql)) {}
 
-  void bind_text(int index, std::string_view text) override { set(index, kText, std::string(text)); }
+  void bind_text(int index, std::string_view text) override {
+    // PostgreSQL's text holds no NUL (the names the server takes have none; this keeps any other from being
+    // cut).
+    if (text.find('\0') != std::string_view::npos)
+      throw DatabaseError("a text with a NUL byte cannot be stored");
+    set(index, kText, std::string(text));
+  }
   void bind_integer(int index, std::int64_t value) override { set(index, kInt8, std::to_string(value)); }
   void bind_real(int index, double value) override {
     std::array<char, 32> buffer{};

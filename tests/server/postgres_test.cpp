@@ -61,6 +61,8 @@ class PostgresTest : public testing::ScratchDirTest {
     ScratchDirTest::SetUp();
     const char* dir = std::getenv("TLB_TEST_POSTGRES_DIR");
     if (dir == nullptr) GTEST_SKIP() << "runs in ctest's postgres.* run (TLB_TEST_POSTGRES_DIR unset)";
+    if (!testing::postgres_bin_dir())
+      GTEST_SKIP() << "no PostgreSQL in /usr/lib/postgresql (apt-get install postgresql)";
     url_ = *testing::test_postgres_database(dir_.string());
   }
 
