@@ -26,8 +26,8 @@ endfunction()
 function(tlb_missing_dependency what debian)
   message(FATAL_ERROR "TLB needs ${what}, which was not found. On Debian or Ubuntu: apt-get install ${debian}\n"
                       "(everything the tlb client needs: apt-get install ${TLB_CLIENT_PACKAGES}; "
-                      "with TLB_BUILD_SERVER=ON also libsqlite3-dev; on Fedora: dnf install "
-                      "json-devel cli11-devel tinyxml2-devel cpp-httplib-devel, and sqlite-devel; on macOS: "
+                      "with TLB_BUILD_SERVER=ON also libsqlite3-dev libpq-dev; on Fedora: dnf install "
+                      "json-devel cli11-devel tinyxml2-devel cpp-httplib-devel, and sqlite-devel libpq-devel; on macOS: "
                       "brew install nlohmann-json cli11 tinyxml2 cpp-httplib)")
 endfunction()
 

@@ -7,6 +7,7 @@ packages=(
   cmake g++ ninja-build pkg-config
   nlohmann-json3-dev libtinyxml2-dev libgtest-dev libgmock-dev libcpp-httplib-dev
   libsqlite3-dev libcli11-dev libbenchmark-dev
+  libpq-dev postgresql  # The server's PostgreSQL backend, and the private clusters its tests start.
   catch2 doctest-dev  # Header-only; the tests of include(TLB) check Catch2's and doctest's test discovery.
   chromium           # Headless, for the test that opens tlb report's page in a browser (label "browser").
   locales            # de_DE.UTF-8 (below), for the tests that numbers ignore a locale with a decimal comma.

@@ -16,6 +16,7 @@
 #include "io/text.hpp"
 #include "platform/platform.hpp"
 #include "server/database.hpp"
+#include "server/database_copy.hpp"
 #include "server/server.hpp"
 
 namespace tlb::cli {
@@ -29,6 +30,8 @@ struct ServerArgs {
   std::optional<std::string> port;
   std::optional<std::string> bind;
   std::optional<std::string> data_dir;
+  std::optional<std::string> database;
+  std::optional<std::string> copy_from;
   std::optional<std::string> token;
   std::optional<std::string> max_request_bytes;
   std::optional<std::string> version_life_days;
@@ -63,6 +66,39 @@ bool loopback(const std::string& address) {
 
 std::string url_host(const std::string& address) {
   return address.find(':') != std::string::npos ? "[" + address + "]" : address;
+}
+
+// Where the server keeps everything: --database (a postgresql:// URL, or a SQLite file), else
+// <data-dir>/tlb.sqlite3, the data directory created when missing.
+std::string database_location(const ServerArgs& args, const Environment& env, const std::string& data_dir) {
+  if (auto database = pick(args.database, "--database", env, "TLB_DATABASE")) {
+    if (io::trim(database->value).empty())
+      throw UsageError(database->name + " is empty: give a URL or a file");
+    return database->value;
+  }
+  std::error_code error;
+  fs::create_directories(data_dir, error);
+  if (error) throw io::InputError(data_dir, 0, "cannot create the data directory: " + error.message());
+  return (fs::path(data_dir) / "tlb.sqlite3").string();
+}
+
+// --copy-from: a SQLite store's tables into `database`, a PostgreSQL one still empty; says what it copied.
+void copy_store(const std::string& file, server::Database& database, std::ostream& err) {
+  if (database.dialect() != server::db::Dialect::postgres) {
+    throw UsageError("--copy-from needs --database postgresql://... (the database to copy the store into)");
+  }
+  std::error_code error;
+  if (!fs::is_regular_file(file, error)) throw io::InputError(file, 0, "no such SQLite store (--copy-from)");
+  server::Database source(file);
+  std::int64_t total = 0;
+  std::string tables;
+  for (const auto& [table, rows] : server::copy_database(source, database)) {
+    total += rows;
+    if (rows > 0) tables += (tables.empty() ? "" : ", ") + table + " " + std::to_string(rows);
+  }
+  err << "tlb server: copied " << total << " rows from " << file << " into " << database.path()
+      << (tables.empty() ? "" : " (" + tables + ")") << "\n"
+      << std::flush;
 }
 
 int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, const Environment& env) {
@@ -129,11 +165,8 @@ int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, con
     options.today = [today] { return today; };
   }
 
-  std::error_code error;
-  fs::create_directories(data_dir, error);
-  if (error) throw io::InputError(data_dir, 0, "cannot create the data directory: " + error.message());
-  const std::string database_path = (fs::path(data_dir) / "tlb.sqlite3").string();
-  server::Database database(database_path);
+  server::Database database(database_location(args, env, data_dir));
+  if (args.copy_from) copy_store(*args.copy_from, database, err);
   server::Server server(database, options);
   if (const std::size_t purged = server.purge(); purged > 0) {
     err << "tlb server: purged " << purged << " version" << (purged == 1 ? "" : "s") << " older than "
@@ -142,7 +175,7 @@ int run_server(const ServerArgs& args, std::ostream& out, std::ostream& err, con
 
   platform::StopSignals signals;  // Before any thread starts, so that they all block SIGINT and SIGTERM.
   const int bound = server.bind(bind, port);
-  out << "tlb server: listening on http://" << url_host(bind) << ":" << bound << " (data " << database_path
+  out << "tlb server: listening on http://" << url_host(bind) << ":" << bound << " (data " << database.path()
       << ", " << (options.token ? "writes need a token" : "writes open") << ")" << std::endl;
 
   std::atomic<bool> served{false};
@@ -211,10 +244,11 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_server_
       "(HTML: jobs, runs, each run's report); GET /api/v1/routes lists every route.\n\n"
       "It is also the swarm's coordinator (/api/v1/swarm): `tlb agent` processes register and pull tests,\n"
       "`tlb swarm run` submits a suite and waits for its results (docs/swarm-protocol.md).\n\n"
-      "Everything is kept in <data-dir>/tlb.sqlite3 (SQLite, WAL, synchronous=FULL): a write is on disk\n"
-      "before it is acknowledged. Several servers on one host may share one --data-dir (replicas behind a\n"
-      "load balancer): what one acknowledged, the others see.\n"
-      "Versions first seen more than --version-life-days ago are purged at start\n"
+      "Everything is kept in <data-dir>/tlb.sqlite3 (SQLite, WAL, synchronous=FULL), or with --database\n"
+      "postgresql://user@host:port/db in PostgreSQL, which several servers behind one load balancer can\n"
+      "share (several servers on one host may also share one --data-dir): a write is on disk before it is\n"
+      "acknowledged. Versions first seen more than "
+      "--version-life-days ago are purged at start\n"
       "and hourly; the live history ages by the history policy the clients send.\n\n"
       "Example:\n"
       "  TLB_TOKEN=s3cret tlb server --bind 0.0.0.0 --port 7019 --data-dir /var/lib/tlb\n\n"
@@ -231,6 +265,15 @@ std::function<int(std::ostream&, std::ostream&, const Environment&)> add_server_
   cmd->add_option("--data-dir", args->data_dir,
                   "Where the database lives; created if missing [TLB_DATA_DIR, tlb_store]")
       ->type_name("DIR");
+  cmd->add_option("--database", args->database,
+                  "postgresql://user[:password]@host[:port]/db (password also from PGPASSWORD or ~/.pgpass), "
+                  "or a SQLite file [TLB_DATABASE, <data-dir>/tlb.sqlite3]")
+      ->type_name("URL|FILE");
+  cmd->add_option(
+         "--copy-from", args->copy_from,
+         "Before serving, copy this SQLite store (a tlb.sqlite3) into --database, a PostgreSQL database "
+         "that must be empty")
+      ->type_name("FILE");
   cmd->add_option(
          "--token", args->token,
          "Writes (POST, PUT) need 'Authorization: Bearer TOKEN'; prefer the variable, which ps does not "

@@ -1,13 +1,16 @@
-// The server's storage: one SQLite database (the only file that includes sqlite3.h is database.cpp; the
-// swarm's state, swarm_state.cpp, keeps its tables here through Session::prepare).
+// The server's storage, one interface on two backends (db_backend.hpp): a SQLite file (sqlite_backend.cpp,
+// the default) or a PostgreSQL database (postgres_backend.cpp) that several servers can share. The swarm's
+// state, swarm_state.cpp, keeps its tables here through Session::prepare.
 //
-// Durability: WAL journal, synchronous=FULL, so a transaction is on disk when COMMIT returns; every write
-// request runs in one transaction committed before its response is sent, so an acknowledged write survives
-// kill -9 and power loss. One connection, used under a mutex: SQLite serializes writers anyway, and the
-// server's requests are small.
+// Durability: SQLite in WAL mode with synchronous=FULL, PostgreSQL with its own WAL, so a transaction is on
+// disk when COMMIT returns; every write request runs in one transaction committed before its response is
+// sent, so an acknowledged write survives kill -9 and power loss. One connection, used under a mutex: the
+// database serializes writers anyway (PostgreSQL's write transactions take one advisory lock), and requests
+// are small.
 //
-// Schema (PRAGMA user_version 4; a version 1 database gains the swarm_* tables when opened, a version 2 one
-// the agents' secrets and the tests' confirm flag, a version 3 one the generations and swarm_runs.recorded):
+// Schema: numbered migrations (database.cpp) that both backends run; the version is SQLite's PRAGMA
+// user_version, PostgreSQL's one-row table tlb_schema. Version 4 (3 added the agents' secrets and the tests'
+// confirm flag, 4 the generations and swarm_runs.recorded):
 //   history          live history per job: the timing file's columns (file_store.hpp's TimedRecord)
 //   versions         one row per (job, version) the server has seen, with when it was first seen (for the
 //                    purge) and whether its snapshot is frozen
@@ -26,6 +29,7 @@
 // writers, and nothing a replica keeps in memory is trusted without a value read in the transaction.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -41,18 +45,10 @@
 #include <utility>
 #include <vector>
 
+#include "server/db_backend.hpp"
 #include "store/file_store.hpp"
 
-struct sqlite3;
-struct sqlite3_stmt;
-
 namespace tlb::server {
-
-// A database that cannot be opened, read or written; the message names the file.
-class DatabaseError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // A write that would add a job past Database::set_max_jobs's limit; the message names the job and the limit.
 class JobLimitError : public std::runtime_error {
@@ -68,15 +64,14 @@ inline constexpr int kSchemaVersion = 4;
 class StatementCache {
  public:
   StatementCache() = default;
-  ~StatementCache() { clear(); }
   StatementCache(const StatementCache&) = delete;
   StatementCache& operator=(const StatementCache&) = delete;
-  void clear();
+  void clear() { entries_.clear(); }
 
  private:
   friend class Session;
   struct Entry {
-    sqlite3_stmt* statement = nullptr;
+    std::unique_ptr<db::Cursor> cursor;
     bool in_use = false;  // Lent to a Statement now.
   };
   std::unordered_map<std::string, Entry> entries_;  // Nodes: an entry's address stays while the map grows.
@@ -86,36 +81,49 @@ class StatementCache {
 // position, from 1. step() returns true while there is a row.
 class Statement {
  public:
-  // Prepares `sql` for this statement alone (finalized at the end).
-  Statement(sqlite3* db, std::string_view sql, const std::string& path);
+  // A statement of its own (destroyed at the end).
+  explicit Statement(std::unique_ptr<db::Cursor> cursor) : owned_(std::move(cursor)), cursor_(owned_.get()) {}
   ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
-  Statement& bind(int index, std::string_view text);
-  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view text) {
+    cursor_->bind_text(index, text);
+    return *this;
+  }
+  Statement& bind(int index, std::int64_t value) {
+    cursor_->bind_integer(index, value);
+    return *this;
+  }
   Statement& bind(int index, int value) { return bind(index, static_cast<std::int64_t>(value)); }
-  Statement& bind(int index, double value);
-  Statement& bind_null(int index);
+  Statement& bind(int index, double value) {
+    cursor_->bind_real(index, value);
+    return *this;
+  }
+  Statement& bind_null(int index) {
+    cursor_->bind_null(index);
+    return *this;
+  }
 
-  bool step();
+  bool step() { return cursor_->step(); }
   // step() for statements that return no row.
   void run();
+  // Rows the last run() inserted, updated or deleted.
+  std::int64_t changes() const { return cursor_->changes(); }
 
-  std::string text(int column) const;
-  std::int64_t integer(int column) const;
-  double real(int column) const;
-  bool is_null(int column) const;
+  std::string text(int column) const { return cursor_->text(column); }
+  std::int64_t integer(int column) const { return cursor_->integer(column); }
+  double real(int column) const { return cursor_->real(column); }
+  bool is_null(int column) const { return cursor_->is_null(column); }
 
  private:
   friend class Session;
   // Borrows a cached statement, reset and handed back at the end.
-  Statement(sqlite3* db, sqlite3_stmt* cached, bool* in_use, const std::string& path);
+  Statement(db::Cursor& cached, bool* in_use) : cursor_(&cached), in_use_(in_use) { *in_use_ = true; }
 
-  sqlite3* db_;
-  sqlite3_stmt* statement_ = nullptr;
+  std::unique_ptr<db::Cursor> owned_;
+  db::Cursor* cursor_;
   bool* in_use_ = nullptr;  // Set when borrowed from a StatementCache.
-  const std::string& path_;
 };
 
 // A partition: number and total ("p/t" in the original API).
@@ -220,38 +228,42 @@ class Session {
 
   // Any statement, for the swarm's state (swarm_state.cpp), which keeps its own tables in this database.
   // Prepared once per connection and reused; the same SQL while an earlier one is still open gets its own.
+  // SQL in the dialect both backends accept (db_backend.hpp).
   Statement prepare(std::string_view sql);
 
  private:
   friend class Database;
-  Session(sqlite3* db, const std::string& path, StatementCache& cache, DatabaseMemo& memo)
-      : db_(db), path_(path), cache_(cache), memo_(memo) {}
+  Session(db::Connection& connection, StatementCache& cache, DatabaseMemo& memo)
+      : connection_(connection), cache_(cache), memo_(memo) {}
   // The generations table (schema version 4): the stamp of (kind, job, version) (0: never written), and a
   // new one.
   std::uint64_t generation(std::string_view kind, const std::string& job, const std::string& version);
   void bump_generation(std::string_view kind, const std::string& job, const std::string& version);
 
-  sqlite3* db_;
-  const std::string& path_;
+  db::Connection& connection_;
   StatementCache& cache_;
   DatabaseMemo& memo_;
 };
 
 class Database {
  public:
-  // Opens `path`, creating it and its schema when missing (":memory:": a database in memory, for
-  // simulations). Throws DatabaseError naming the file when it cannot be opened, is not a tlb database, or
-  // has a newer schema.
-  explicit Database(std::string path);
+  // Opens `location`: a PostgreSQL URL (postgresql://user@host:port/db, db::is_postgres_url) or else a SQLite
+  // file, created when missing (":memory:": a database in memory, for simulations). Creates or upgrades the
+  // schema. Throws DatabaseError naming the file or URL (password masked) when it cannot be opened, is not a
+  // tlb database, or has a newer schema.
+  explicit Database(const std::string& location);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
 
-  const std::string& path() const { return path_; }
+  // The file, or the URL with its password masked.
+  const std::string& path() const { return connection_->name(); }
+  db::Dialect dialect() const { return connection_->dialect(); }
 
   // The database's clock, in unix seconds: what every server sharing this database measures leases by.
-  // SQLite's is this machine's system clock (the servers of one file share a host); a database server's is
-  // its own. Needs no lock: the swarm's coordinator reads it inside its transactions.
+  // SQLite's is this machine's system clock (the servers of one file share a host); PostgreSQL's is its
+  // own, as this machine's clock plus its offset from PostgreSQL's, measured at the start of a transaction
+  // at most every 10 s. Takes no lock: the swarm's coordinator reads it inside its transactions.
   double now() const;
 
   // At most `jobs` jobs (histories and versions by job name); 0, the default, any number.
@@ -261,12 +273,14 @@ class Database {
   }
 
   // Runs `work` in one transaction under the lock: committed (durably) when it returns, rolled back when it
-  // throws. `write` takes the write lock at once (BEGIN IMMEDIATE), so a read-then-write never has to retry.
+  // throws. `write` takes the write lock at once (BEGIN IMMEDIATE; an advisory lock on PostgreSQL, whose
+  // reads see a REPEATABLE READ snapshot), so a read-then-write never has to retry, across processes too.
   template <class Work>
   auto transaction(bool write, Work&& work) -> decltype(work(std::declval<Session&>())) {
     std::lock_guard lock(mutex_);
     Transaction guard(*this, write);
-    Session session(db_, path_, cache_, memo_);
+    Session session(*connection_, cache_, memo_);
+    sync_clock();
     if constexpr (std::is_void_v<decltype(work(session))>) {
       work(session);
       guard.commit();
@@ -290,14 +304,17 @@ class Database {
     bool done_ = false;
   };
 
-  void execute(std::string_view sql);
-  void create_schema();
+  void migrate();
+  // Measures the offset of the database's clock from this machine's, when the last measure is 10 s old
+  // (PostgreSQL only; under the lock, in a transaction).
+  void sync_clock();
 
-  std::string path_;
-  sqlite3* db_ = nullptr;
-  StatementCache cache_;  // Finalized before the connection closes.
+  std::unique_ptr<db::Connection> connection_;
+  StatementCache cache_;  // Destroyed before the connection closes.
   DatabaseMemo memo_;
   std::mutex mutex_;
+  std::atomic<double> clock_offset_{0};  // The database's clock minus this machine's, in seconds.
+  double clock_synced_ = -1e18;          // When clock_offset_ was measured (this machine's clock).
 };
 
 }  // namespace tlb::server

@@ -204,6 +204,13 @@ Reply Server::Impl::handle(std::string_view method, std::string_view target, std
   } catch (const JobLimitError& e) {
     const std::string message = one_line(e.what());
     return api ? json_reply(403, ordered_json{{"error", message}}) : text_reply(403, message + "\n");
+  } catch (const DatabaseUnavailable& e) {
+    // PostgreSQL restarting or out of reach: the request is not acknowledged; a retry connects again.
+    const std::string message = one_line(e.what());
+    std::cerr << "tlb server: " << message << std::endl;
+    Reply reply = api ? json_reply(503, ordered_json{{"error", message}}) : text_reply(503, message + "\n");
+    reply.headers.emplace_back("Retry-After", "1");
+    return reply;
   } catch (const std::exception& e) {
     const std::string message = one_line(e.what());
     std::cerr << "tlb server: error: " << method << " " << printable(target, 200) << ": " << message

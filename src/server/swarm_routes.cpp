@@ -127,11 +127,10 @@ struct SwarmRoutes::Impl {
     const store::HistoryPolicy policy;
     database.transaction(true, [&](Session& s) {
       // Once per run, by whichever server gets here first: the flag is set in the transaction of the write.
-      s.prepare("UPDATE swarm_runs SET recorded = 1 WHERE id = ?1 AND recorded = 0 AND finished != 0")
-          .bind(1, run)
-          .run();
-      Statement changed = s.prepare("SELECT changes()");
-      if (!changed.step() || changed.integer(0) == 0) return;
+      Statement update =
+          s.prepare("UPDATE swarm_runs SET recorded = 1 WHERE id = ?1 AND recorded = 0 AND finished != 0");
+      update.bind(1, run).run();
+      if (update.changes() == 0) return;
       const store::Timings before = s.history(outcome.run.job);
       store::Timings after = before;
       store::apply(after, report, policy.smoothing_factor);

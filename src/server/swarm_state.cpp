@@ -258,13 +258,9 @@ RunId SqliteSwarmState::create_run(const RunRow& run, const std::vector<TestRow>
 
 bool SqliteSwarmState::finish_run(RunId id, double at) {
   return within(true, [&](Session& s) {
-    s.prepare("UPDATE swarm_runs SET finished = ?2 WHERE id = ?1 AND finished = 0")
-        .bind(1, id)
-        .bind(2, at)
-        .run();
-    Statement changed = s.prepare("SELECT changes()");
-    changed.step();
-    return changed.integer(0) != 0;
+    Statement update = s.prepare("UPDATE swarm_runs SET finished = ?2 WHERE id = ?1 AND finished = 0");
+    update.bind(1, id).bind(2, at).run();
+    return update.changes() != 0;
   });
 }
 
@@ -352,7 +348,9 @@ std::string SqliteSwarmState::put_agent(AgentRow agent) {
         "os = ?5, arch = ?6, cores = ?7, ram_mb = ?8, bench = ?9, rtt_ms = ?10, trust = ?11, error_rate = "
         "?12, "
         "speed = ?13, speed_samples = ?14, checks_passed = ?15, consecutive_losses = ?16, "
-        "unconfirmed_failures = ?17, last_seen = max(last_seen, ?19), left_swarm = ?20, evicted_because = "
+        "unconfirmed_failures = ?17, last_seen = CASE WHEN swarm_agents.last_seen > ?19 THEN "
+        "swarm_agents.last_seen ELSE ?19 END, "
+        "left_swarm = ?20, evicted_because = "
         "?21, "
         "checks_asked = ?22, secret = ?23");
     row.bind(1, agent.id)
@@ -385,11 +383,16 @@ std::string SqliteSwarmState::put_agent(AgentRow agent) {
 
 void SqliteSwarmState::touch(const std::string& agent, double now, double deadline) {
   within(true, [&](Session& s) {
-    s.prepare("UPDATE swarm_agents SET last_seen = max(last_seen, ?2), left_swarm = 0 WHERE id = ?1")
+    s.prepare(
+         "UPDATE swarm_agents SET last_seen = CASE WHEN last_seen > ?2 THEN last_seen ELSE ?2 END, "
+         "left_swarm = 0 "
+         "WHERE id = ?1")
         .bind(1, agent)
         .bind(2, now)
         .run();
-    s.prepare("UPDATE swarm_tests SET deadline = max(deadline, ?2) WHERE agent = ?1 AND state = ?3")
+    s.prepare(
+         "UPDATE swarm_tests SET deadline = CASE WHEN deadline > ?2 THEN deadline ELSE ?2 END "
+         "WHERE agent = ?1 AND state = ?3")
         .bind(1, agent)
         .bind(2, deadline)
         .bind(3, kLeased)
@@ -416,9 +419,7 @@ std::vector<swarm::SwarmState::Reservation> SqliteSwarmState::reserve(
           .bind(7, end)
           .bind(8, kPending)
           .run();
-      Statement changed = s.prepare("SELECT changes()");
-      changed.step();
-      if (changed.integer(0) == 0) continue;
+      if (take.changes() == 0) continue;
       s.prepare("INSERT INTO swarm_leases (lease, run, name, agent) VALUES (?1, ?2, ?3, ?4)")
           .bind(1, lease)
           .bind(2, run)
@@ -607,9 +608,7 @@ bool SqliteSwarmState::settle(RunId run, const std::string& name, Lease lease, s
         .bind(7, static_cast<int>(flaky))
         .bind(8, lease)
         .run();
-    Statement changed = s.prepare("SELECT changes()");
-    changed.step();
-    return changed.integer(0) != 0;
+    return update.changes() != 0;
   });
 }
 

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/postgres_cluster.hpp"
 #include "support/process.hpp"
 
 namespace tlb::testing {
@@ -236,11 +237,14 @@ class ServerProcess {
   std::thread out_reader_;
 };
 
-// `tlb server` on loopback, port 0, on `data_dir`, with a safety net (--exit-after 600) and `extra` flags.
+// `tlb server` on loopback, port 0, on `data_dir`, with a safety net (--exit-after 600) and `extra` flags. On
+// the tests' PostgreSQL run, on a database of its own for `data_dir` instead (postgres_cluster.hpp).
 inline std::vector<std::string> tlb_server_command(const std::string& tlb, const std::string& data_dir,
                                                    std::vector<std::string> extra = {}) {
   std::vector<std::string> argv{tlb, "server",     "--bind", "127.0.0.1",    "--port",
                                 "0", "--data-dir", data_dir, "--exit-after", "600"};
+  if (const auto database = test_postgres_database(data_dir))
+    argv.insert(argv.end(), {"--database", *database});
   argv.insert(argv.end(), extra.begin(), extra.end());
   return argv;
 }
