@@ -25,9 +25,9 @@ constexpr std::int64_t kWriteLock = 0x746c62;
 constexpr std::string_view kStatementTimeout = "30s";
 
 // Parameter types by OID (pg_type.h, stable across versions); 0 lets the server infer it (a NULL).
-constexpr Oid kInt8 = 20;
-constexpr Oid kText = 25;
-constexpr Oid kFloat8 = 701;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kTextOid = 25;
+constexpr Oid kFloat8Oid = 701;
 
 // `?N` placeholders as PostgreSQL's `$N` (a bare `?` takes the next number), outside quotes.
 std::string dollar_placeholders(std::string_view sql) {
@@ -84,13 +84,13 @@ class PostgresCursor final : public Cursor {
     // cut).
     if (text.find('\0') != std::string_view::npos)
       throw DatabaseError("a text with a NUL byte cannot be stored");
-    set(index, kText, std::string(text));
+    set(index, kTextOid, std::string(text));
   }
-  void bind_integer(int index, std::int64_t value) override { set(index, kInt8, std::to_string(value)); }
+  void bind_integer(int index, std::int64_t value) override { set(index, kInt8Oid, std::to_string(value)); }
   void bind_real(int index, double value) override {
     std::array<char, 32> buffer{};
     const auto end = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value).ptr;
-    set(index, kFloat8, std::string(buffer.data(), end));
+    set(index, kFloat8Oid, std::string(buffer.data(), end));
   }
   void bind_null(int index) override { set(index, 0, std::nullopt); }
 
