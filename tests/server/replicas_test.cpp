@@ -28,6 +28,7 @@
 #include "io/record.hpp"
 #include "server/database.hpp"
 #include "server/partition_records.hpp"
+#include "support/postgres_cluster.hpp"
 #include "support/process.hpp"
 #include "support/scratch_dir.hpp"
 #include "support/server_process.hpp"
@@ -41,9 +42,13 @@ using testing::ServerProcess;
 const std::string kSwarm = "/api/v1/swarm";
 
 // The `tlb server` flags that put a replica on the store named `kind`, made in `dir` (which outlives the
-// replicas). Every replica of one test gets the same flags.
-std::vector<std::string> shared_store(const std::string& kind, const std::filesystem::path& dir) {
+// replicas): one SQLite file, or one database of `cluster`, a private PostgreSQL. Every replica of one test
+// gets the same flags.
+std::vector<std::string> shared_store(const std::string& kind, const std::filesystem::path& dir,
+                                      const testing::PostgresCluster* cluster) {
   if (kind == "sqlite") return {"--data-dir", (dir / "shared-data").string()};
+  if (kind == "postgresql" && cluster != nullptr)
+    return {"--data-dir", (dir / "shared-data").string(), "--database", cluster->url()};
   throw std::invalid_argument("no shared store '" + kind + "'");
 }
 
@@ -148,7 +153,15 @@ class ReplicasTest : public testing::ScratchDirTest, public ::testing::WithParam
  protected:
   void SetUp() override {
     ScratchDirTest::SetUp();
-    store_ = shared_store(GetParam(), dir_);
+    if (GetParam() == "postgresql") {
+      const auto bin = testing::postgres_bin_dir();
+      if (!bin) GTEST_SKIP() << "no PostgreSQL in /usr/lib/postgresql (scripts/setup.sh installs it)";
+      // A cluster of its own (initdb, 1 to 3 s): EveryWriteAcknowledged... kills it.
+      cluster_ = std::make_unique<testing::PostgresCluster>(
+          std::filesystem::temp_directory_path() / ("tlb-pg-replicas-" + std::to_string(getpid())), *bin);
+      cluster_->create(getpid(), TLB_TEST_POSTGRES);
+    }
+    store_ = shared_store(GetParam(), dir_, cluster_.get());
     for (int i = 0; i < 2; ++i) replicas_.push_back(start_replica(store_));
   }
   void TearDown() override {
@@ -156,6 +169,7 @@ class ReplicasTest : public testing::ScratchDirTest, public ::testing::WithParam
       if (HasFailure() && replica) std::cerr << "replica stderr:\n" << replica->err() << "\n";
     }
     replicas_.clear();  // Before the store's directory goes.
+    if (cluster_) cluster_->remove();
     ScratchDirTest::TearDown();
   }
   // Both replicas again, with `extra` flags.
@@ -167,6 +181,7 @@ class ReplicasTest : public testing::ScratchDirTest, public ::testing::WithParam
 
   std::vector<std::string> store_;
   std::vector<std::unique_ptr<ServerProcess>> replicas_;
+  std::unique_ptr<testing::PostgresCluster> cluster_;  // The store of the "postgresql" case.
 };
 
 // A GET for a null body (a run's progress), else a POST of it.
@@ -322,6 +337,14 @@ TEST_P(ReplicasTest, EveryWriteAcknowledgedByEitherReplicaIsFoundThroughTheOther
   EXPECT_EQ(replica(1).kill9(), 128 + SIGKILL);
   const int at_kill = acknowledged;
   while (acknowledged < at_kill + 150) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  int at_database_kill = 0;
+  if (cluster_) {  // Then PostgreSQL itself: SIGKILL, and started again on its files.
+    at_database_kill = acknowledged;
+    cluster_->kill9();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    cluster_->start();
+    while (acknowledged < at_database_kill + 150) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
   stop = true;
   for (std::thread& writer : writers) writer.join();
 
@@ -335,7 +358,9 @@ TEST_P(ReplicasTest, EveryWriteAcknowledgedByEitherReplicaIsFoundThroughTheOther
   EXPECT_GT(names.size(), 100u);
   EXPECT_GT(versions.size(), 10u);
   std::cout << "[ replicas ] " << names.size() + versions.size() << " acknowledged writes by " << kWriters
-            << " writers over two replicas (" << at_kill << " before the kill -9 of one), none lost\n";
+            << " writers over two replicas (" << at_kill << " before the kill -9 of one"
+            << (cluster_ ? ", " + std::to_string(at_database_kill) + " before that of PostgreSQL" : "")
+            << "), none lost\n";
 }
 
 // A replica keeps the bodies of heavy reads, but only as a cache: a write through the other replica is seen
@@ -466,7 +491,6 @@ TEST_P(ReplicasTest, TheSameCallOnBothReplicasAtOnceActsOnce) {
 // A run finished by a replica killed before it put the run's results into the history (the run is finished
 // in the database, its results not recorded) is recorded by the next tick of any replica, once.
 TEST_P(ReplicasTest, AFinishedRunLeftUnrecordedIsRecordedByAnotherReplica) {
-  if (GetParam() != "sqlite") GTEST_SKIP() << "reaches into the SQLite file";
   const auto [submitted, run] = post(replica(0), kSwarm + "/runs", queue_run("swept", "1", {"swept.a"}));
   ASSERT_EQ(submitted, 201) << run;
   QueueJob job({&replica(0)}, "swept/1/1", run.value("run", 0));
@@ -487,7 +511,7 @@ TEST_P(ReplicasTest, AFinishedRunLeftUnrecordedIsRecordedByAnotherReplica) {
   // As if the replica that finished it had been killed before recording it.
   replica(0).kill9();
   {
-    server::Database database((dir_ / "shared-data" / "tlb.sqlite3").string());
+    server::Database database(cluster_ ? cluster_->url() : (dir_ / "shared-data" / "tlb.sqlite3").string());
     database.transaction(true, [](server::Session& s) {
       s.prepare("UPDATE swarm_runs SET recorded = 0").run();
       s.prepare("DELETE FROM records WHERE job = 'swept'").run();
@@ -571,7 +595,8 @@ TEST_P(ReplicasTest, TheJobLimitCountsTheJobsEveryReplicaAdded) {
   EXPECT_TRUE(history_of(replica(1), "/api/v1/jobs/third/history").empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(SharedStores, ReplicasTest, ::testing::Values("sqlite"));
+INSTANTIATE_TEST_SUITE_P(SharedStores, ReplicasTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& store) { return store.param; });
 
 }  // namespace
 }  // namespace tlb
