@@ -10,7 +10,8 @@
 //
 // The servers are the real `tlb` binary, started on loopback as a CI would run them: SQLite on one server
 // (a fresh data directory; every write committed with fsync before the answer), then, with --postgres URL,
-// PostgreSQL behind 1, 2 and 4 replicas, clients spread over them in turn as a load balancer would.
+// PostgreSQL behind 1, 2 and 4 replicas, clients spread over them in turn as a load balancer would (a
+// private cluster started for the run, as the tests make one, unless --postgres names a database).
 // Usage: tlb_bench_server <path to tlb> [--seconds S] [--clients 1,10,100] [--tests 100] [--suite 10000]
 //        [--queue-tests 2000] [--postgres URL] [--replicas 1,2,4] [--keep DIR]
 #include <httplib.h>
@@ -26,6 +27,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -35,6 +37,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#ifdef TLB_TEST_POSTGRES
+#include "support/postgres_cluster.hpp"
+#endif
 
 extern char** environ;
 
@@ -364,16 +370,30 @@ void queue_rows(const Options& options, const Store& store, const std::vector<in
   }
 }
 
-// The stores to compare: SQLite on one server; PostgreSQL (`--postgres URL`) on 1, 2 and 4 replicas.
-std::vector<Store> stores(const Options& options, const fs::path& data) {
+// The stores to compare: SQLite on one server; PostgreSQL on 1, 2 and 4 replicas, each count on a
+// database of its own (`--postgres URL`: that one database for all).
+std::vector<Store> stores(const Options& options, const fs::path& data,
+                          const std::function<std::string(int)>& database) {
   std::vector<Store> list = {{"sqlite", 1, {"--data-dir", (data / "sqlite").string()}}};
-  if (options.postgres.empty()) return list;
+  if (!database) return list;
   for (int replicas : options.replicas)
     list.push_back({"postgresql x" + std::to_string(replicas),
                     replicas,
-                    {"--database", options.postgres, "--data-dir", (data / "pg").string()}});
+                    {"--database", database(replicas), "--data-dir", (data / "pg").string()}});
   return list;
 }
+
+#ifdef TLB_TEST_POSTGRES
+// Without --postgres, a private PostgreSQL cluster (the tests' own, tests/support/postgres_cluster.hpp) in
+// `data`, removed at the end; nullptr when PostgreSQL is not installed.
+std::unique_ptr<tlb::testing::PostgresCluster> private_postgres(const fs::path& data) {
+  const auto bin = tlb::testing::postgres_bin_dir();
+  if (!bin) return nullptr;
+  auto cluster = std::make_unique<tlb::testing::PostgresCluster>(data / "postgres", *bin);
+  cluster->create(getpid(), TLB_TEST_POSTGRES);
+  return cluster;
+}
+#endif
 
 void bench_store(const Options& options, const Store& store) {
   std::vector<std::unique_ptr<Server>> servers;
@@ -402,7 +422,24 @@ int main(int argc, char** argv) {
               << " s per case; " << std::thread::hardware_concurrency() << " cores\n\n";
     std::cout << "| store | request | clients | requests | per second | p50 ms | p99 ms | max ms | errors |\n"
               << "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
-    for (const Store& store : stores(options, data)) bench_store(options, store);
+    std::function<std::string(int)> database;
+    if (!options.postgres.empty()) database = [&](int) { return options.postgres; };
+#ifdef TLB_TEST_POSTGRES
+    const auto cluster = options.postgres.empty() ? private_postgres(data) : nullptr;
+    if (cluster) {
+      std::cout << "PostgreSQL: a private cluster on 127.0.0.1:" << cluster->port() << " (fsync on)\n\n";
+      database = [&](int replicas) {
+        const std::string name = "bench" + std::to_string(replicas);
+        cluster->sql("CREATE DATABASE " + name);
+        return cluster->url(name);
+      };
+    }
+#endif
+    if (!database) std::cout << "(no PostgreSQL: give --postgres URL, or install Debian's postgresql)\n\n";
+    for (const Store& store : stores(options, data, database)) bench_store(options, store);
+#ifdef TLB_TEST_POSTGRES
+    if (cluster) cluster->remove();
+#endif
     if (options.keep.empty()) fs::remove_all(data);
     return 0;
   } catch (const std::exception& e) {

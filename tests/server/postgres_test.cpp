@@ -148,7 +148,7 @@ TEST_F(PostgresTest, TwoServersStartingOnAnEmptyDatabaseMigrateItOnce) {
   const PostgresCluster cluster =
       PostgresCluster::attach(std::getenv("TLB_TEST_POSTGRES_DIR"), *testing::postgres_bin_dir());
   const std::string schema = url_.substr(url_.rfind("%3D") + 3);
-  EXPECT_EQ(cluster.sql("SELECT count(*), max(version) FROM " + schema + ".tlb_schema"), "1|3\n");
+  EXPECT_EQ(cluster.sql("SELECT count(*), max(version) FROM " + schema + ".tlb_schema"), "1|4\n");
 }
 
 TEST_F(PostgresTest, ANewerSchemaOrAnotherProgramsTablesAreRefusedAndNoPasswordIsPrinted) {
@@ -334,9 +334,11 @@ TEST_F(PostgresTest, CopyFromASqliteStoreServesTheSameAnswers) {
     ServerProcess copied(copy, testing::kTlbServerListening, {{"SOURCE_DATE_EPOCH", "1700000000"}});
     EXPECT_EQ(read_all(copied), before);
     EXPECT_NE(copied.err().find("tlb server: copied "), std::string::npos) << copied.err();
-    EXPECT_NE(copied.err().find("(applied_results 1, history 3, snapshots 6, subset_sizes 2, swarm_agents 1, "
-                                "swarm_leases 1, swarm_runs 1, swarm_tests 2, versions 2)"),
-              std::string::npos)
+    EXPECT_NE(
+        copied.err().find(
+            "(applied_results 1, generations 3, history 3, snapshots 6, subset_sizes 2, swarm_agents 1, "
+            "swarm_leases 1, swarm_runs 1, swarm_tests 2, versions 2)"),
+        std::string::npos)
         << copied.err();
     httplib::Client client(copied.host(), copied.port());
     const auto more = client.Post("/j/subset_size", "9", "text/plain");
