@@ -152,10 +152,10 @@ struct ServerOptions {
                                // on. "" when there is none: the live history is read, and no ledger kept.
   std::string token;           // Sent as a bearer token with writes; "" for none.
   double timeout_seconds = 5;  // For connecting, and for each read and write: a server never hangs a run.
+  std::string run_key;         // What tells this cell of a CI matrix from the others (see run_version).
   // How long a request is sent again, after no answer or a 502, 503 or 504 (a replica restarting behind a
   // proxy): every request of the store is idempotent. 0: sent once.
   double retry_seconds = 10;
-  std::string run_key;  // What tells this cell of a CI matrix from the others (see run_version).
 };
 
 // The name of the server's run: the job version, and, when there is a run key, a dot and the first 8 hex
