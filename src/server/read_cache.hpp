@@ -10,14 +10,14 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <semaphore>
 #include <string>
 #include <utility>
+
+#include "server/lru.hpp"
 
 namespace tlb::server {
 
@@ -66,7 +66,6 @@ class ReadCache {
   struct Entry {
     std::uint64_t stamp = 0;
     Body body;
-    std::list<std::string>::iterator age;  // In order_.
   };
 
   Body find(const std::string& key, std::uint64_t stamp);
@@ -74,9 +73,7 @@ class ReadCache {
 
   std::counting_semaphore<kBuilders> builders_{kBuilders};
   std::mutex mutex_;
-  std::map<std::string, Entry, std::less<>> entries_;
-  std::list<std::string> order_;  // Keys, the oldest first.
-  std::size_t bytes_ = 0;
+  ByteBoundedLru<std::string, Entry> entries_{kMaxBytes};
 };
 
 }  // namespace tlb::server

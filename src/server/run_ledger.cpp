@@ -49,41 +49,18 @@ bool RunLedger::holds_exactly(PartitionId id, const std::vector<std::string>& wa
 }
 
 RunLedger* RunLedgers::find(const Key& key, std::uint64_t stamp) {
-  const auto found = ledgers_.find(key);
-  if (found == ledgers_.end() || found->second.first.stamp != stamp) return nullptr;
-  order_.splice(order_.end(), order_, found->second.second);
-  return &found->second.first;
+  RunLedger* found = ledgers_.find(key);
+  return found != nullptr && found->stamp == stamp ? found : nullptr;
 }
 
 RunLedger& RunLedgers::put(const Key& key, RunLedger ledger) {
-  auto [it, added] = ledgers_.try_emplace(key);
-  if (!added) {
-    bytes_ -= it->second.first.bytes;
-    order_.erase(it->second.second);
-  }
-  it->second.first = std::move(ledger);
-  it->second.second = order_.insert(order_.end(), key);
-  bytes_ += it->second.first.bytes;
-  resize();
-  return it->second.first;
-}
-
-void RunLedgers::resize() {
-  bytes_ = 0;
-  for (const auto& [key, entry] : ledgers_) bytes_ += entry.first.bytes;
-  while (bytes_ > kMaxBytes && order_.size() > 1) {
-    const auto oldest = ledgers_.find(order_.front());
-    bytes_ -= oldest->second.first.bytes;
-    ledgers_.erase(oldest);
-    order_.pop_front();
-  }
+  const std::size_t bytes = ledger.bytes;
+  return ledgers_.put(key, std::move(ledger), bytes);
 }
 
 void RunLedgers::clear() {
   std::lock_guard guard(mutex_);
   ledgers_.clear();
-  order_.clear();
-  bytes_ = 0;
 }
 
 std::optional<RunCheck> RunChecks::find(const std::string& job, const std::string& version,

@@ -10,7 +10,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -21,6 +20,7 @@
 
 #include "io/record.hpp"
 #include "server/database.hpp"
+#include "server/lru.hpp"
 
 namespace tlb::server {
 
@@ -66,17 +66,13 @@ class RunLedgers {
     if (!ledger) return;
     update(*ledger);
     ledger->stamp = after;
-    resize();
+    ledgers_.resized(key, ledger->bytes);
   }
   void clear();
 
  private:
-  void resize();
-
   std::mutex mutex_;
-  std::map<Key, std::pair<RunLedger, std::list<Key>::iterator>> ledgers_;
-  std::list<Key> order_;  // The least recently used first.
-  std::size_t bytes_ = 0;
+  ByteBoundedLru<Key, RunLedger> ledgers_{kMaxBytes};
 };
 
 // A run's verdict as the dashboard shows it, per (job, version) at a records generation.
