@@ -525,6 +525,7 @@ Database::~Database() = default;
 void Database::migrate() {
   std::lock_guard lock(mutex_);
   Transaction guard(*this, true);
+  sync_clock();  // Before anyone reads now(): the swarm's coordinator takes its start time from it.
   db::Connection& db = *connection_;
   const std::int64_t found = db.schema_version();
   if (found > kSchemaVersion) {

@@ -74,6 +74,21 @@ using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
 class PostgresConnection;
 
+// A number PostgreSQL sent as text in (row, column) of `result`: the whole text, or a DatabaseError naming
+// `what` (a NULL or a value of another type is a bug in the query, not a 0).
+template <class Number>
+Number parse_number(const PGresult* result, int row, int column, std::string_view what) {
+  Number value{};
+  const char* begin = PQgetvalue(result, row, column);
+  const char* end = begin + PQgetlength(result, row, column);
+  const auto [stop, error] = std::from_chars(begin, end, value);
+  if (PQgetisnull(result, row, column) != 0 || error != std::errc() || stop != end || begin == end) {
+    throw DatabaseError("PostgreSQL: not a number in column " + std::to_string(column) + " of " +
+                        std::string(what.substr(0, 120)) + ": '" + std::string(begin, end) + "'");
+  }
+  return value;
+}
+
 class PostgresCursor final : public Cursor {
  public:
   PostgresCursor(PostgresConnection& connection, std::string_view sql)
@@ -107,17 +122,9 @@ class PostgresCursor final : public Cursor {
                        static_cast<std::size_t>(PQgetlength(result_.get(), row_, column)));
   }
   std::int64_t integer(int column) const override {
-    std::int64_t value = 0;
-    const char* begin = PQgetvalue(result_.get(), row_, column);
-    std::from_chars(begin, begin + PQgetlength(result_.get(), row_, column), value);
-    return value;
+    return parse_number<std::int64_t>(result_.get(), row_, column, sql_);
   }
-  double real(int column) const override {
-    double value = 0;
-    const char* begin = PQgetvalue(result_.get(), row_, column);
-    std::from_chars(begin, begin + PQgetlength(result_.get(), row_, column), value);
-    return value;
-  }
+  double real(int column) const override { return parse_number<double>(result_.get(), row_, column, sql_); }
   bool is_null(int column) const override { return PQgetisnull(result_.get(), row_, column) != 0; }
 
  private:
@@ -158,12 +165,22 @@ class PostgresConnection final : public Connection {
                                   : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     if (PQstatus(conn_) != CONNECTION_OK) connect();
     try {
-      execute(sql);
+      start(sql);
     } catch (const DatabaseUnavailable&) {
       // A connection that died while idle (PostgreSQL restarted) is found out here, before any work: connect
       // again once.
       connect();
+      start(sql);
+    }
+  }
+  // Runs a BEGIN; one that fails after the BEGIN itself ran (the write lock's statement timeout) is rolled
+  // back, so that the connection is not left in an aborted transaction that refuses every later one.
+  void start(const std::string& sql) {
+    try {
       execute(sql);
+    } catch (const DatabaseError&) {
+      rollback();
+      throw;
     }
   }
   void commit() override { execute("COMMIT"); }
@@ -177,14 +194,12 @@ class PostgresConnection final : public Connection {
 
   void execute(std::string_view sql) override { check(Result(PQexec(conn_, std::string(sql).c_str())), sql); }
 
+  // Inside a transaction: a lost connection is an error here, never a new connection (which would leave the
+  // rest of the transaction's work outside it).
   double now() override {
-    if (PQstatus(conn_) != CONNECTION_OK) connect();
     const Result result(PQexec(conn_, "SELECT EXTRACT(EPOCH FROM clock_timestamp())"));
     check(result, "SELECT clock_timestamp()");
-    double value = 0;
-    const char* begin = PQgetvalue(result.get(), 0, 0);
-    std::from_chars(begin, begin + PQgetlength(result.get(), 0, 0), value);
-    return value;
+    return parse_number<double>(result.get(), 0, 0, name_);
   }
 
   std::int64_t schema_version() override {
@@ -237,8 +252,14 @@ class PostgresConnection final : public Connection {
       conn_ = nullptr;
       throw DatabaseUnavailable(message);
     }
-    execute("SET statement_timeout = '" + std::string(kStatementTimeout) +
-            "'; SET extra_float_digits = 3; SET client_min_messages = warning");
+    try {
+      execute("SET statement_timeout = '" + std::string(kStatementTimeout) +
+              "'; SET extra_float_digits = 3; SET client_min_messages = warning");
+    } catch (...) {
+      PQfinish(conn_);
+      conn_ = nullptr;
+      throw;
+    }
   }
 
   static std::string one_line(std::string_view text) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -237,8 +238,25 @@ struct SwarmRoutes::Impl {
     } catch (const JobLimitError& e) {
       reply = swarm_reply(403, ordered_json{{"error", e.what()}});
     }
-    for (swarm::RunId run : coordinator.take_finished()) record_history(run);
+    for (swarm::RunId run : coordinator.take_finished()) record_or_say(run);
     return reply;
+  }
+
+  // record_history, after the call that finished the run committed: what fails is said on the server's
+  // stderr, not answered to that call, and leaves the run for a later tick, but for the job limit, which no
+  // tick will lift (the run is marked recorded, its history dropped).
+  void record_or_say(swarm::RunId run) {
+    try {
+      record_history(run);
+    } catch (const JobLimitError& e) {
+      std::cerr << "tlb server: swarm run " << run << ": its results are not kept: " << e.what() << std::endl;
+      database.transaction(true, [&](Session& s) {
+        s.prepare("UPDATE swarm_runs SET recorded = 1 WHERE id = ?1").bind(1, run).run();
+      });
+    } catch (const std::exception& e) {
+      std::cerr << "tlb server: swarm run " << run << ": not folded into the history yet: " << e.what()
+                << std::endl;
+    }
   }
 };
 
@@ -259,7 +277,7 @@ void SwarmRoutes::tick() {
     impl_->coordinator.tick();
     return Reply{};
   });
-  for (swarm::RunId run : impl_->unrecorded()) impl_->record_history(run);
+  for (swarm::RunId run : impl_->unrecorded()) impl_->record_or_say(run);
 }
 
 Reply SwarmRoutes::submit(std::string_view body) {

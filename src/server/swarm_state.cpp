@@ -161,19 +161,24 @@ constexpr int kDone = static_cast<int>(TestState::done);
 thread_local const SqliteSwarmState* atomic_owner = nullptr;
 thread_local Session* atomic_session = nullptr;
 
-// Marks this thread as inside `owner`'s atomically() for its lifetime.
+// Marks this thread as inside `owner`'s atomically() for its lifetime, then restores what it found.
 class AtomicScope {
  public:
-  AtomicScope(const SqliteSwarmState* owner, Session& session) {
+  AtomicScope(const SqliteSwarmState* owner, Session& session)
+      : outer_owner_(atomic_owner), outer_session_(atomic_session) {
     atomic_owner = owner;
     atomic_session = &session;
   }
   ~AtomicScope() {
-    atomic_owner = nullptr;
-    atomic_session = nullptr;
+    atomic_owner = outer_owner_;
+    atomic_session = outer_session_;
   }
   AtomicScope(const AtomicScope&) = delete;
   AtomicScope& operator=(const AtomicScope&) = delete;
+
+ private:
+  const SqliteSwarmState* outer_owner_;
+  Session* outer_session_;
 };
 
 }  // namespace
