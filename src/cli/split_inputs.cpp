@@ -23,6 +23,19 @@ HistorySource load_history(const std::optional<std::string>& store_flag,
   if (store_url && durations) {
     throw UsageError("--durations and " + store_url->name + " both name a history; give one");
   }
+  if (store_url && env("TLB_STATIC_SPLIT")) {
+    // `tlb run --queue` could not reach the server: every job it fell back on splits on no history, alike,
+    // whatever the server answers by the time this one asks (one reading it would split apart from the
+    // others).
+    source.given = true;
+    source.loaded.source = store_url->value;
+    source.loaded.status = store::HistoryStatus::unavailable;
+    source.loaded.warning =
+        store_url->value + ": not read (TLB_STATIC_SPLIT: the queue's static split uses no history)";
+    warnings.push_back(source.loaded.warning);
+    source.origin = "none (" + source.loaded.warning + ")";
+    return source;
+  }
   if (store_url) {
     source.given = true;
     source.from_store = true;

@@ -220,6 +220,25 @@ TEST_F(ServerClient, BadServerSettingsAreNamed) {
   EXPECT_NE(no_run.err.find("TLB_JOB_VERSION"), std::string::npos) << no_run.err;
 }
 
+// `tlb run --queue` that could not reach the server sets TLB_STATIC_SPLIT and runs the static split: every
+// such job must split on no history, alike, even when the server answers again by the time its hook asks.
+TEST_F(ServerClient, TheQueuesStaticSplitReadsNoHistoryEvenWhenTheServerIsBack) {
+  const auto server = start_server();
+  Env env{{"TLB_STORE", server->url()}, {"TLB_JOB_NAME", "app"}, {"TLB_JOB_VERSION", "12"}};
+  ASSERT_EQ(split(1, env).exit_code, 0);
+  ASSERT_EQ(run_process({TLB_EXECUTABLE, "record", junit_for(1), record_path(1)}, env).exit_code, 0);
+  env["TLB_JOB_VERSION"] = "13";
+  env["TLB_STATIC_SPLIT"] = "1";
+  const ProcessResult fallback = split(2, env);
+  ASSERT_EQ(fallback.exit_code, 0) << fallback.err;
+  EXPECT_EQ(record(2)["history_status"], "unavailable") << fallback.err;
+  httplib::Client client("127.0.0.1", server->port());
+  const httplib::Result records = client.Get("/api/v1/jobs/app/versions/13/records");
+  ASSERT_TRUE(records);
+  EXPECT_EQ(nlohmann::json::parse(records->body).value("records", nlohmann::json::array()).size(), 0u)
+      << "the fallback reported itself to the server: " << records->body;
+}
+
 // What a reverse proxy in front of replicas answers while one of them restarts: 502 for the first
 // `failures` requests, after which it forwards each request to `upstream`; with `lose_answers`, those
 // failures are of requests it did forward (the write happened; its answer was lost on the way back).
