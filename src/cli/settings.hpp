@@ -74,7 +74,8 @@ std::optional<Setting> pick(const std::optional<std::string>& flag, std::string_
 std::optional<Setting> resolve_store(const std::optional<std::string>& flag, const Environment& env);
 
 // TLB_JOB_NAME; TLB_JOB_VERSION, else the CI's run id (GITHUB_RUN_ID, CI_PIPELINE_ID, CIRCLE_WORKFLOW_ID,
-// BUILDKITE_BUILD_ID); the run key (resolve_run_key); TLB_TOKEN; TLB_SERVER_TIMEOUT (seconds, default 5).
+// BUILDKITE_BUILD_ID); the run key (resolve_run_key); TLB_TOKEN; TLB_SERVER_TIMEOUT (seconds, default 5);
+// TLB_SERVER_RETRY_SECONDS (default 10).
 store::ServerOptions resolve_server_options(const Environment& env);
 
 // Opens the store a setting names; a URL no backend serves is a UsageError naming the setting.

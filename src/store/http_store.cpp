@@ -121,20 +121,22 @@ class HttpStore final : public Store, public RunLedger {
   std::string job_path() const { return prefix_ + "/api/v1/jobs/" + options_.job; }
   std::string version_path() const { return "/versions/" + run_version(options_); }
 
-  httplib::Client client() const { return http_client(origin_, options_.timeout_seconds, options_.token); }
-
   // Sends a request, and sends it again while it gets no answer or a 502, 503 or 504 (a server restarting, a
   // replica gone behind a proxy), for up to retry_seconds: every request here is idempotent (a snapshot is
   // frozen once, a record or results body sent twice counts once).
   httplib::Result send(const std::function<httplib::Result(httplib::Client&)>& request) {
     const auto give_up =
         std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.retry_seconds);
-    for (double backoff = 0.25;; backoff = std::min(backoff * 2, 2.0)) {
-      httplib::Client connection = client();
+    for (double backoff = 0.25, timeout = options_.timeout_seconds;; backoff = std::min(backoff * 2, 2.0)) {
+      httplib::Client connection = http_client(origin_, timeout, options_.token);
       httplib::Result result = request(connection);
       if (result && result->status != 502 && result->status != 503 && result->status != 504) return result;
-      if (std::chrono::steady_clock::now() + std::chrono::duration<double>(backoff) >= give_up) return result;
+      const double left =
+          std::chrono::duration<double>(give_up - std::chrono::steady_clock::now()).count() - backoff;
+      if (left <= 0) return result;
       std::this_thread::sleep_for(std::chrono::duration<double>(backoff));
+      timeout =
+          std::min(options_.timeout_seconds, std::max(left, 0.5));  // A retry ends near the window's end.
     }
   }
   httplib::Result get(const std::string& path) {
