@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.hpp"
@@ -333,13 +334,17 @@ std::string utc_timestamp() {
 }
 
 std::vector<bool> earlier_attempts(const std::vector<const PartitionRecord*>& records) {
-  std::map<std::pair<int, int>, std::string> latest;
+  // One partition of one run: another job, run or cell of a CI matrix (run key) is not an attempt of it.
+  const auto partition_of = [](const PartitionRecord* r) {
+    return std::tuple{r->job, r->job_version, r->run_key, r->partition, r->total};
+  };
+  std::map<decltype(partition_of(nullptr)), std::string> latest;
   for (const PartitionRecord* r : records) {
-    std::string& at = latest[{r->partition, r->total}];
+    std::string& at = latest[partition_of(r)];
     at = std::max(at, r->split_at);
   }
   std::vector<bool> earlier;
-  for (const PartitionRecord* r : records) earlier.push_back(r->split_at < latest[{r->partition, r->total}]);
+  for (const PartitionRecord* r : records) earlier.push_back(r->split_at < latest[partition_of(r)]);
   return earlier;
 }
 

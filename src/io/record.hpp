@@ -83,7 +83,8 @@ struct PartitionRecord {
 // The current UTC time as split_at holds it: "2026-12-07T06:30:12.123456Z".
 std::string utc_timestamp();
 
-// Records of one partition (same partition and total) split at different times are attempts of it: the
+// Records of one partition (same job, job version, run key, partition and total) split at different times
+// are attempts of it: the
 // latest stands. True for each record split before its partition's latest attempt. Records split at the
 // same time (or before split_at was written) all stand.
 std::vector<bool> earlier_attempts(const std::vector<const PartitionRecord*>& records);

@@ -111,5 +111,22 @@ TEST(Merge, OnlyTheLatestAttemptOfARetriedPartitionIsFoldedIn) {
   EXPECT_EQ(merge(inputs, store::HistoryPolicy{0.5, 30}, day("2024-05-11")).earlier_attempts, 0u);
 }
 
+TEST(Merge, PartitionsOfOtherCellsOfAMatrixAreNotAttempts) {
+  // Partition 1 of 1 in the gcc cell and in the clang cell of one CI run, split at different times: both are
+  // folded in; neither is a retry of the other.
+  MergeInputs inputs;
+  io::PartitionRecord gcc = completed(1, 1, {{"a", io::ResultStatus::passed, 1.0}});
+  gcc.split_at = "2024-05-10T08:00:00.000000Z";
+  gcc.run_key = "CXX GNU 12.2.0";
+  io::PartitionRecord clang = completed(1, 1, {{"b", io::ResultStatus::passed, 2.0}});
+  clang.split_at = "2024-05-10T09:00:00.000000Z";
+  clang.run_key = "CXX Clang 14.0.6";
+  inputs.records = {gcc, clang};
+  const Merged merged = merge(inputs, store::HistoryPolicy{0.5, 30}, day("2024-05-11"));
+  EXPECT_EQ(merged.earlier_attempts, 0u);
+  EXPECT_TRUE(merged.timings.contains("a"));
+  EXPECT_TRUE(merged.timings.contains("b"));
+}
+
 }  // namespace
 }  // namespace tlb::cli
