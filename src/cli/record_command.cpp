@@ -232,6 +232,23 @@ store::ServerOptions server_options(const std::vector<ParsedGroup>& groups, cons
   return options;
 }
 
+// One server store takes the results of one run: records of different runs (another job version, or another
+// cell of a CI matrix) in one command would all go to the last one's run.
+void check_one_run(const std::vector<ParsedGroup>& groups) {
+  const io::PartitionRecord* first = nullptr;
+  for (const ParsedGroup& group : groups) {
+    const io::PartitionRecord* record = group.record ? &*group.record : nullptr;
+    if (record == nullptr || record->job_version.empty()) continue;
+    if (first == nullptr) first = record;
+    if (record->job != first->job || record->job_version != first->job_version ||
+        record->run_key != first->run_key) {
+      throw UsageError("the records given are of different runs (" + first->job_version + " '" +
+                       first->run_key + "' and " + record->job_version + " '" + record->run_key +
+                       "'); record each build directory with a command of its own");
+    }
+  }
+}
+
 // Of the records in a build tree (every partition that ran there leaves its own), the one this run completes:
 // the partition the environment names (TLB_PARTITION_NUMBER...), else the latest split. Records of tlb
 // before split_at cannot be told apart: naming one is then required.
@@ -355,6 +372,7 @@ void run_record(const RecordArgs& args, std::ostream& out, std::ostream& err, co
         "with "
         "include(TLB)");
   }
+  if (store::is_server_url(store_setting->value)) check_one_run(parsed);
   std::unique_ptr<store::Store> store = open_store(*store_setting, policy, server_options(parsed, env));
   check_store_matches(store->location(), parsed, warnings);
 

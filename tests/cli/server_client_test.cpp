@@ -239,6 +239,32 @@ TEST_F(ServerClient, TheQueuesStaticSplitReadsNoHistoryEvenWhenTheServerIsBack) 
       << "the fallback reported itself to the server: " << records->body;
 }
 
+// One `tlb record` sends one run's results: records of two cells of a CI matrix (two run keys) given together
+// would all go to one cell's run, so it refuses them, saying why, and sends nothing.
+TEST_F(ServerClient, RecordRefusesRecordsOfTwoRunsAtOnce) {
+  const auto server = start_server();
+  Env env{{"TLB_STORE", server->url()}, {"TLB_JOB_NAME", "app"}, {"TLB_JOB_VERSION", "21"}};
+  // A build directory per cell, as the hook leaves it: the partition's record in tlb/, ctest's JUnit beside.
+  const auto cell = [&](const std::string& key) {
+    env["TLB_RUN_KEY"] = key;
+    EXPECT_EQ(split(1, env).exit_code, 0);
+    const fs::path build = dir_ / ("build-" + key);
+    fs::create_directories(build / "tlb");
+    fs::copy_file(junit_for(1), build / "results.xml");
+    fs::copy_file(record_path(1), build / "tlb" / "partition-1-of-2.json");
+    return build.string();
+  };
+  const std::string gcc = cell("gcc");
+  const std::string clang = cell("clang");
+  env.erase("TLB_RUN_KEY");
+  const ProcessResult both = run_process({TLB_EXECUTABLE, "record", gcc, clang}, env);
+  EXPECT_EQ(both.exit_code, 2) << both.out << both.err;
+  EXPECT_NE(both.err.find("different runs"), std::string::npos) << both.err;
+  // Each on its own is taken.
+  EXPECT_EQ(run_process({TLB_EXECUTABLE, "record", gcc}, env).exit_code, 0);
+  EXPECT_EQ(run_process({TLB_EXECUTABLE, "record", clang}, env).exit_code, 0);
+}
+
 // What a reverse proxy in front of replicas answers while one of them restarts: 502 for the first
 // `failures` requests, after which it forwards each request to `upstream`; with `lose_answers`, those
 // failures are of requests it did forward (the write happened; its answer was lost on the way back).
