@@ -333,17 +333,24 @@ TEST_P(ReplicasTest, EveryWriteAcknowledgedByEitherReplicaIsFoundThroughTheOther
       }
     });
   }
-  while (acknowledged < 150) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  // Until `count` writes were acknowledged, or a minute passed (the writers then stop, and the test fails).
+  const auto await = [&](int count) {
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (acknowledged < count && std::chrono::steady_clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    EXPECT_GE(acknowledged, count) << "the writers stalled";
+  };
+  await(150);
   EXPECT_EQ(replica(1).kill9(), 128 + SIGKILL);
   const int at_kill = acknowledged;
-  while (acknowledged < at_kill + 150) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  await(at_kill + 150);
   int at_database_kill = 0;
   if (cluster_) {  // Then PostgreSQL itself: SIGKILL, and started again on its files.
     at_database_kill = acknowledged;
     cluster_->kill9();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     cluster_->start();
-    while (acknowledged < at_database_kill + 150) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    await(at_database_kill + 150);
   }
   stop = true;
   for (std::thread& writer : writers) writer.join();
