@@ -103,7 +103,15 @@ std::string ci_job_name(std::string_view name, std::optional<int> partition) {
       space != std::string_view::npos && is_index(name.substr(space + 1))) {
     name = io::trim(name.substr(0, space));
   }
-  return partition ? without_matrix_value(name, *partition) : std::string(name);
+  if (!partition) return std::string(name);
+  // A job named by hand for its partition ("test-2", "test_2", "test 2" for partition 2) is the same job.
+  const std::string number = std::to_string(*partition);
+  if (name.size() > number.size() + 1 && name.ends_with(number)) {
+    const char separator = name[name.size() - number.size() - 1];
+    if (separator == '-' || separator == '_' || separator == ' ')
+      return std::string(io::trim(name.substr(0, name.size() - number.size() - 1)));
+  }
+  return without_matrix_value(name, *partition);
 }
 
 std::string resolve_run_key(const Environment& env) {

@@ -306,6 +306,12 @@ TEST(RunKey, TheCiJobNameLosesThePartitionIndex) {
   EXPECT_EQ(ci_job_name("test: [2, 2]", 2), "test: [2]");
   EXPECT_EQ(ci_job_name("test: [gcc, 3]", 2), "test: [gcc, 3]");
   EXPECT_EQ(ci_job_name("test: [2]", 2), "test");
+  // Jobs named by hand for their partition are one job.
+  EXPECT_EQ(ci_job_name("test-2", 2), "test");
+  EXPECT_EQ(ci_job_name("unit_tests_12", 12), "unit_tests");
+  EXPECT_EQ(ci_job_name("test 3", 3), "test");
+  EXPECT_EQ(ci_job_name("test-12", 2), "test-12");
+  EXPECT_EQ(ci_job_name("gcc-2", 3), "gcc-2");
   EXPECT_EQ(ci_job_name("test: [gcc, 2]", std::nullopt), "test: [gcc, 2]");
 }
 
