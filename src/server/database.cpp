@@ -207,21 +207,39 @@ void Session::replace_history(const std::string& job, const store::Timings& befo
     if (after.contains(name)) continue;
     remove.bind(1, job).bind(2, name).run();
   }
-  Statement upsert = prepare(
-      "INSERT INTO history (job, name, seconds, runs, last_result, last_seen) VALUES (?1, ?2, ?3, ?4, ?5, "
-      "?6) "
-      "ON CONFLICT (job, name) DO UPDATE SET seconds = excluded.seconds, runs = excluded.runs, "
-      "last_result = excluded.last_result, last_seen = excluded.last_seen");
+  // Written in chunks of 64, 32, ... 1 rows a statement: one round trip to PostgreSQL per chunk, not per
+  // test, and at most seven statements to prepare.
+  std::vector<std::pair<const std::string*, const store::TimedRecord*>> changed;
   for (const auto& [name, entry] : after) {
     const auto old = before.find(name);
-    if (old != before.end() && old->second == entry) continue;
-    upsert.bind(1, job)
-        .bind(2, name)
-        .bind(3, entry.record.seconds)
-        .bind(4, static_cast<std::int64_t>(entry.record.runs))
-        .bind(5, outcome_text(entry.record.last))
-        .bind(6, store::format_date(entry.last_seen))
-        .run();
+    if (old == before.end() || !(old->second == entry)) changed.emplace_back(&name, &entry);
+  }
+  for (std::size_t at = 0; at < changed.size();) {
+    std::size_t rows = 64;
+    while (rows > changed.size() - at) rows /= 2;
+    std::string sql = "INSERT INTO history (job, name, seconds, runs, last_result, last_seen) VALUES ";
+    for (std::size_t row = 0; row < rows; ++row) {
+      const std::size_t first = row * 6 + 1;
+      sql += (row == 0 ? "(" : ", (");
+      for (std::size_t column = 0; column < 6; ++column)
+        sql += (column == 0 ? "?" : ", ?") + std::to_string(first + column);
+      sql += ")";
+    }
+    sql +=
+        " ON CONFLICT (job, name) DO UPDATE SET seconds = excluded.seconds, runs = excluded.runs, "
+        "last_result = excluded.last_result, last_seen = excluded.last_seen";
+    Statement upsert = prepare(sql);
+    for (std::size_t row = 0; row < rows; ++row, ++at) {
+      const auto& [name, entry] = changed[at];
+      const int first = static_cast<int>(row * 6 + 1);
+      upsert.bind(first, job)
+          .bind(first + 1, *name)
+          .bind(first + 2, entry->record.seconds)
+          .bind(first + 3, static_cast<std::int64_t>(entry->record.runs))
+          .bind(first + 4, outcome_text(entry->record.last))
+          .bind(first + 5, store::format_date(entry->last_seen));
+    }
+    upsert.run();
   }
 }
 
